@@ -1,0 +1,60 @@
+"""faceanalytics: face detection and FPENet facial landmarks on onnxruntime.
+
+from faceanalytics import Pipeline
+result = Pipeline()(image)      # HxWx3 uint8 BGR array or a path
+for face in result.faces: ...   # largest first; () when there is no face
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .detector import BlazeFaceDetector, Detector
+from .draw import annotate
+from .errors import (
+    BoxError,
+    ChecksumError,
+    DeviceError,
+    DownloadError,
+    FaceAnalyticsError,
+    ImageDecodeError,
+    ImageError,
+    ImageNotFoundError,
+    ModelFormatError,
+    ModelNotFoundError,
+)
+from .fpenet import FPENetRunner
+from .pipeline import Pipeline
+from .schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
+from .types import Detection, Face, Result
+
+__version__ = "0.1.0"
+
+logging.getLogger("faceanalytics").addHandler(logging.NullHandler())
+
+__all__ = [
+    "SCHEMA_68",
+    "SCHEMA_80",
+    "SCHEMA_104",
+    "BlazeFaceDetector",
+    "BoxError",
+    "ChecksumError",
+    "Detection",
+    "Detector",
+    "DeviceError",
+    "DownloadError",
+    "FPENetRunner",
+    "Face",
+    "FaceAnalyticsError",
+    "ImageDecodeError",
+    "ImageError",
+    "ImageNotFoundError",
+    "LandmarkSchema",
+    "ModelFormatError",
+    "ModelNotFoundError",
+    "Pipeline",
+    "Result",
+    "__version__",
+    "annotate",
+    "schema_for",
+]

@@ -1,0 +1,216 @@
+"""The ``faceanalytics`` command line.
+
+Exit codes: 0 success; 1 some inputs failed (each named on stderr, the others still processed);
+2 usage error; 3 set-up failed (model, device), nothing processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import FaceAnalyticsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+
+logger = logging.getLogger("faceanalytics")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="faceanalytics", description="Face detection and FPENet facial landmarks.")
+    p.add_argument("--version", action="version", version=f"faceanalytics {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("detect", help="faces and landmarks of images, as JSON")
+    d.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    d.add_argument("--json", metavar="FILE", help="write a JSON array of results to FILE instead of JSON lines on stdout")
+    d.add_argument("--draw", metavar="PATH", help="annotated picture: a file for one image, a folder for several")
+    d.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt (default: auto)")
+    d.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name (default: bundled)")
+    d.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace range model (default: short)")
+    d.add_argument("--detector-model", metavar="FILE", help="explicit BlazeFace .tflite file")
+    d.add_argument("--min-score", type=float, default=0.5, help="minimum detector confidence (default: 0.5)")
+    d.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces")
+    d.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: automatic)")
+    d.add_argument("--indent", type=int, default=None, help="indent JSON (stdout lines stay one per image without it)")
+
+    m = sub.add_parser("download-models", help="fetch the BlazeFace detector weights into the model cache")
+    m.add_argument("--model", choices=["short", "full", "all"], default="all")
+
+    i = sub.add_parser("info", help="versions, execution providers and model paths")
+    i.add_argument("--json", action="store_true", help="print as JSON")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
+        return int(exc.code or 0)
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("faceanalytics: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        return {"detect": _detect, "download-models": _download, "info": _info}[args.command](args)
+    except KeyboardInterrupt:
+        print("faceanalytics: interrupted", file=sys.stderr)
+        return 130
+    except FaceAnalyticsError as exc:
+        if args.debug:
+            raise
+        print(f"faceanalytics: error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    finally:
+        logger.removeHandler(handler)
+
+
+def _error(msg: str) -> None:
+    print(f"faceanalytics: error: {msg}", file=sys.stderr)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(tmp).replace(path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _draw_target(draw: str, image: str, several: bool) -> Path:
+    if not several:
+        return Path(draw)
+    src = Path(image)
+    return Path(draw) / f"{src.stem}_annotated{src.suffix or '.png'}"
+
+
+def _detect(args: argparse.Namespace) -> int:
+    import cv2
+
+    from .draw import annotate
+    from .image import load_image
+    from .pipeline import Pipeline
+
+    several = len(args.images) > 1
+    if args.draw and several and Path(args.draw).is_file():
+        _error(f"--draw {args.draw} is a file, but several images need a folder")
+        return EXIT_USAGE
+    if args.json and Path(args.json).is_dir():
+        _error(f"--json {args.json} is a folder; give a file name")
+        return EXIT_USAGE
+    pipe = Pipeline(
+        args.landmark_model,
+        detector=args.detector,
+        device=args.device,
+        threads=args.threads,
+        min_score=args.min_score,
+        max_faces=args.max_faces,
+        detector_model=args.detector_model,
+    )
+    records: list[dict[str, Any]] = []
+    failed = 0
+    with pipe:
+        pipe.detector  # noqa: B018 (find the detector weights now: a set-up error, not a per-image one)
+        for path in args.images:
+            try:
+                image = load_image(path)
+                result = pipe(image)
+                record = {"image": path, **result.to_dict()}
+                if args.draw:
+                    target = _draw_target(args.draw, path, several)
+                    ok, buf = cv2.imencode(target.suffix or ".png", annotate(image, result))
+                    if not ok:
+                        raise FaceAnalyticsError(f"cannot encode a picture as {target.suffix!r}; use .png or .jpg")
+                    _write_atomic(target, buf.tobytes())
+            except (FaceAnalyticsError, OSError) as exc:
+                if args.debug:
+                    raise
+                _error(f"{path}: {exc}")
+                failed += 1
+                continue
+            records.append(record)
+            if not args.json:
+                print(json.dumps(record, indent=args.indent), flush=True)
+    if args.json:
+        _write_atomic(Path(args.json), (json.dumps(records, indent=args.indent) + "\n").encode())
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .hub import home, resolve_detector_model
+    from .registry import DETECTOR_MODELS
+
+    names = list(DETECTOR_MODELS) if args.model == "all" else [args.model]
+    for name in names:
+        path = resolve_detector_model(name)
+        print(f"{name}: {path}")
+    logger.info("model cache: %s", home())
+    return EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+
+    from .device import resolve_providers
+    from .hub import home, package_models_dir
+    from .registry import DEFAULT_LANDMARK_MODEL, DETECTOR_MODELS, LANDMARK_MODELS
+
+    try:
+        from importlib.metadata import version
+
+        mp_version = version("mediapipe")
+    except Exception:
+        mp_version = "not installed"
+    cache = home()
+    info: dict[str, Any] = {
+        "faceanalytics": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "onnxruntime": ort.__version__,
+        "mediapipe": mp_version,
+        "available_providers": ort.get_available_providers(),
+        "auto_providers_requested": [p if isinstance(p, str) else p[0] for p in resolve_providers("auto")],
+        "model_cache": str(cache),
+        "detector_models": {
+            n: {"path": str(cache / s.filename), "present": (cache / s.filename).is_file(), "url": s.url}
+            for n, s in DETECTOR_MODELS.items()
+        },
+        "landmark_models": {n: str(package_models_dir() / s.filename) for n, s in LANDMARK_MODELS.items()},
+        "default_landmark_model": DEFAULT_LANDMARK_MODEL if DEFAULT_LANDMARK_MODEL in LANDMARK_MODELS else None,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    for key, value in info.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for k, v in value.items():
+                print(f"  {k}: {v}")
+        else:
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

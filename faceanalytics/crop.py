@@ -1,0 +1,112 @@
+"""Face crops as TAO / DeepStream make them for FPENet, and the way back.
+
+A face box ``x1, y1, x2, y2`` becomes a square of side ``max(w, h)`` centred on the box, padded
+with zeros where it leaves the frame, resized to ``size x size`` (80 for FPENet) and converted to
+gray. Gray conversion happens once per frame; each face is then one ``cv2.warpAffine``.
+
+Coordinates follow OpenCV: pixel centres on integers. The crop matrix ``M`` maps image pixel
+coordinates to crop pixel coordinates exactly as crop-then-``cv2.resize`` would, so the same
+``M`` serves training labels (image points -> crop points) and inference (crop points -> image
+points with :func:`crop_to_image`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .errors import BoxError
+
+__all__ = ["crop_faces", "crop_to_image", "image_to_crop", "square_crop_matrices", "to_gray", "validate_boxes"]
+
+
+def validate_boxes(boxes: np.ndarray | Sequence[Sequence[float]], image_size: tuple[int, int]) -> np.ndarray:
+    """Check caller-supplied boxes and return them as an (M, 4) float32 array.
+
+    A single flat box ``[x1, y1, x2, y2]`` is accepted as one box. Boxes may extend past the image
+    (the crop is zero-padded there, as in TAO), but each must be finite, have positive width and
+    height, and overlap the image.
+
+    Raises:
+        BoxError: for anything else, naming the offending box.
+    """
+    try:
+        arr = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BoxError(f"boxes must be numbers shaped (M, 4) as x1, y1, x2, y2: {exc}") from None
+    if arr.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise BoxError(f"boxes must have shape (M, 4) as x1, y1, x2, y2; got {arr.shape}")
+    w, h = image_size
+    for i, (x1, y1, x2, y2) in enumerate(arr):
+        if not np.isfinite([x1, y1, x2, y2]).all():
+            raise BoxError(f"box {i} is not finite: {arr[i].tolist()}")
+        if x2 <= x1 or y2 <= y1:
+            raise BoxError(f"box {i} has zero or negative size (need x2 > x1 and y2 > y1): {arr[i].tolist()}")
+        if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
+            raise BoxError(f"box {i} lies entirely outside the {w}x{h} image: {arr[i].tolist()}")
+    return arr.astype(np.float32)
+
+
+def square_crop_matrices(boxes: np.ndarray, size: int = 80) -> np.ndarray:
+    """(M, 2, 3) float64 affine matrices mapping image pixels to ``size x size`` crop pixels.
+
+    The crop is the square of side ``max(w, h)`` centred on each box.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    s = size / side
+    # Continuous coordinates (pixel i spans [i, i+1)): u = (x - x0) * s with x0 = cx - side/2.
+    # In pixel-centre coordinates (x = xc + 0.5, u = uc + 0.5): uc = s * xc + (0.5 - x0) * s - 0.5.
+    m = np.zeros((len(boxes), 2, 3), np.float64)
+    m[:, 0, 0] = s
+    m[:, 1, 1] = s
+    m[:, 0, 2] = (0.5 - (cx - side / 2)) * s - 0.5
+    m[:, 1, 2] = (0.5 - (cy - side / 2)) * s - 0.5
+    return m
+
+
+def to_gray(image_bgr: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 BGR -> HxW uint8 gray (ITU-R BT.601 weights, as ``cv2.COLOR_BGR2GRAY``)."""
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+
+
+def crop_faces(gray: np.ndarray, matrices: np.ndarray, size: int = 80, out: np.ndarray | None = None) -> np.ndarray:
+    """Warp each crop out of a gray frame into an (M, 1, size, size) float32 batch, raw 0-255.
+
+    Args:
+        gray: HxW uint8 gray frame.
+        matrices: (M, 2, 3) from :func:`square_crop_matrices` (or any image->crop affine).
+        out: optional preallocated (>= M, 1, size, size) float32 buffer to fill and return a view of.
+    """
+    n = len(matrices)
+    if out is None:
+        out = np.empty((n, 1, size, size), np.float32)
+    batch = out[:n]
+    tmp = np.empty((size, size), np.uint8)
+    for i, m in enumerate(matrices):
+        cv2.warpAffine(gray, m, (size, size), dst=tmp, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        batch[i, 0] = tmp
+    return batch
+
+
+def image_to_crop(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Map (M, K, 2) image points into crop coordinates with (M, 2, 3) matrices."""
+    pts = np.asarray(points, np.float64)
+    return np.einsum("mij,mkj->mki", matrices[:, :, :2], pts) + matrices[:, None, :, 2]
+
+
+def crop_to_image(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Map (M, K, 2) crop points back to image coordinates (inverse of :func:`image_to_crop`)."""
+    pts = np.asarray(points, np.float64)
+    a = matrices[:, :, :2]
+    t = matrices[:, :, 2]
+    inv = np.linalg.inv(a)
+    return np.einsum("mij,mkj->mki", inv, pts - t[:, None, :])

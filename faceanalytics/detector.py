@@ -1,0 +1,181 @@
+"""Face detection: the :class:`Detector` protocol and MediaPipe BlazeFace behind it.
+
+Any object with ``detect(image) -> tuple[Detection, ...]`` (image: HxWx3 uint8 BGR) is a
+detector; pass your own to ``Pipeline(detector=...)``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from .errors import ModelFormatError
+from .hub import resolve_detector_model
+from .registry import DETECTOR_MODELS
+from .types import Detection
+
+__all__ = ["BlazeFaceDetector", "Detector"]
+
+logger = logging.getLogger("faceanalytics")
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds faces. ``detect`` takes an HxWx3 uint8 BGR image and returns detections in its pixels."""
+
+    def detect(self, image: np.ndarray) -> tuple[Detection, ...]: ...
+
+
+_LIVE: weakref.WeakSet[BlazeFaceDetector] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_installed = False
+
+
+def _close_all() -> None:
+    for det in list(_LIVE):
+        det.close()
+
+
+def _install_exit_hook() -> None:
+    """Close live detectors at exit *before* MediaPipe's worker threads stop.
+
+    MediaPipe runs its C calls on a ThreadPoolExecutor that ``concurrent.futures`` shuts down in
+    ``threading``'s exit hooks, ahead of ``atexit``; a task closed after that (or by ``__del__``
+    during interpreter teardown) prints tracebacks. ``threading._register_atexit`` hooks run in
+    reverse order of registration, so this one, registered after MediaPipe's, runs first.
+    """
+    global _exit_hook_installed
+    with _exit_hook_lock:
+        if _exit_hook_installed:
+            return
+        register = getattr(threading, "_register_atexit", None)
+        try:
+            if register is None:
+                raise RuntimeError("no threading._register_atexit")
+            register(_close_all)
+        except RuntimeError:
+            atexit.register(_close_all)
+        _exit_hook_installed = True
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence native stderr (TFLite's INFO/WARNING lines) while a MediaPipe task loads.
+
+    Load failures still surface as Python exceptions carrying MediaPipe's status text. At DEBUG
+    log level nothing is silenced.
+    """
+    if logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. pythonw, captured)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:  # noqa: PTH123
+            os.dup2(devnull.fileno(), fd)
+            try:
+                yield
+            finally:
+                os.dup2(saved, fd)
+    finally:
+        os.close(saved)
+
+
+def _import_mediapipe() -> Any:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    return mp, BaseOptions, vision
+
+
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace through the MediaPipe Tasks ``FaceDetector``.
+
+    Args:
+        model: ``"short"`` (faces within about 2 m, 128x128 input) or ``"full"`` (sparse
+            full-range model, faces up to about 5 m, 192x192 input).
+        min_score: minimum detection confidence in [0, 1].
+        model_path: explicit .tflite file; otherwise the cache, then a download (see :mod:`faceanalytics.hub`).
+        allow_download: fetch missing weights from MediaPipe's model storage.
+
+    Detections carry the six BlazeFace keypoints (:data:`faceanalytics.types.DETECTOR_KEYPOINT_NAMES`).
+    One instance may be shared by threads: calls are serialised.
+    """
+
+    def __init__(
+        self,
+        model: str = "short",
+        min_score: float = 0.5,
+        *,
+        model_path: str | os.PathLike | None = None,
+        allow_download: bool = True,
+    ) -> None:
+        if model not in DETECTOR_MODELS:
+            raise ValueError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
+        if not (0.0 <= float(min_score) <= 1.0):
+            raise ValueError(f"min_score must be in [0, 1]; got {min_score}")
+        self.model = model
+        self.min_score = float(min_score)
+        self.model_path = resolve_detector_model(model, model_path, allow_download=allow_download)
+        mp, base_options, vision = _import_mediapipe()
+        self._mp = mp
+        options = vision.FaceDetectorOptions(
+            base_options=base_options(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=self.min_score,
+        )
+        try:
+            with _quiet_native_stderr():
+                self._task = vision.FaceDetector.create_from_options(options)
+        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
+            raise ModelFormatError(f"MediaPipe cannot load detector model {self.model_path}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._closed = False
+        _install_exit_hook()
+        _LIVE.add(self)
+
+    def detect(self, image: np.ndarray) -> tuple[Detection, ...]:
+        """Faces in an HxWx3 uint8 BGR image, in the detector's order."""
+        h, w = image.shape[:2]
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("detector is closed")
+            result = self._task.detect(mp_image)
+        out = []
+        for d in result.detections:
+            bb = d.bounding_box
+            box = np.array([bb.origin_x, bb.origin_y, bb.origin_x + bb.width, bb.origin_y + bb.height], np.float32)
+            score = float(d.categories[0].score) if d.categories else 0.0
+            # Normalised keypoints are continuous coordinates; pixel centres sit at +0.5.
+            kps = np.array([[k.x * w - 0.5, k.y * h - 0.5] for k in (d.keypoints or [])], np.float32).reshape(-1, 2)
+            out.append(Detection(box=box, score=min(max(score, 0.0), 1.0), keypoints=kps))
+        return tuple(out)
+
+    def close(self) -> None:
+        """Release the MediaPipe task (also done when the object is collected, and at exit)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                with _quiet_native_stderr():
+                    self._task.close()
+
+    def __repr__(self) -> str:
+        return f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, model_path='{self.model_path}')"

@@ -1,0 +1,73 @@
+"""Drawing results onto images, apart from analysis: ``annotate(image, result) -> image``."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .image import ImageInput, load_image
+from .types import Result
+
+__all__ = ["annotate"]
+
+# BGR colours per region.
+_COLOURS: dict[str, tuple[int, int, int]] = {
+    "jaw": (200, 200, 200),
+    "right_eyebrow": (0, 165, 255),
+    "left_eyebrow": (0, 165, 255),
+    "nose_bridge": (255, 255, 0),
+    "nose_lower": (255, 255, 0),
+    "right_eye": (0, 255, 0),
+    "left_eye": (0, 255, 0),
+    "outer_lips": (0, 0, 255),
+    "inner_lips": (147, 20, 255),
+    "pupils": (255, 0, 255),
+    "ears": (255, 128, 0),
+    "eye_contours": (0, 255, 128),
+}
+_BOX = (255, 200, 0)
+_SHIFT = 4  # sub-pixel drawing: coordinates scaled by 2**4
+
+
+def _fixed(p: np.ndarray) -> tuple[int, int]:
+    return round(float(p[0]) * (1 << _SHIFT)), round(float(p[1]) * (1 << _SHIFT))
+
+
+def annotate(
+    image: ImageInput, result: Result, *, boxes: bool = True, landmarks: bool = True, lines: bool = True, scores: bool = True
+) -> np.ndarray:
+    """A copy of ``image`` (HxWx3 uint8 BGR) with each face's box, score and landmarks drawn.
+
+    ``image`` is converted as in :func:`faceanalytics.image.load_image`; the input is not modified.
+    Sizes scale with each face.
+    """
+    out = load_image(image).copy()
+    for face in result.faces:
+        x1, y1, x2, y2 = (float(v) for v in face.box)
+        size = max(x2 - x1, y2 - y1, 1.0)
+        thick = max(1, round(size / 120))
+        radius = max(1.0, size / 90)
+        if boxes:
+            cv2.rectangle(out, _fixed(np.array([x1, y1])), _fixed(np.array([x2, y2])), _BOX, thick, cv2.LINE_AA, _SHIFT)
+        if scores:
+            cv2.putText(
+                out,
+                f"{face.score:.2f}",
+                (int(x1), max(0, int(y1) - 4)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                max(0.35, size / 300),
+                _BOX,
+                thick,
+                cv2.LINE_AA,
+            )
+        if not landmarks:
+            continue
+        pts = face.landmarks
+        if lines:
+            for a, b in face.schema.connections:
+                region = next((n for n, idx in face.schema.regions.items() if a in idx), "jaw")
+                cv2.line(out, _fixed(pts[a]), _fixed(pts[b]), _COLOURS[region], max(1, thick // 2), cv2.LINE_AA, _SHIFT)
+        for name, idx in face.schema.regions.items():
+            for i in idx:
+                cv2.circle(out, _fixed(pts[i]), int(radius * (1 << _SHIFT)), _COLOURS[name], -1, cv2.LINE_AA, _SHIFT)
+    return out

@@ -1,0 +1,61 @@
+"""The one exception hierarchy of faceanalytics.
+
+Every error the library raises on purpose derives from :class:`FaceAnalyticsError`. Each class
+also subclasses the built-in exception that fits (``ValueError`` for bad arguments,
+``OSError``/``FileNotFoundError`` for files and the network), so callers can catch either.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BoxError",
+    "ChecksumError",
+    "DeviceError",
+    "DownloadError",
+    "FaceAnalyticsError",
+    "ImageDecodeError",
+    "ImageError",
+    "ImageNotFoundError",
+    "ModelFormatError",
+    "ModelNotFoundError",
+]
+
+
+class FaceAnalyticsError(Exception):
+    """Root of every error raised by faceanalytics."""
+
+
+class ImageError(FaceAnalyticsError, ValueError):
+    """An image array has an unsupported shape, dtype, size or value range."""
+
+
+class ImageNotFoundError(FaceAnalyticsError, FileNotFoundError):
+    """An image path does not exist or is not a file."""
+
+
+class ImageDecodeError(FaceAnalyticsError, OSError):
+    """An image file exists but cannot be read or decoded."""
+
+
+class BoxError(FaceAnalyticsError, ValueError):
+    """Caller-supplied face boxes are malformed, empty or outside the image."""
+
+
+class DeviceError(FaceAnalyticsError, ValueError):
+    """A ``device=`` argument names no known device or provider."""
+
+
+class ModelNotFoundError(FaceAnalyticsError, FileNotFoundError):
+    """A model file is missing and cannot be obtained."""
+
+
+class ModelFormatError(FaceAnalyticsError, ValueError):
+    """A model file is corrupt or does not follow the contract it is loaded for."""
+
+
+class DownloadError(FaceAnalyticsError, OSError):
+    """A model download failed (network, HTTP status, refused URL)."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded or cached file does not have the declared sha256."""

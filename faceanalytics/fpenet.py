@@ -1,0 +1,207 @@
+"""The FPENet landmark runner on onnxruntime, with NVIDIA TAO FPENet's deployable contract.
+
+Contract (checked when a model loads):
+
+* input ``input_face_images``: float32 ``N x 1 x 80 x 80``, gray, raw 0-255, no normalisation;
+* output ``softargmax``: ``N x K x 2``, x and y in 80x80 crop pixels;
+* output ``softargmax:1``: ``N x K`` (or ``N x K x 1``), each keypoint's softmax peak;
+* any other output (TAO's ``conv_keypoints_m80`` heatmaps) is ignored and not computed;
+* K = 68, 80 or 104; N dynamic, or fixed (inputs are then chunked and the last chunk padded).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .crop import crop_faces, crop_to_image, square_crop_matrices
+from .device import Device, create_session
+from .errors import ModelFormatError, ModelNotFoundError
+from .hub import landmark_model_path, sha256_file
+from .registry import LANDMARK_MODELS, ModelSpec
+from .schema import LandmarkSchema, schema_for
+
+__all__ = ["CROP_SIZE", "INPUT_NAME", "OUTPUT_CONFIDENCE", "OUTPUT_POINTS", "FPENetRunner"]
+
+logger = logging.getLogger("faceanalytics")
+
+INPUT_NAME = "input_face_images"
+OUTPUT_POINTS = "softargmax"
+OUTPUT_CONFIDENCE = "softargmax:1"
+CROP_SIZE = 80
+
+
+def _dim(d: object) -> int | None:
+    """A static dimension as int, ``None`` when symbolic or unknown."""
+    return d if isinstance(d, int) and d > 0 else None
+
+
+class FPENetRunner:
+    """Runs an FPENet-contract ONNX model on face crops.
+
+    Args:
+        model: a registered name (``"fpenet68"``) or a path to an ONNX file.
+        device: see :mod:`faceanalytics.device`.
+        threads: onnxruntime intra-op threads (``None``: one per physical core).
+
+    Raises:
+        ModelNotFoundError: no such name or file.
+        ModelFormatError: the file is not ONNX, or breaks the contract (the message says how).
+    """
+
+    def __init__(self, model: str | os.PathLike, device: Device = "auto", threads: int | None = None) -> None:
+        path, spec = _locate(model)
+        self.path: Path = path
+        self.session: ort.InferenceSession = create_session(path, device, threads)
+        self.batch_size, k = _check_contract(self.session, path)
+        if k is None:
+            k = self._probe_points()
+        if k not in (68, 80, 104):
+            raise ModelFormatError(f"{path}: output {OUTPUT_POINTS!r} has {k} keypoints; FPENet models have 68, 80 or 104")
+        if spec is not None and spec.num_points != k:
+            raise ModelFormatError(f"{path}: registered as {spec.num_points} points but the model returns {k}")
+        self.spec: ModelSpec | None = spec
+        self.schema: LandmarkSchema = schema_for(k)
+        self.name: str = spec.name if spec else path.name
+        self._local = threading.local()  # per-thread reusable input buffer
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The onnxruntime execution providers this model runs on, most preferred first."""
+        return tuple(self.session.get_providers())
+
+    @property
+    def num_points(self) -> int:
+        return self.schema.num_points
+
+    def _probe_points(self) -> int:
+        n = self.batch_size or 1
+        pts, _ = self._run_raw(np.zeros((n, 1, CROP_SIZE, CROP_SIZE), np.float32))
+        return int(pts.shape[1])
+
+    def _run_raw(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            pts, conf = self.session.run([OUTPUT_POINTS, OUTPUT_CONFIDENCE], {INPUT_NAME: crops})
+        except Exception as exc:  # onnxruntime's pybind errors
+            raise ModelFormatError(f"{self.path}: inference failed on a {crops.shape} batch: {exc}") from exc
+        n = crops.shape[0]
+        if pts.ndim != 3 or pts.shape[0] != n or pts.shape[2] != 2:
+            raise ModelFormatError(f"{self.path}: {OUTPUT_POINTS!r} returned shape {pts.shape}, expected ({n}, K, 2)")
+        conf = conf.reshape(conf.shape[0], -1) if conf.ndim == 3 and conf.shape[-1] == 1 else conf
+        if conf.shape != pts.shape[:2]:
+            raise ModelFormatError(f"{self.path}: {OUTPUT_CONFIDENCE!r} returned shape {conf.shape}, expected {pts.shape[:2]}")
+        return pts.astype(np.float32, copy=False), conf.astype(np.float32, copy=False)
+
+    def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks of a batch of crops.
+
+        Args:
+            crops: (M, 1, 80, 80) float32, gray, raw 0-255.
+
+        Returns:
+            ``(points, confidence)``: (M, K, 2) float32 in crop pixels and (M, K) float32.
+        """
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (1, CROP_SIZE, CROP_SIZE):
+            raise ValueError(f"crops must be (M, 1, {CROP_SIZE}, {CROP_SIZE}); got {crops.shape}")
+        crops = np.ascontiguousarray(crops, dtype=np.float32)
+        m, k = crops.shape[0], self.num_points
+        if m == 0:
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        b = self.batch_size
+        if b is None:
+            pts, conf = self._run_raw(crops)
+        else:
+            pts_parts, conf_parts = [], []
+            for start in range(0, m, b):
+                chunk = crops[start : start + b]
+                if chunk.shape[0] < b:
+                    chunk = np.concatenate([chunk, np.zeros((b - chunk.shape[0], *chunk.shape[1:]), np.float32)])
+                p, c = self._run_raw(chunk)
+                pts_parts.append(p)
+                conf_parts.append(c)
+            pts, conf = np.concatenate(pts_parts)[:m], np.concatenate(conf_parts)[:m]
+        if pts.shape[1] != k:
+            raise ModelFormatError(f"{self.path}: returned {pts.shape[1]} keypoints, expected {k}")
+        return pts, conf
+
+    def landmarks(self, gray: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks of faces in a gray frame.
+
+        Args:
+            gray: HxW uint8 gray frame.
+            boxes: (M, 4) face boxes ``x1, y1, x2, y2`` in frame pixels (already validated).
+
+        Returns:
+            ``(points, confidence)``: (M, K, 2) float32 in frame pixels and (M, K) float32.
+        """
+        mats = square_crop_matrices(boxes, CROP_SIZE)
+        buf = getattr(self._local, "buffer", None)
+        if buf is None or buf.shape[0] < len(mats):
+            buf = self._local.buffer = np.empty((max(len(mats), 8), 1, CROP_SIZE, CROP_SIZE), np.float32)
+        pts, conf = self.run(crop_faces(gray, mats, CROP_SIZE, out=buf))
+        return crop_to_image(pts, mats).astype(np.float32), conf
+
+
+def _locate(model: str | os.PathLike) -> tuple[Path, ModelSpec | None]:
+    """Resolve a registered name or a path; a path whose digest matches a registered model gets its spec."""
+    if isinstance(model, str) and model in LANDMARK_MODELS:
+        return landmark_model_path(model)
+    path = Path(model).expanduser()
+    if not path.exists():
+        if isinstance(model, str) and os.sep not in model and not model.endswith(".onnx"):
+            return landmark_model_path(model)  # a name: explains what is registered
+        raise ModelNotFoundError(f"landmark model file not found: {path}")
+    if not path.is_file():
+        raise ModelNotFoundError(f"landmark model path is not a file: {path}")
+    digest = sha256_file(path)
+    spec = next((s for s in LANDMARK_MODELS.values() if s.sha256 == digest), None)
+    return path, spec
+
+
+def _check_contract(session: ort.InferenceSession, path: Path) -> tuple[int | None, int | None]:
+    """Validate inputs and outputs against the FPENet contract; return (fixed batch, K) with None for dynamic."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    problems: list[str] = []
+    if INPUT_NAME not in inputs:
+        problems.append(f"no input named {INPUT_NAME!r} (inputs: {', '.join(inputs) or 'none'})")
+    if len(inputs) > 1:
+        problems.append(f"expected exactly one input, found {len(inputs)}: {', '.join(inputs)}")
+    for name in (OUTPUT_POINTS, OUTPUT_CONFIDENCE):
+        if name not in outputs:
+            problems.append(f"no output named {name!r} (outputs: {', '.join(outputs) or 'none'})")
+    if problems:
+        raise ModelFormatError(f"{path} is not an FPENet-contract model: " + "; ".join(problems))
+
+    inp = inputs[INPUT_NAME]
+    if inp.type != "tensor(float)":
+        problems.append(f"input {INPUT_NAME!r} has type {inp.type}, expected tensor(float)")
+    shape = list(inp.shape or [])
+    if len(shape) != 4:
+        problems.append(f"input {INPUT_NAME!r} has shape {shape}, expected [N, 1, 80, 80]")
+    else:
+        for axis, want in ((1, 1), (2, CROP_SIZE), (3, CROP_SIZE)):
+            got = _dim(shape[axis])
+            if got is not None and got != want:
+                problems.append(f"input {INPUT_NAME!r} has shape {shape}, expected [N, 1, 80, 80]")
+                break
+    pts, conf = outputs[OUTPUT_POINTS], outputs[OUTPUT_CONFIDENCE]
+    pshape, cshape = list(pts.shape or []), list(conf.shape or [])
+    if pts.type != "tensor(float)" or conf.type != "tensor(float)":
+        problems.append(f"outputs must be float tensors; got {pts.type} and {conf.type}")
+    if len(pshape) != 3 or (_dim(pshape[2]) not in (None, 2)):
+        problems.append(f"output {OUTPUT_POINTS!r} has shape {pshape}, expected [N, K, 2]")
+    if len(cshape) not in (2, 3) or (len(cshape) == 3 and _dim(cshape[2]) not in (None, 1)):
+        problems.append(f"output {OUTPUT_CONFIDENCE!r} has shape {cshape}, expected [N, K]")
+    if problems:
+        raise ModelFormatError(f"{path} is not an FPENet-contract model: " + "; ".join(problems))
+    k = _dim(pshape[1]) or _dim(cshape[1])
+    if _dim(pshape[1]) and _dim(cshape[1]) and pshape[1] != cshape[1]:
+        raise ModelFormatError(f"{path}: {OUTPUT_POINTS!r} has {pshape[1]} keypoints but {OUTPUT_CONFIDENCE!r} has {cshape[1]}")
+    return _dim(shape[0]), k

@@ -1,0 +1,176 @@
+"""Finding model files: explicit path, then the cache ``$FACEANALYTICS_HOME``, then download.
+
+The cache defaults to ``~/.cache/faceanalytics``. Downloads go over HTTPS (plain HTTP only to
+this machine, for tests), with a timeout, a progress bar on stderr, the declared sha256 checked
+before the file is renamed into place, and a partial file never left where it could be used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from importlib import resources
+from pathlib import Path
+
+from .errors import ChecksumError, DownloadError, ModelNotFoundError
+from .registry import DETECTOR_MODELS, LANDMARK_MODELS, ModelSpec
+
+__all__ = ["download", "home", "landmark_model_path", "package_models_dir", "resolve_detector_model", "sha256_file"]
+
+logger = logging.getLogger("faceanalytics")
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def home() -> Path:
+    """The model cache: ``$FACEANALYTICS_HOME`` or ``~/.cache/faceanalytics``."""
+    env = os.environ.get("FACEANALYTICS_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "faceanalytics"
+
+
+def package_models_dir() -> Path:
+    """Folder of the landmark models shipped inside the package."""
+    return Path(str(resources.files("faceanalytics"))) / "models"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_url(url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
+        return
+    raise DownloadError(f"refusing to download over {parts.scheme or 'no scheme'}: {url} (HTTPS only)")
+
+
+def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0, progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` atomically and return ``dest``.
+
+    The body goes to a temporary file beside ``dest``; only when its sha256 equals ``sha256`` is
+    it renamed to ``dest``. On any failure the temporary file is removed and ``dest`` is untouched.
+
+    Raises:
+        DownloadError: refused URL, network failure, HTTP error or timeout.
+        ChecksumError: the body's digest differs from ``sha256``.
+    """
+    _check_url(url)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    total = int(resp.headers.get("Content-Length") or 0) or None
+                    bar = _progress_bar(total, dest.name, progress)
+                    try:
+                        while chunk := resp.read(1 << 16):
+                            out.write(chunk)
+                            h.update(chunk)
+                            bar.update(len(chunk))
+                    finally:
+                        bar.close()
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise DownloadError(
+                    f"cannot download {url}: {exc}. Without network access, fetch the file elsewhere and place it at {dest}"
+                ) from exc
+        digest = h.hexdigest()
+        if digest != sha256:
+            raise ChecksumError(f"download of {url} has sha256 {digest}, expected {sha256}; the file was discarded")
+        tmp.replace(dest)
+        logger.info("downloaded %s to %s", url, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _progress_bar(total: int | None, name: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024, disable=None if enabled else True, leave=False
+    )
+
+
+def resolve_detector_model(
+    name: str, path: str | os.PathLike | None = None, *, allow_download: bool = True, progress: bool = True
+) -> Path:
+    """The file of detector model ``name`` ("short" or "full").
+
+    Order: ``path`` if given (must exist; not checksummed, so users can bring their own file),
+    then ``home() / spec.filename`` (checksummed), then a download into ``home()``.
+
+    Raises:
+        ModelNotFoundError: unknown name, missing explicit path, or not cached with downloads off.
+        ChecksumError: a cached file with the wrong digest.
+        DownloadError: the download failed.
+    """
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ModelNotFoundError(f"detector model file not found: {p}")
+        return p
+    try:
+        spec = DETECTOR_MODELS[name]
+    except KeyError:
+        raise ModelNotFoundError(f"unknown detector model {name!r}; known: {', '.join(DETECTOR_MODELS)}") from None
+    return fetch(spec, home(), allow_download=allow_download, progress=progress)
+
+
+def fetch(spec: ModelSpec, cache: Path, *, allow_download: bool = True, progress: bool = True) -> Path:
+    """``cache / spec.filename``, verified, downloading it from ``spec.url`` when absent."""
+    target = Path(cache) / spec.filename
+    if target.is_file():
+        digest = sha256_file(target)
+        if digest != spec.sha256:
+            raise ChecksumError(
+                f"{target} has sha256 {digest}, expected {spec.sha256} for model {spec.name!r}; delete it "
+                "and run `faceanalytics download-models`, or place the right file there"
+            )
+        return target
+    if not allow_download or spec.url is None:
+        raise ModelNotFoundError(
+            f"model {spec.name!r} is not in {cache} ({spec.filename}); run `faceanalytics download-models` "
+            "or set FACEANALYTICS_HOME to a folder that holds it"
+        )
+    logger.info("model %s not cached; downloading %s (%d bytes) to %s", spec.name, spec.url, spec.size, target)
+    return download(spec.url, target, spec.sha256, progress=progress)
+
+
+def landmark_model_path(name: str) -> tuple[Path, ModelSpec]:
+    """The shipped file of registered landmark model ``name``, verified against its sha256.
+
+    Raises:
+        ModelNotFoundError: no such registered model, or its file is missing from the package.
+        ChecksumError: the file's digest differs from the registry.
+    """
+    spec = LANDMARK_MODELS.get(name)
+    if spec is None:
+        if name == "fpenet68" and not LANDMARK_MODELS:
+            raise ModelNotFoundError(
+                "this faceanalytics release ships no landmark model yet; pass landmark_model=PATH to an "
+                "FPENet-contract ONNX file (e.g. NVIDIA TAO FPENet from NGC): Pipeline(landmark_model='fpenet.onnx') "
+                "or `faceanalytics detect IMAGE --landmark-model fpenet.onnx`"
+            )
+        known = ", ".join(LANDMARK_MODELS) or "none"
+        raise ModelNotFoundError(f"unknown landmark model {name!r} (registered: {known}); pass a path to an ONNX file instead")
+    path = package_models_dir() / spec.filename
+    if not path.is_file():
+        raise ModelNotFoundError(f"landmark model {name!r} should ship at {path} but is missing; reinstall faceanalytics")
+    digest = sha256_file(path)
+    if digest != spec.sha256:
+        raise ChecksumError(f"{path} has sha256 {digest}, expected {spec.sha256}; reinstall faceanalytics")
+    return path, spec

@@ -1,0 +1,145 @@
+"""The stateless image pipeline: detect faces, then landmark them with FPENet."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from .crop import to_gray, validate_boxes
+from .detector import BlazeFaceDetector, Detector
+from .device import Device
+from .fpenet import FPENetRunner
+from .image import ImageInput, load_image
+from .registry import DEFAULT_LANDMARK_MODEL
+from .schema import LandmarkSchema
+from .types import Detection, Face, Result
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger("faceanalytics")
+
+
+class Pipeline:
+    """Faces and landmarks from images. Stateless: safe to call from several threads.
+
+    Args:
+        landmark_model: a registered model name or a path to an FPENet-contract ONNX file
+            (68, 80 or 104 points, e.g. NVIDIA TAO FPENet). ``None``: the bundled FPENet-68.
+        detector: ``"short"`` or ``"full"`` (BlazeFace ranges), or any :class:`Detector`.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"tensorrt"`` or a providers
+            list (see :mod:`faceanalytics.device`).
+        threads: onnxruntime intra-op threads for the landmark model (``None``: automatic).
+        min_score: minimum detector confidence in [0, 1] (BlazeFace detectors only).
+        max_faces: keep at most this many faces, largest first (``None``: all).
+        detector_model: explicit BlazeFace .tflite file instead of the cached/downloaded one.
+
+    The BlazeFace detector is created on first use, so ``pipe(image, boxes=...)`` never needs
+    detector weights.
+
+    Raises:
+        ModelNotFoundError, ModelFormatError: the landmark model is missing or not FPENet-shaped.
+        DeviceError: unknown device.
+        ValueError: bad ``detector``, ``min_score`` or ``max_faces``.
+    """
+
+    def __init__(
+        self,
+        landmark_model: str | os.PathLike | None = None,
+        *,
+        detector: str | Detector = "short",
+        device: Device = "auto",
+        threads: int | None = None,
+        min_score: float = 0.5,
+        max_faces: int | None = None,
+        detector_model: str | os.PathLike | None = None,
+    ) -> None:
+        if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
+            raise ValueError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+        if not (0.0 <= float(min_score) <= 1.0):
+            raise ValueError(f"min_score must be in [0, 1]; got {min_score}")
+        if isinstance(detector, str):
+            if detector not in ("short", "full"):
+                raise ValueError(f"detector must be 'short', 'full' or a Detector object; got {detector!r}")
+        elif not isinstance(detector, Detector):
+            raise ValueError(f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}")
+        self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
+        self.max_faces = max_faces
+        self.min_score = float(min_score)
+        self._detector_arg = detector
+        self._detector_model = detector_model
+        self._detector: Detector | None = None if isinstance(detector, str) else detector
+        self._detector_lock = threading.Lock()
+        logger.debug("pipeline: landmarks %s on %s", self.landmarker.name, self.providers)
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """onnxruntime execution providers the landmark model runs on, most preferred first."""
+        return self.landmarker.providers
+
+    @property
+    def schema(self) -> LandmarkSchema:
+        """Meaning of each landmark index of this pipeline's model."""
+        return self.landmarker.schema
+
+    @property
+    def detector(self) -> Detector:
+        """The face detector (a BlazeFace one is created, and its weights found, on first access)."""
+        if self._detector is None:
+            with self._detector_lock:
+                if self._detector is None:
+                    assert isinstance(self._detector_arg, str)
+                    self._detector = BlazeFaceDetector(self._detector_arg, self.min_score, model_path=self._detector_model)
+        return self._detector
+
+    def detect(self, image: ImageInput) -> tuple[Detection, ...]:
+        """Faces without landmarks, largest first (after ``max_faces``)."""
+        return self._detect(load_image(image))
+
+    def _detect(self, bgr: np.ndarray) -> tuple[Detection, ...]:
+        dets = sorted(self.detector.detect(bgr), key=lambda d: d.area, reverse=True)
+        return tuple(dets[: self.max_faces] if self.max_faces else dets)
+
+    def __call__(self, image: ImageInput, boxes: np.ndarray | Sequence[Sequence[float]] | None = None) -> Result:
+        """Analyse one image.
+
+        Args:
+            image: HxWx3 uint8 BGR array (OpenCV order) or a path; other layouts are converted
+                as documented in :mod:`faceanalytics.image`.
+            boxes: skip detection and landmark these ``x1, y1, x2, y2`` boxes (input pixels), in the
+                given order; each face gets score 1.0.
+
+        Returns:
+            A :class:`Result`; ``result.faces == ()`` when there is no face.
+        """
+        bgr = load_image(image)
+        h, w = bgr.shape[:2]
+        dets = self._detect(bgr) if boxes is None else tuple(Detection(box=b, score=1.0) for b in validate_boxes(boxes, (w, h)))
+        if not dets:
+            return Result(faces=(), image_size=(w, h))
+        box_arr = np.stack([d.box for d in dets])
+        points, conf = self.landmarker.landmarks(to_gray(bgr), box_arr)
+        faces = tuple(
+            Face(box=d.box, score=d.score, landmarks=p, confidence=c, schema=self.schema, detector_keypoints=d.keypoints)
+            for d, p, c in zip(dets, points, conf, strict=True)
+        )
+        return Result(faces=faces, image_size=(w, h))
+
+    def close(self) -> None:
+        """Release the detector (onnxruntime sessions are freed with the object)."""
+        det = self._detector
+        if det is not None and hasattr(det, "close") and isinstance(self._detector_arg, str):
+            det.close()
+        self._detector = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Pipeline(landmark_model={self.landmarker.name!r}, detector={self._detector_arg!r}, providers={self.providers})"

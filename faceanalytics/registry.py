@@ -1,0 +1,64 @@
+"""Declared model files: every model the library knows by name, with its checksum.
+
+A model is never guessed from tensor shapes alone: a named model is looked up here and its file
+checked against the declared sha256 at load time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+__all__ = ["DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "LANDMARK_MODELS", "ModelSpec"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model file.
+
+    Attributes:
+        name: registry key, e.g. ``"short"``.
+        filename: file name in the package (landmark models) or the model cache (detectors).
+        sha256: hex digest the file must have.
+        size: file size in bytes (shown before downloads; checked with the digest).
+        url: where to download it; ``None`` for files shipped inside the package.
+        num_points: landmarks the model returns (landmark models only).
+        description: one line for ``faceanalytics info``.
+    """
+
+    name: str
+    filename: str
+    sha256: str
+    size: int
+    url: str | None = None
+    num_points: int | None = None
+    description: str = ""
+
+
+DETECTOR_MODELS = MappingProxyType(
+    {
+        "short": ModelSpec(
+            name="short",
+            filename="face_detection_short_range.tflite",
+            sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+            size=229_714,
+            url="https://storage.googleapis.com/mediapipe-assets/face_detection_short_range.tflite?generation=1677044301978921",
+            description="MediaPipe BlazeFace short range (faces within about 2 m), 128x128 input, Apache-2.0",
+        ),
+        "full": ModelSpec(
+            name="full",
+            filename="face_detection_full_range_sparse.tflite",
+            sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+            size=676_746,
+            url="https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite?generation=1674261618323821",
+            description="MediaPipe BlazeFace full range sparse (faces up to about 5 m), 192x192 input, Apache-2.0",
+        ),
+    }
+)
+
+#: Landmark models shipped inside the package (``faceanalytics/models/``). Empty until the first
+#: trained model lands; ``Pipeline()`` then needs ``landmark_model=PATH``.
+LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({})
+
+#: The landmark model ``Pipeline()`` uses when none is named.
+DEFAULT_LANDMARK_MODEL = "fpenet68"
