@@ -1,0 +1,152 @@
+"""Model files: cache lookup and the downloader, against a local HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import shutil
+import socket
+import threading
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import pytest
+from conftest import shared_path
+
+from faceanalytics import ChecksumError, DownloadError, ModelNotFoundError
+from faceanalytics.hub import download, fetch, home, resolve_detector_model, sha256_file
+from faceanalytics.registry import DETECTOR_MODELS
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def serve(tmp_path: Path):
+    """serve(folder) -> base URL of an HTTP server on 127.0.0.1 for that folder."""
+    servers = []
+
+    def start(folder: Path) -> str:
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(folder)))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}"
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def payload(tmp_path: Path) -> tuple[Path, str]:
+    folder = tmp_path / "www"
+    folder.mkdir()
+    data = bytes(range(256)) * 2000
+    (folder / "model.bin").write_bytes(data)
+    return folder, hashlib.sha256(data).hexdigest()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_writes_atomically_with_checksum(serve, payload, tmp_path):
+    folder, digest = payload
+    url = serve(folder) + "/model.bin"
+    dest = tmp_path / "cache" / "model.bin"
+    assert download(url, dest, digest, progress=False) == dest
+    assert sha256_file(dest) == digest
+    assert _leftovers(dest.parent) == ["model.bin"]  # no .part file
+
+
+def test_wrong_checksum_leaves_nothing(serve, payload, tmp_path):
+    folder, _ = payload
+    dest = tmp_path / "cache" / "model.bin"
+    with pytest.raises(ChecksumError, match="expected 0000"):
+        download(serve(folder) + "/model.bin", dest, "0" * 64, progress=False)
+    assert _leftovers(dest.parent) == []
+
+
+def test_http_errors_and_refused_urls(serve, payload, tmp_path):
+    folder, digest = payload
+    dest = tmp_path / "cache" / "model.bin"
+    with pytest.raises(DownloadError, match="404") as info:
+        download(serve(folder) + "/missing.bin", dest, digest, progress=False)
+    assert str(dest) in str(info.value)  # says where to place the file by hand
+    assert _leftovers(dest.parent) == []
+    for url in ("http://example.com/model.bin", "ftp://127.0.0.1/model.bin", "file:///etc/passwd"):
+        with pytest.raises(DownloadError, match="HTTPS only"):
+            download(url, dest, digest, progress=False)
+
+
+def test_a_server_that_never_answers_times_out(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    try:
+        with pytest.raises(DownloadError, match="timed out"):
+            download(f"http://127.0.0.1:{sock.getsockname()[1]}/x", tmp_path / "x", "0" * 64, timeout=0.5, progress=False)
+    finally:
+        sock.close()
+    assert _leftovers(tmp_path) == []
+
+
+def test_fetch_downloads_once_then_uses_the_cache(serve, payload, tmp_path):
+    folder, digest = payload
+    spec = replace(DETECTOR_MODELS["short"], filename="model.bin", sha256=digest, url=serve(folder) + "/model.bin")
+    cache = tmp_path / "cache"
+    path = fetch(spec, cache, progress=False)
+    assert path == cache / "model.bin"
+    (folder / "model.bin").unlink()  # the server no longer has it: the cache must answer
+    assert fetch(spec, cache, progress=False) == path
+
+
+def test_fetch_refuses_a_corrupt_cached_file(tmp_path):
+    spec = DETECTOR_MODELS["short"]
+    (tmp_path / spec.filename).write_bytes(b"garbage")
+    with pytest.raises(ChecksumError, match=spec.filename) as info:
+        fetch(spec, tmp_path, allow_download=False)
+    assert "download-models" in str(info.value)
+
+
+def test_missing_without_downloads_says_how_to_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path))
+    with pytest.raises(ModelNotFoundError, match="download-models"):
+        resolve_detector_model("short", allow_download=False)
+    with pytest.raises(ModelNotFoundError, match="unknown detector model"):
+        resolve_detector_model("medium")
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        resolve_detector_model("short", tmp_path / "nope.tflite")
+
+
+def test_home_defaults_to_the_user_cache(monkeypatch):
+    monkeypatch.delenv("FACEANALYTICS_HOME", raising=False)
+    assert home() == Path.home() / ".cache" / "faceanalytics"
+    monkeypatch.setenv("FACEANALYTICS_HOME", "~/x")
+    assert home() == Path.home() / "x"
+
+
+@pytest.mark.parametrize("name", ["short", "full"])
+def test_real_blazeface_files_download_and_are_found(serve, tmp_path, monkeypatch, name):
+    """The registry's digests match the real MediaPipe files: served from ../shared/models on
+    127.0.0.1, downloaded into an empty cache, then found there by name."""
+    spec = DETECTOR_MODELS[name]
+    src = shared_path("models", spec.filename)
+    assert src.stat().st_size == spec.size
+    local = replace(spec, url=serve(src.parent) + "/" + spec.filename)
+    cache = tmp_path / "home"
+    assert fetch(local, cache, progress=False) == cache / spec.filename
+    monkeypatch.setenv("FACEANALYTICS_HOME", str(cache))
+    assert resolve_detector_model(name, allow_download=False) == cache / spec.filename
+
+
+def test_files_placed_by_hand_in_the_cache_are_found(tmp_path, monkeypatch):
+    for spec in DETECTOR_MODELS.values():
+        shutil.copy(shared_path("models", spec.filename), tmp_path / spec.filename)
+    monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path))
+    for name, spec in DETECTOR_MODELS.items():
+        assert resolve_detector_model(name, allow_download=False) == tmp_path / spec.filename

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from faceanalytics import (
+    BoxError,
+    Detection,
+    FaceAnalyticsError,
+    ImageError,
+    ImageNotFoundError,
+    ModelNotFoundError,
+    Pipeline,
+    Result,
+)
+
+
+class _NoDetector:
+    """A detector that must not be called."""
+
+    def detect(self, image):
+        raise AssertionError("detector called although boxes were given")
+
+
+class _Fixed:
+    def __init__(self, *boxes):
+        self.boxes = boxes
+
+    def detect(self, image):
+        return tuple(Detection(box=b, score=0.9) for b in self.boxes)
+
+
+@pytest.fixture(scope="module")
+def pipe(detector_home, fpenet68):
+    with Pipeline(fpenet68, device="cpu") as p:
+        yield p
+
+
+def test_astronaut_one_face_with_68_points_inside_its_box(pipe, astronaut):
+    result = pipe(astronaut)
+    assert isinstance(result, Result) and result.image_size == (512, 512)
+    (face,) = result.faces
+    assert face.landmarks.shape == (68, 2) and face.landmarks.dtype == np.float32
+    assert face.confidence.shape == (68,) and face.box.shape == (4,)
+    x1, y1, x2, y2 = face.box
+    xs, ys = face.landmarks[:, 0], face.landmarks[:, 1]
+    assert ((xs >= x1) & (xs <= x2) & (ys >= y1) & (ys <= y2)).all()
+    assert face.detector_keypoints.shape == (6, 2)
+    assert 0 < face.score <= 1
+
+
+def test_paths_work_like_arrays(pipe, astronaut, astronaut_file):
+    a, b = pipe(astronaut), pipe(astronaut_file)
+    np.testing.assert_allclose(a.faces[0].landmarks, b.faces[0].landmarks)
+
+
+def test_no_face_gives_an_empty_tuple(pipe, cat):
+    result = pipe(cat)
+    assert result.faces == () and len(result) == 0
+    assert result.to_dict() == {"image_size": {"width": 451, "height": 300}, "faces": []}
+
+
+def test_boxes_skip_detection(fpenet68, astronaut):
+    pipe = Pipeline(fpenet68, detector=_NoDetector(), device="cpu")
+    result = pipe(astronaut, boxes=[[177, 82, 272, 177], [0, 0, 100, 100]])
+    assert [f.score for f in result.faces] == [1.0, 1.0]
+    np.testing.assert_array_equal(result.faces[1].box, [0, 0, 100, 100])  # caller's order kept
+    assert result.faces[0].detector_keypoints.shape == (0, 2)
+    assert pipe(astronaut, boxes=[]).faces == ()
+    with pytest.raises(BoxError):
+        pipe(astronaut, boxes=[[600, 600, 700, 700]])
+
+
+def test_faces_are_largest_first_and_capped(fpenet68, astronaut):
+    small, big, mid = [10, 10, 30, 30], [100, 100, 300, 300], [300, 50, 400, 150]
+    pipe = Pipeline(fpenet68, detector=_Fixed(small, big, mid), device="cpu")
+    areas = [float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])) for f in pipe(astronaut).faces]
+    assert areas == sorted(areas, reverse=True) and len(areas) == 3
+    capped = Pipeline(fpenet68, detector=_Fixed(small, big, mid), device="cpu", max_faces=1)
+    (only,) = capped(astronaut).faces
+    np.testing.assert_array_equal(only.box, big)
+    assert len(capped.detect(astronaut)) == 1
+
+
+def test_to_dict_and_json(pipe, astronaut):
+    result = pipe(astronaut)
+    d = json.loads(result.to_json())
+    assert d == json.loads(json.dumps(result.to_dict()))
+    face = d["faces"][0]
+    assert set(face) == {"box", "score", "schema", "landmarks", "confidence", "detector_keypoints"}
+    assert len(face["landmarks"]) == 68 and len(face["landmarks"][0]) == 2 and face["schema"] == "ibug68"
+
+
+def test_results_are_frozen(pipe, astronaut):
+    face = pipe(astronaut).faces[0]
+    with pytest.raises(AttributeError):
+        face.score = 0.1  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        face.landmarks[0, 0] = 1.0
+
+
+@pytest.mark.parametrize("image", [None, np.zeros((0, 0, 3), np.uint8), np.full((50, 50, 3), 3.0)])
+def test_bad_images(pipe, image):
+    with pytest.raises(ImageError):
+        pipe(image)
+
+
+def test_converted_inputs_give_the_same_faces(pipe, astronaut):
+    ref = pipe(astronaut).faces[0].landmarks
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    np.testing.assert_allclose(pipe(rgba).faces[0].landmarks, ref)
+    np.testing.assert_allclose(pipe(astronaut.astype(np.float32) / 255).faces[0].landmarks, ref, atol=1e-3)
+    np.testing.assert_allclose(pipe(astronaut.astype(np.uint16) * 257).faces[0].landmarks, ref)
+    strided = np.zeros((512, 1024, 3), np.uint8)
+    strided[:, ::2] = astronaut
+    np.testing.assert_allclose(pipe(strided[:, ::2]).faces[0].landmarks, ref)
+    gray = pipe(astronaut.mean(axis=2).astype(np.uint8))
+    assert len(gray.faces) == 1
+
+
+def test_missing_files(pipe, tmp_path):
+    with pytest.raises(ImageNotFoundError):
+        pipe(tmp_path / "nothing.jpg")
+
+
+def test_pipeline_without_a_bundled_model_says_what_to_do(monkeypatch):
+    from faceanalytics import registry
+
+    if registry.DEFAULT_LANDMARK_MODEL in registry.LANDMARK_MODELS:
+        pytest.skip("a landmark model is bundled")
+    with pytest.raises(ModelNotFoundError, match="landmark_model=PATH"):
+        Pipeline()
+
+
+def test_bad_arguments(fpenet68):
+    for kwargs in ({"detector": "medium"}, {"detector": 42}, {"max_faces": 0}, {"min_score": -1}):
+        with pytest.raises(ValueError):
+            Pipeline(fpenet68, device="cpu", **kwargs)
+    with pytest.raises(FaceAnalyticsError):
+        Pipeline(fpenet68, device="npu")
+
+
+def test_providers_are_visible(pipe):
+    assert pipe.providers == ("CPUExecutionProvider",)
+    assert "CPUExecutionProvider" in repr(pipe)
+
+
+def test_threads_share_one_pipeline(pipe, astronaut):
+    ref = pipe(astronaut).faces[0].landmarks
+    out: list[np.ndarray] = []
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            for _ in range(3):
+                out.append(pipe(astronaut).faces[0].landmarks)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(out) == 12
+    for lm in out:
+        np.testing.assert_array_equal(lm, ref)
