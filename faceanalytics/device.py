@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,12 @@ def _trt_cache_dir() -> str:
     from .hub import home  # local import: hub imports nothing from here, but keep start-up light
 
     path = home() / "tensorrt"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only cache (e.g. a shared models folder)
+        path = Path(tempfile.gettempdir()) / "faceanalytics-tensorrt"
+        path.mkdir(parents=True, exist_ok=True)
+        logger.warning("cannot create the TensorRT engine cache in %s (%s); using %s", home(), exc, path)
     return str(path)
 
 
