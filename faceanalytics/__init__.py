@@ -13,6 +13,7 @@ from .detector import BlazeFaceDetector, Detector
 from .draw import annotate
 from .errors import (
     BoxError,
+    CameraMatrixError,
     ChecksumError,
     DeviceError,
     DownloadError,
@@ -26,7 +27,7 @@ from .errors import (
 from .fpenet import FPENetRunner
 from .pipeline import Pipeline
 from .schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
-from .types import Detection, Face, Result
+from .types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "BoxError",
+    "CameraMatrixError",
     "ChecksumError",
     "DeviceError",
     "DownloadError",
@@ -39,6 +40,10 @@ class ImageDecodeError(FaceAnalyticsError, OSError):
 
 class BoxError(FaceAnalyticsError, ValueError):
     """Caller-supplied face boxes are malformed, empty or outside the image."""
+
+
+class CameraMatrixError(FaceAnalyticsError, ValueError):
+    """``camera_matrix`` is not a finite 3x3 pinhole matrix with positive focal lengths."""
 
 
 class DeviceError(FaceAnalyticsError, ValueError):

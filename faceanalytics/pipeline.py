@@ -12,8 +12,10 @@ import numpy as np
 from .crop import to_gray, validate_boxes
 from .detector import BlazeFaceDetector, Detector
 from .device import Device
+from .errors import CameraMatrixError
 from .fpenet import FPENetRunner
 from .image import ImageInput, load_image
+from .plugins import Frame, Plugin, default_plugins
 from .registry import DEFAULT_LANDMARK_MODEL
 from .schema import LandmarkSchema
 from .types import Detection, Face, Result
@@ -36,6 +38,9 @@ class Pipeline:
         min_score: minimum detector confidence in [0, 1] (BlazeFace detectors only).
         max_faces: keep at most this many faces, largest first (``None``: all).
         detector_model: explicit BlazeFace .tflite file instead of the cached/downloaded one.
+        plugins: what runs on each face after the landmarks, in order (each sees the results of
+            those before it); ``None``: all built-ins (:func:`faceanalytics.plugins.default_plugins`);
+            ``[]``: none.
 
     The BlazeFace detector is created on first use, so ``pipe(image, boxes=...)`` never needs
     detector weights.
@@ -56,6 +61,7 @@ class Pipeline:
         min_score: float = 0.5,
         max_faces: int | None = None,
         detector_model: str | os.PathLike | None = None,
+        plugins: Sequence[Plugin] | None = None,
     ) -> None:
         if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
             raise ValueError(f"max_faces must be a positive integer or None; got {max_faces!r}")
@@ -66,6 +72,13 @@ class Pipeline:
                 raise ValueError(f"detector must be 'short', 'full' or a Detector object; got {detector!r}")
         elif not isinstance(detector, Detector):
             raise ValueError(f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}")
+        self.plugins: tuple[Plugin, ...] = tuple(default_plugins() if plugins is None else plugins)
+        names = [getattr(p, "name", None) for p in self.plugins]
+        for p, name in zip(self.plugins, names, strict=True):
+            if not isinstance(name, str) or not name or not callable(p):
+                raise ValueError(f"plugins need a non-empty str `name` and __call__(face, frame); got {p!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"plugin names must be unique; got {names}")
         self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
         self.max_faces = max_faces
         self.min_score = float(min_score)
@@ -103,7 +116,12 @@ class Pipeline:
         dets = sorted(self.detector.detect(bgr), key=lambda d: d.area, reverse=True)
         return tuple(dets[: self.max_faces] if self.max_faces else dets)
 
-    def __call__(self, image: ImageInput, boxes: np.ndarray | Sequence[Sequence[float]] | None = None) -> Result:
+    def __call__(
+        self,
+        image: ImageInput,
+        boxes: np.ndarray | Sequence[Sequence[float]] | None = None,
+        camera_matrix: np.ndarray | None = None,
+    ) -> Result:
         """Analyse one image.
 
         Args:
@@ -111,22 +129,34 @@ class Pipeline:
                 as documented in :mod:`faceanalytics.image`.
             boxes: skip detection and landmark these ``x1, y1, x2, y2`` boxes (input pixels), in the
                 given order; each face gets score 1.0.
+            camera_matrix: (3, 3) pinhole intrinsics in pixels for head pose; ``None`` estimates
+                them from the image size.
 
         Returns:
             A :class:`Result`; ``result.faces == ()`` when there is no face.
         """
         bgr = load_image(image)
         h, w = bgr.shape[:2]
-        dets = self._detect(bgr) if boxes is None else tuple(Detection(box=b, score=1.0) for b in validate_boxes(boxes, (w, h)))
+        k = _check_camera_matrix(camera_matrix)
+        if boxes is None:
+            dets = self._detect(bgr)
+        else:
+            dets = tuple(Detection(box=b, score=1.0) for b in validate_boxes(boxes, (w, h)))
         if not dets:
             return Result(faces=(), image_size=(w, h))
         box_arr = np.stack([d.box for d in dets])
         points, conf = self.landmarker.landmarks(to_gray(bgr), box_arr)
-        faces = tuple(
+        faces = [
             Face(box=d.box, score=d.score, landmarks=p, confidence=c, schema=self.schema, detector_keypoints=d.keypoints)
             for d, p, c in zip(dets, points, conf, strict=True)
-        )
-        return Result(faces=faces, image_size=(w, h))
+        ]
+        if self.plugins:
+            view = bgr.view()  # may be the caller's own array: plugins get a read-only view
+            view.setflags(write=False)
+            frame = Frame(view, k)
+            for plugin in self.plugins:
+                faces = [face.with_result(plugin.name, plugin(face, frame)) for face in faces]
+        return Result(faces=tuple(faces), image_size=(w, h))
 
     def close(self) -> None:
         """Release the detector (onnxruntime sessions are freed with the object)."""
@@ -143,3 +173,15 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(landmark_model={self.landmarker.name!r}, detector={self._detector_arg!r}, providers={self.providers})"
+
+
+def _check_camera_matrix(k: np.ndarray | None) -> np.ndarray | None:
+    if k is None:
+        return None
+    try:
+        arr = np.asarray(k, np.float64)
+    except (TypeError, ValueError):
+        raise CameraMatrixError("camera_matrix must be a 3x3 array of numbers") from None
+    if arr.shape != (3, 3) or not np.isfinite(arr).all() or arr[0, 0] <= 0 or arr[1, 1] <= 0 or arr[2, 2] != 1:
+        raise CameraMatrixError(f"camera_matrix must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], fx and fy > 0; got {arr.tolist()}")
+    return arr

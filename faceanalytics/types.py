@@ -8,14 +8,17 @@ the point). Boxes are ``x1, y1, x2, y2``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from .schema import LandmarkSchema
 
-__all__ = ["DETECTOR_KEYPOINT_NAMES", "Detection", "Face", "Result"]
+__all__ = ["DETECTOR_KEYPOINT_NAMES", "Alignment", "Detection", "Eyes", "Face", "HeadPose", "Mouth", "Result"]
 
 #: Names of the six BlazeFace keypoints, in order (sides are the subject's).
 DETECTOR_KEYPOINT_NAMES: tuple[str, ...] = (
@@ -60,6 +63,131 @@ class Detection:
         return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
 
 
+def _num(x: float) -> float | None:
+    """A float for JSON: NaN and infinities become ``None`` (null)."""
+    return float(x) if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Eyes:
+    """Eye openness from the eye aspect ratio (EAR, Soukupova and Cech 2016).
+
+    ``EAR = (|p1 - p5| + |p2 - p4|) / (2 |p0 - p3|)`` over an eye's six contour points: about
+    0.25-0.35 for open eyes, near 0 for closed ones. Left and right are the subject's.
+
+    Attributes:
+        left_ear, right_ear: per-eye EAR (dimensionless); NaN when the eye is degenerate.
+        ear: mean of the two.
+        left_closed, right_closed: per eye, EAR below ``threshold`` (so a wink shows as one eye).
+        closed: both eyes closed.
+        threshold: the EAR threshold used.
+        valid: False when the EARs could not be computed; ``reason`` says why.
+    """
+
+    left_ear: float
+    right_ear: float
+    ear: float
+    left_closed: bool
+    right_closed: bool
+    closed: bool
+    threshold: float
+    valid: bool = True
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "left_ear": _num(self.left_ear), "right_ear": _num(self.right_ear), "ear": _num(self.ear),
+            "left_closed": self.left_closed, "right_closed": self.right_closed, "closed": self.closed,
+            "valid": self.valid, "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Mouth:
+    """Mouth cues from the lips.
+
+    Attributes:
+        mar: mouth aspect ratio from the inner lips, mean of the three inner vertical gaps over the
+            inner corner-to-corner width (dimensionless; about 0 closed, 0.5 and more wide open).
+        open: ``mar`` above the plugin's threshold.
+        smile: smile score in [0, 1].
+        valid: False when the cues could not be computed; ``reason`` says why.
+    """
+
+    mar: float
+    open: bool
+    smile: float
+    valid: bool = True
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mar": _num(self.mar), "open": self.open, "smile": _num(self.smile), "valid": self.valid, "reason": self.reason}
+
+
+@dataclass(frozen=True, eq=False)
+class HeadPose:
+    """Head pose from PnP against the 3D mean face.
+
+    Camera frame as OpenCV's: x right, y down, z forward from the camera. The head frame has the
+    same axes for a face looking straight into the camera. Angles in degrees (see docs/plugins.md
+    for the figure): ``yaw`` positive when the subject turns to their left (face turns towards
+    the image's right), ``pitch`` positive when the subject looks up, ``roll`` positive when the
+    head tilts clockwise in the image.
+
+    Attributes:
+        yaw, pitch, roll: degrees.
+        rotation_vector: (3,) Rodrigues vector, head -> camera (OpenCV ``rvec``).
+        translation: (3,) head origin in the camera frame, mm (OpenCV ``tvec``).
+        reprojection_error: RMS pixel distance between the landmarks used and the projected model.
+        valid: False when PnP failed or gave a non-physical answer; ``reason`` says why (the numbers
+            are then NaN).
+    """
+
+    yaw: float
+    pitch: float
+    roll: float
+    rotation_vector: np.ndarray
+    translation: np.ndarray
+    reprojection_error: float
+    valid: bool = True
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rotation_vector", _readonly(self.rotation_vector).reshape(3))
+        object.__setattr__(self, "translation", _readonly(self.translation).reshape(3))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "yaw": _num(self.yaw), "pitch": _num(self.pitch), "roll": _num(self.roll),
+            "rotation_vector": [_num(v) for v in self.rotation_vector.tolist()],
+            "translation": [_num(v) for v in self.translation.tolist()],
+            "reprojection_error": _num(self.reprojection_error), "valid": self.valid, "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Alignment:
+    """A face warped onto a canonical template (not part of the JSON: it is an image).
+
+    Attributes:
+        crop: (size, size, 3) uint8 BGR aligned face; empty (0, 0, 3) when ``valid`` is False.
+        matrix: (2, 3) image -> crop similarity transform.
+        inverse: (2, 3) crop -> image transform.
+        template: template name, ``"5pt"`` or ``"68pt"``.
+        valid, reason: as for the other plugin results.
+    """
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    inverse: np.ndarray
+    template: str
+    valid: bool = True
+    reason: str = ""
+
+
+_BUILTIN_RESULTS = {"head_pose": HeadPose, "eyes": Eyes, "mouth": Mouth, "alignment": Alignment}
+
+
 @dataclass(frozen=True, eq=False)
 class Face:
     """One face with its landmarks.
@@ -74,6 +202,9 @@ class Face:
         schema: what each landmark index means (``face.schema.left_eye`` are indices).
         detector_keypoints: (6, 2) float32 BlazeFace keypoints in input pixels, (0, 2) when the
             box came from the caller.
+        head_pose, eyes, mouth, alignment: results of the built-in plugins; ``None`` when that
+            plugin was not run.
+        extras: results of user plugins, by plugin name.
     """
 
     box: np.ndarray
@@ -82,8 +213,14 @@ class Face:
     confidence: np.ndarray
     schema: LandmarkSchema
     detector_keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    head_pose: HeadPose | None = None
+    eyes: Eyes | None = None
+    mouth: Mouth | None = None
+    alignment: Alignment | None = None
+    extras: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
         object.__setattr__(self, "box", _readonly(self.box).reshape(4))
         object.__setattr__(self, "landmarks", _readonly(self.landmarks).reshape(-1, 2))
         object.__setattr__(self, "confidence", _readonly(self.confidence).reshape(-1))
@@ -103,9 +240,19 @@ class Face:
             raise KeyError(f"schema {self.schema.name} has no region {name!r}; it has {sorted(self.schema.regions)}")
         return self.landmarks[list(idx)]
 
+    def with_result(self, name: str, value: Any) -> Face:
+        """A copy with a plugin's result attached: a built-in field, or ``extras[name]``."""
+        if name in _BUILTIN_RESULTS:
+            if not isinstance(value, _BUILTIN_RESULTS[name]):
+                raise TypeError(f"plugin {name!r} must return {_BUILTIN_RESULTS[name].__name__}, got {type(value).__name__}")
+            return replace(self, **{name: value})
+        return replace(self, extras={**self.extras, name: value})
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: arrays become lists of floats."""
-        return {
+        """JSON-ready dict: arrays become lists of floats; NaN becomes null. Plugin results appear
+        under their names (``head_pose``, ``eyes``, ``mouth``, user plugins' names) when they ran
+        and offer ``to_dict()``; the alignment crop is never serialised."""
+        d: dict[str, Any] = {
             "box": self.box.tolist(),
             "score": self.score,
             "schema": self.schema.name,
@@ -113,6 +260,14 @@ class Face:
             "confidence": self.confidence.tolist(),
             "detector_keypoints": self.detector_keypoints.tolist(),
         }
+        for name in ("head_pose", "eyes", "mouth"):
+            value = getattr(self, name)
+            if value is not None:
+                d[name] = value.to_dict()
+        for name, value in self.extras.items():
+            if hasattr(value, "to_dict"):
+                d[name] = value.to_dict()
+        return d
 
 
 @dataclass(frozen=True, eq=False)

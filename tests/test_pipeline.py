@@ -96,7 +96,9 @@ def test_to_dict_and_json(pipe, astronaut):
     d = json.loads(result.to_json())
     assert d == json.loads(json.dumps(result.to_dict()))
     face = d["faces"][0]
-    assert set(face) == {"box", "score", "schema", "landmarks", "confidence", "detector_keypoints"}
+    assert set(face) == {"box", "score", "schema", "landmarks", "confidence", "detector_keypoints", "head_pose", "eyes"}
+    assert set(face["head_pose"]) >= {"yaw", "pitch", "roll", "rotation_vector", "translation", "reprojection_error"}
+    assert set(face["eyes"]) >= {"left_ear", "right_ear", "ear", "left_closed", "right_closed", "closed"}
     assert len(face["landmarks"]) == 68 and len(face["landmarks"][0]) == 2 and face["schema"] == "ibug68"
 
 
@@ -174,3 +176,80 @@ def test_threads_share_one_pipeline(pipe, astronaut):
     assert not errors and len(out) == 12
     for lm in out:
         np.testing.assert_array_equal(lm, ref)
+
+
+class _Width:
+    """A user plugin: the box width, with to_dict()."""
+
+    name = "width"
+
+    def __call__(self, face, frame):
+        class R:
+            def __init__(self, w):
+                self.w = w
+
+            def to_dict(self):
+                return {"px": self.w}
+
+        assert face.eyes is not None  # runs after the built-ins it was given after
+        return R(float(face.box[2] - face.box[0]))
+
+
+def test_plugins_run_in_order_and_user_plugins_land_in_extras(fpenet68, astronaut):
+    from faceanalytics.plugins import AlignmentPlugin, EyesPlugin
+
+    pipe = Pipeline(fpenet68, detector=_NoDetector(), device="cpu", plugins=[EyesPlugin(), _Width(), AlignmentPlugin(size=64)])
+    face = pipe(astronaut, boxes=[[177, 82, 272, 177]]).faces[0]
+    assert face.head_pose is None and face.mouth is None
+    assert face.eyes is not None and face.alignment is not None and face.alignment.crop.shape == (64, 64, 3)
+    assert face.extras["width"].w == 95.0
+    d = face.to_dict()
+    assert d["width"] == {"px": 95.0} and "alignment" not in d and "head_pose" not in d
+    bare = Pipeline(fpenet68, detector=_NoDetector(), device="cpu", plugins=[])
+    assert set(bare(astronaut, boxes=[[177, 82, 272, 177]]).faces[0].to_dict()) == {
+        "box", "score", "schema", "landmarks", "confidence", "detector_keypoints"}
+
+
+def test_default_plugins(box_pipe, astronaut):
+    face = box_pipe(astronaut, boxes=[[177, 82, 272, 177]]).faces[0]
+    assert face.head_pose is not None and face.eyes is not None and face.alignment is not None
+    assert face.alignment.crop.shape == (112, 112, 3)
+
+
+def test_plugin_arguments_are_checked(fpenet68):
+    from faceanalytics.plugins import EyesPlugin
+
+    with pytest.raises(ValueError, match="unique"):
+        Pipeline(fpenet68, device="cpu", plugins=[EyesPlugin(), EyesPlugin()])
+    with pytest.raises(ValueError, match="name"):
+        Pipeline(fpenet68, device="cpu", plugins=[object()])
+
+
+def test_camera_matrix_reaches_the_plugins(fpenet68, astronaut):
+    from faceanalytics import CameraMatrixError
+
+    seen = []
+
+    class Intrinsics:
+        name = "k"
+
+        def __call__(self, face, frame):
+            seen.append(frame.intrinsics)
+            return None
+
+    pipe = Pipeline(fpenet68, detector=_NoDetector(), device="cpu", plugins=[Intrinsics()])
+    k = np.array([[800.0, 0, 256], [0, 800, 256], [0, 0, 1]])
+    box = [[177, 82, 272, 177]]
+    pipe(astronaut, boxes=box, camera_matrix=k)
+    pipe(astronaut, boxes=box)
+    np.testing.assert_array_equal(seen[0], k)
+    np.testing.assert_allclose(seen[1], [[512, 0, 255.5], [0, 512, 255.5], [0, 0, 1]])  # estimated from the size
+    for bad in (np.eye(2), np.full((3, 3), np.nan), [[-1, 0, 0], [0, 1, 0], [0, 0, 1]], "k"):
+        with pytest.raises(CameraMatrixError):
+            pipe(astronaut, boxes=box, camera_matrix=bad)
+
+
+def test_the_callers_array_stays_writable(box_pipe, astronaut):
+    image = astronaut.copy()
+    box_pipe(image, boxes=[[177, 82, 272, 177]])
+    assert image.flags.writeable

@@ -1,0 +1,13 @@
+"""Plugins turn landmarks into what applications need (see :mod:`faceanalytics.plugins.base`)."""
+
+from .alignment import AlignmentPlugin
+from .base import Frame, Plugin, estimate_camera_matrix
+from .eyes import EyesPlugin
+from .head_pose import HeadPosePlugin
+
+__all__ = ["AlignmentPlugin", "EyesPlugin", "Frame", "HeadPosePlugin", "Plugin", "default_plugins", "estimate_camera_matrix"]
+
+
+def default_plugins() -> list[Plugin]:
+    """The built-in plugins with default settings, in the order they run."""
+    return [HeadPosePlugin(), EyesPlugin(), AlignmentPlugin()]

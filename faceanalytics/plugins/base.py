@@ -1,0 +1,63 @@
+"""The plugin protocol: what turns one face's landmarks into something an application needs.
+
+A plugin has a ``name`` and is called once per face with the face (carrying the results of the
+plugins before it) and the :class:`Frame`; it returns its result. Results of the built-in names
+(``head_pose``, ``eyes``, ``mouth``, ``alignment``) land in the face's typed attributes, any other
+name in ``face.extras[name]`` (and in JSON when the result has ``to_dict()``).
+
+Plugins must not raise on bad landmarks (NaN, degenerate faces): return a result flagged
+``valid=False`` with a ``reason`` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..types import Face
+
+__all__ = ["Frame", "Plugin", "estimate_camera_matrix"]
+
+
+def estimate_camera_matrix(width: int, height: int) -> np.ndarray:
+    """Pinhole intrinsics guessed from the image size: focal length ``max(width, height)`` pixels
+    (about a 53 degree horizontal field of view for landscape images, typical of webcams and
+    phones), principal point at the image centre, no skew."""
+    f = float(max(width, height))
+    return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """What plugins may know about the image a face came from.
+
+    Attributes:
+        image: HxWx3 uint8 BGR (read-only for plugins).
+        camera_matrix: (3, 3) intrinsics in pixels from the caller, or ``None``.
+    """
+
+    image: np.ndarray
+    camera_matrix: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+    @property
+    def intrinsics(self) -> np.ndarray:
+        """The caller's camera matrix, else :func:`estimate_camera_matrix` of the image size."""
+        if self.camera_matrix is not None:
+            return self.camera_matrix
+        return estimate_camera_matrix(*self.size)
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    """``name`` plus ``__call__(face, frame) -> result``."""
+
+    name: str
+
+    def __call__(self, face: Face, frame: Frame) -> Any: ...

@@ -1,0 +1,60 @@
+"""Eye aspect ratio per eye, and closed eyes (Soukupova and Cech, 2016)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..schema import LandmarkSchema
+from ..types import Eyes, Face
+from .base import Frame
+
+__all__ = ["DEFAULT_EAR_THRESHOLD", "EyesPlugin", "eye_aspect_ratios"]
+
+#: EAR below which an eye counts as closed in single images (a Stream adapts it per person).
+DEFAULT_EAR_THRESHOLD = 0.2
+
+
+def eye_aspect_ratios(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.ndarray, np.ndarray]:
+    """``(left_ear, right_ear)`` of (K, 2) or (N, K, 2) landmarks; the subject's left and right.
+
+    Each eye's six contour points p0..p5 (corner, two upper-lid points, corner, two lower-lid
+    points): ``EAR = (|p1 - p5| + |p2 - p4|) / (2 |p0 - p3|)``. NaN where the corners coincide.
+    """
+    pts = np.asarray(points, np.float64)
+    out = []
+    for eye in (schema.left_eye, schema.right_eye):
+        p = pts[..., list(eye), :]
+        vertical = np.linalg.norm(p[..., 1, :] - p[..., 5, :], axis=-1) + np.linalg.norm(p[..., 2, :] - p[..., 4, :], axis=-1)
+        width = np.linalg.norm(p[..., 0, :] - p[..., 3, :], axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(np.where(width > 1e-6, vertical / (2 * width), np.nan))
+    return out[0], out[1]
+
+
+class EyesPlugin:
+    """Per-eye EAR and closed flags.
+
+    Args:
+        threshold: EAR below which an eye is closed.
+    """
+
+    name = "eyes"
+
+    def __init__(self, threshold: float = DEFAULT_EAR_THRESHOLD) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1); got {threshold}")
+        self.threshold = float(threshold)
+
+    def __call__(self, face: Face, frame: Frame) -> Eyes:
+        return eyes_from_ears(*eye_aspect_ratios(face.landmarks, face.schema), self.threshold)
+
+
+def eyes_from_ears(left_ear: float, right_ear: float, threshold: float) -> Eyes:
+    """An :class:`Eyes` result from two EARs and a threshold (shared with the Stream's adaptive one)."""
+    left, right = float(left_ear), float(right_ear)
+    if not (np.isfinite(left) and np.isfinite(right)):
+        nan = float("nan")
+        reason = "eye landmarks are degenerate or not finite"
+        return Eyes(nan, nan, nan, False, False, False, threshold, valid=False, reason=reason)
+    lc, rc = left < threshold, right < threshold
+    return Eyes(left, right, (left + right) / 2, lc, rc, lc and rc, threshold)

@@ -1,0 +1,103 @@
+"""Head pose: PnP of the landmarks against the 3D mean face (``faceanalytics.face_models``).
+
+Angles (degrees), with the camera frame of OpenCV (x right, y down, z forward):
+
+* ``yaw`` > 0: the subject turns to their left (the nose moves towards the image's right);
+* ``pitch`` > 0: the subject looks up;
+* ``roll`` > 0: the head tilts clockwise in the image.
+
+They decompose the head-to-camera rotation as ``R = Ry(-yaw) @ Rx(-pitch) @ Rz(roll)`` (standard
+right-handed elementary rotations, applied yaw first). All zero means the face looks straight
+into the camera, upright. See docs/plugins.md for a figure.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..face_models import MEAN_FACE_3D_68
+from ..types import Face, HeadPose
+from .base import Frame
+
+__all__ = ["DEFAULT_POSE_POINTS", "HeadPosePlugin", "angles_to_rotation", "rotation_to_angles"]
+
+#: Points that move little with expression: brows, nose, eyes and mouth corners. The jaw contour
+#: slides along the silhouette as the head turns, and the lips and chin move when talking.
+DEFAULT_POSE_POINTS: tuple[int, ...] = (*range(17, 48), 48, 54)
+
+
+def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """3x3 head-to-camera rotation for angles in degrees (the module's convention)."""
+    return Rotation.from_euler("YXZ", [-yaw, -pitch, roll], degrees=True).as_matrix()
+
+
+def rotation_to_angles(r: np.ndarray) -> tuple[float, float, float]:
+    """``(yaw, pitch, roll)`` in degrees of a 3x3 head-to-camera rotation."""
+    a, b, c = Rotation.from_matrix(r).as_euler("YXZ", degrees=True)
+    return float(-a), float(-b), float(c)
+
+
+def _invalid(reason: str) -> HeadPose:
+    nan = float("nan")
+    return HeadPose(nan, nan, nan, np.full(3, nan), np.full(3, nan), nan, valid=False, reason=reason)
+
+
+class HeadPosePlugin:
+    """Head pose by ``cv2.solvePnP`` (SQPnP, then Levenberg-Marquardt refinement).
+
+    Args:
+        points: landmark indices used (iBUG 68 numbering).
+        min_relative_confidence: points whose confidence is below this fraction of the median
+            confidence of ``points`` are dropped (0 keeps all).
+        max_error: a pose whose RMS reprojection error exceeds this fraction of the outer eye-corner
+            distance is flagged invalid.
+
+    Intrinsics come from ``Pipeline(...)(image, camera_matrix=K)``, else from the image size
+    (:func:`faceanalytics.plugins.base.estimate_camera_matrix`). Lens distortion is not modelled.
+    """
+
+    name = "head_pose"
+
+    def __init__(
+        self, points: tuple[int, ...] = DEFAULT_POSE_POINTS, min_relative_confidence: float = 0.3, max_error: float = 0.15
+    ) -> None:
+        if len(points) < 6 or min(points) < 0 or max(points) >= 68:
+            raise ValueError("points must be at least 6 indices of the 68 iBUG points")
+        self.points = np.array(points)
+        self.min_relative_confidence = float(min_relative_confidence)
+        self.max_error = float(max_error)
+
+    def __call__(self, face: Face, frame: Frame) -> HeadPose:
+        if face.schema.num_points < 68:
+            return _invalid(f"schema {face.schema.name} lacks the 68 iBUG points")
+        image_pts = face.landmarks[self.points].astype(np.float64)
+        conf = face.confidence[self.points]
+        keep = np.isfinite(image_pts).all(axis=1) & np.isfinite(conf)
+        if self.min_relative_confidence > 0 and keep.any():
+            keep &= conf >= self.min_relative_confidence * float(np.median(conf[keep]))
+        if keep.sum() < 6:
+            return _invalid("fewer than 6 usable landmarks")
+        obj = MEAN_FACE_3D_68[self.points][keep]
+        img = image_pts[keep]
+        iod = float(np.linalg.norm(face.landmarks[45] - face.landmarks[36]))
+        if not np.isfinite(iod) or iod < 1.0:
+            return _invalid("eye corners coincide: degenerate face")
+        k = frame.intrinsics.astype(np.float64)
+        try:
+            ok, rvec, tvec = cv2.solvePnP(obj, img, k, None, flags=cv2.SOLVEPNP_SQPNP)
+            if ok:
+                rvec, tvec = cv2.solvePnPRefineLM(obj, img, k, None, rvec, tvec)
+        except cv2.error as exc:
+            return _invalid(f"PnP failed: {str(exc).strip().splitlines()[-1]}")
+        if not ok or not (np.isfinite(rvec).all() and np.isfinite(tvec).all()):
+            return _invalid("PnP found no solution")
+        if tvec[2, 0] <= 0:
+            return _invalid("PnP put the face behind the camera")
+        proj, _ = cv2.projectPoints(obj, rvec, tvec, k, None)
+        err = float(np.sqrt(((proj.reshape(-1, 2) - img) ** 2).sum(axis=1).mean()))
+        if err > self.max_error * iod:
+            return _invalid(f"landmarks do not fit the 3D face (reprojection error {err:.1f} px)")
+        yaw, pitch, roll = rotation_to_angles(cv2.Rodrigues(rvec)[0])
+        return HeadPose(yaw, pitch, roll, rvec.reshape(3), tvec.reshape(3), err)

@@ -1,0 +1,94 @@
+"""Head pose on synthetic projections of the 3D mean face at known poses, and by mirror symmetry."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from faceanalytics import SCHEMA_68, Face
+from faceanalytics.face_models import MEAN_FACE_3D_68
+from faceanalytics.plugins.base import Frame, estimate_camera_matrix
+from faceanalytics.plugins.head_pose import HeadPosePlugin, angles_to_rotation, rotation_to_angles
+
+W, H = 640, 480
+K = estimate_camera_matrix(W, H)
+FRAME = Frame(np.zeros((H, W, 3), np.uint8))
+
+
+def _project(yaw, pitch, roll, t=(10.0, -20.0, 600.0)) -> np.ndarray:
+    rvec = cv2.Rodrigues(angles_to_rotation(yaw, pitch, roll))[0]
+    pts, _ = cv2.projectPoints(MEAN_FACE_3D_68.astype(np.float64), rvec, np.array(t, float), K, None)
+    return pts.reshape(68, 2)
+
+
+def _face(points: np.ndarray) -> Face:
+    return Face(box=[0, 0, 1, 1], score=1.0, landmarks=points, confidence=np.ones(68), schema=SCHEMA_68)
+
+
+def test_angle_convention_round_trip_and_signs():
+    for angles in [(30, 0, 0), (0, 20, 0), (0, 0, 15), (-25, 10, -5)]:
+        np.testing.assert_allclose(rotation_to_angles(angles_to_rotation(*angles)), angles, atol=1e-9)
+    nose, eyes_mid = 30, (36, 45)
+    turned = _project(30, 0, 0)
+    frontal = _project(0, 0, 0)
+    # yaw > 0: the subject turns to their left, the nose moves to the image's right.
+    assert turned[nose, 0] - turned[list(eyes_mid), 0].mean() > frontal[nose, 0] - frontal[list(eyes_mid), 0].mean() + 10
+    up = _project(0, 20, 0)
+    assert up[nose, 1] - up[list(eyes_mid), 1].mean() < frontal[nose, 1] - frontal[list(eyes_mid), 1].mean() - 5
+    tilted = _project(0, 0, 15)
+    assert tilted[45, 1] > tilted[36, 1]  # clockwise: the image-right eye drops
+
+
+@pytest.mark.parametrize("pose", [(0, 0, 0), (35, 0, 0), (-40, 10, 5), (10, -25, -20), (-15, 20, 30), (50, 5, 0)])
+def test_noise_free_projection_is_recovered(pose):
+    result = HeadPosePlugin()(_face(_project(*pose)), FRAME)
+    assert result.valid, result.reason
+    np.testing.assert_allclose([result.yaw, result.pitch, result.roll], pose, atol=0.5)
+    np.testing.assert_allclose(result.translation, [10, -20, 600], rtol=0.01)
+    assert result.reprojection_error < 0.05
+
+
+def test_graceful_under_noise():
+    rng = np.random.default_rng(0)
+    errors = []
+    for _ in range(20):
+        pose = rng.uniform([-40, -20, -20], [40, 20, 20])
+        pts = _project(*pose) + rng.normal(0, 1.0, (68, 2))  # 1 px on a face about 105 px wide
+        r = HeadPosePlugin()(_face(pts), FRAME)
+        assert r.valid
+        errors.append(np.abs(np.array([r.yaw, r.pitch, r.roll]) - pose).max())
+    assert np.median(errors) < 3.0 and max(errors) < 8.0
+
+
+def test_low_confidence_points_are_dropped():
+    pts = _project(20, 5, -5)
+    conf = np.ones(68)
+    pts[[36, 37, 30]] += 40  # three wild points...
+    conf[[36, 37, 30]] = 0.05  # ...that the model was unsure of
+    face = Face(box=[0, 0, 1, 1], score=1.0, landmarks=pts, confidence=conf, schema=SCHEMA_68)
+    r = HeadPosePlugin()(face, FRAME)
+    np.testing.assert_allclose([r.yaw, r.pitch, r.roll], [20, 5, -5], atol=0.5)
+
+
+def test_mirror_symmetry():
+    pts = _project(25, 8, 12)
+    mirrored = pts[list(SCHEMA_68.flip_permutation)] * [-1, 1] + [W - 1, 0]
+    a = HeadPosePlugin()(_face(pts), FRAME)
+    b = HeadPosePlugin()(_face(mirrored), FRAME)
+    assert abs(a.yaw + b.yaw) < 0.5 and abs(a.roll + b.roll) < 0.5 and abs(a.pitch - b.pitch) < 0.5
+
+
+@pytest.mark.parametrize(
+    ("points", "reason"),
+    [
+        (np.full((68, 2), np.nan), "usable"),
+        (np.full((68, 2), 100.0), "degenerate"),
+        (np.column_stack([np.linspace(0, 300, 68), np.full(68, 50.0)]), ""),
+        (np.random.default_rng(0).uniform(0, 400, (68, 2)), ""),
+    ],
+)
+def test_bad_landmarks_are_flagged_not_raised(points, reason):
+    r = HeadPosePlugin()(_face(points), FRAME)
+    assert not r.valid and reason in r.reason
+    assert np.isnan(r.yaw) and r.to_dict()["yaw"] is None
