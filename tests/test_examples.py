@@ -31,3 +31,9 @@ def test_custom_detector_example_uses_haar(fpenet68, astronaut_file):
     assert len(faces) == 1 and faces[0]["detector_keypoints"] == [] and len(faces[0]["landmarks"]) == 68
     x1, y1, x2, y2 = faces[0]["box"]
     assert 150 < (x1 + x2) / 2 < 300 and 80 < (y1 + y2) / 2 < 200
+
+
+def test_custom_plugin_example(detector_home, fpenet68, astronaut_file):
+    proc = _run(str(EXAMPLES / "custom_plugin.py"), str(astronaut_file), "--landmark-model", str(fpenet68))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("EyeDistance(pixels=")
