@@ -27,6 +27,7 @@ from .errors import (
 from .fpenet import FPENetRunner
 from .pipeline import Pipeline
 from .schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
+from .stream import Stream, StreamError, StreamFrame, TrackSummary
 from .types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
 
 __version__ = "0.1.0"
@@ -60,6 +61,10 @@ __all__ = [
     "Mouth",
     "Pipeline",
     "Result",
+    "Stream",
+    "StreamError",
+    "StreamFrame",
+    "TrackSummary",
     "__version__",
     "annotate",
     "schema_for",

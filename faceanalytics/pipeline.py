@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from .image import ImageInput, load_image
 from .plugins import Frame, Plugin, default_plugins
 from .registry import DEFAULT_LANDMARK_MODEL
 from .schema import LandmarkSchema
+from .stream import Stream
 from .types import Detection, Face, Result
 
 __all__ = ["Pipeline"]
@@ -137,7 +139,7 @@ class Pipeline:
         """
         bgr = load_image(image)
         h, w = bgr.shape[:2]
-        k = _check_camera_matrix(camera_matrix)
+        k = self._camera_matrix(camera_matrix)
         if boxes is None:
             dets = self._detect(bgr)
         else:
@@ -157,6 +159,15 @@ class Pipeline:
             for plugin in self.plugins:
                 faces = [face.with_result(plugin.name, plugin(face, frame)) for face in faces]
         return Result(faces=tuple(faces), image_size=(w, h))
+
+    @staticmethod
+    def _camera_matrix(k: np.ndarray | None) -> np.ndarray | None:
+        return _check_camera_matrix(k)
+
+    def stream(self, **options: Any) -> Stream:
+        """A :class:`~faceanalytics.stream.Stream` for one video over this pipeline; ``options``
+        are the Stream's keyword arguments (``detect_every``, ``smoothing``, ...)."""
+        return Stream(self, **options)
 
     def close(self) -> None:
         """Release the detector (onnxruntime sessions are freed with the object)."""

@@ -205,6 +205,8 @@ class Face:
         head_pose, eyes, mouth, alignment: results of the built-in plugins; ``None`` when that
             plugin was not run.
         extras: results of user plugins, by plugin name.
+        track_id: stable identity of the face across a video's frames (:class:`~faceanalytics.Stream`);
+            ``None`` for single images.
     """
 
     box: np.ndarray
@@ -218,6 +220,7 @@ class Face:
     mouth: Mouth | None = None
     alignment: Alignment | None = None
     extras: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    track_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
@@ -252,7 +255,8 @@ class Face:
         """JSON-ready dict: arrays become lists of floats; NaN becomes null. Plugin results appear
         under their names (``head_pose``, ``eyes``, ``mouth``, user plugins' names) when they ran
         and offer ``to_dict()``; the alignment crop is never serialised."""
-        d: dict[str, Any] = {
+        d: dict[str, Any] = {} if self.track_id is None else {"track_id": self.track_id}
+        d |= {
             "box": self.box.tolist(),
             "score": self.score,
             "schema": self.schema.name,

@@ -1,0 +1,200 @@
+"""Events over time for one tracked face: blinks, microsleeps, yawns, smiles; PERCLOS and blink rate.
+
+Timestamps (seconds, increasing) drive everything, so variable frame rates are fine. A state is
+held from one sample to the next (sample-and-hold) when durations are measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BlinkMonitor", "Event", "SustainedMonitor"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to one face over an interval.
+
+    Attributes:
+        kind: ``"blink"`` (both eyes closed for less than the microsleep time), ``"microsleep"``
+            (closed at least that long), ``"yawn"``, ``"smile"``.
+        track_id: the face's track.
+        start, end: seconds, in the caller's timestamps; ``end`` is the first sample where it was over.
+        complete: False when the stream ended (or the face left) while it was still going on.
+    """
+
+    kind: str
+    track_id: int
+    start: float
+    end: float
+    complete: bool = True
+
+    @property
+    def duration(self) -> float:
+        """``end - start``, seconds."""
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "track_id": self.track_id, "start": self.start, "end": self.end,
+                "duration": self.duration, "complete": self.complete}
+
+
+class BlinkMonitor:
+    """Eye closures with an adaptive threshold, and rolling blink rate and PERCLOS.
+
+    The threshold is ``ratio`` times the person's open-eye EAR baseline: the 80th percentile of
+    their EAR over the last ``baseline_window`` seconds (blinks take a few percent of the time, so
+    this is an open-eye value). Until ``warmup`` seconds of data exist, ``default_threshold`` is
+    used. Eyes count as closed when the mean EAR drops below the threshold and open again once it
+    rises above ``threshold * (1 + hysteresis)``; closures shorter than ``min_closure`` seconds are
+    noise (real blinks last 100-400 ms).
+
+    Args:
+        microsleep: closures at least this long (s) are microsleeps, shorter ones blinks.
+        window: seconds of history for blinks per minute and PERCLOS.
+    """
+
+    def __init__(
+        self,
+        track_id: int,
+        *,
+        ratio: float = 0.5,
+        default_threshold: float = 0.2,
+        baseline_window: float = 30.0,
+        warmup: float = 1.0,
+        hysteresis: float = 0.25,
+        min_closure: float = 0.05,
+        microsleep: float = 0.5,
+        window: float = 60.0,
+    ) -> None:
+        self.track_id = track_id
+        self.ratio, self.default_threshold = ratio, default_threshold
+        self.baseline_window, self.warmup, self.hysteresis = baseline_window, warmup, hysteresis
+        self.min_closure, self.microsleep, self.window = min_closure, microsleep, window
+        self._ears: deque[tuple[float, float]] = deque()
+        self._states: deque[tuple[float, bool]] = deque()  # (t, closed) samples within `window`
+        self._blink_ends: deque[float] = deque()
+        self._closed_since: float | None = None
+        self._first: float | None = None
+        self._last: float | None = None
+        self.threshold = default_threshold
+        self.blinks = 0
+        self.microsleeps = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_since is not None
+
+    def update(self, t: float, ear: float) -> list[Event]:
+        """Feed the mean EAR at time ``t`` (NaN: no information, state kept); returns ended events."""
+        if self._first is None:
+            self._first = t
+        self._last = t
+        events: list[Event] = []
+        if math.isfinite(ear):
+            self._ears.append((t, ear))
+            while self._ears and self._ears[0][0] < t - self.baseline_window:
+                self._ears.popleft()
+            if t - self._ears[0][0] >= self.warmup:
+                baseline = float(np.percentile([e for _, e in self._ears], 80))
+                self.threshold = float(np.clip(self.ratio * baseline, 0.05, 0.4))
+            if self._closed_since is None and ear < self.threshold:
+                self._closed_since = t
+            elif self._closed_since is not None and ear > self.threshold * (1 + self.hysteresis):
+                events += self._end(t, complete=True)
+        self._states.append((t, self.closed))
+        while len(self._states) > 1 and self._states[1][0] <= t - self.window:
+            self._states.popleft()
+        while self._blink_ends and self._blink_ends[0] < t - self.window:
+            self._blink_ends.popleft()
+        return events
+
+    def _end(self, t: float, complete: bool) -> list[Event]:
+        start = self._closed_since if self._closed_since is not None else t
+        self._closed_since = None
+        if t - start < self.min_closure and complete:
+            return []  # a noise dip, shorter than any real blink
+        kind = "microsleep" if t - start >= self.microsleep else "blink"
+        if kind == "blink":
+            self.blinks += 1
+            self._blink_ends.append(t)
+        else:
+            self.microsleeps += 1
+        return [Event(kind, self.track_id, start, t, complete)]
+
+    def finish(self) -> list[Event]:
+        """Close an ongoing closure (end of stream or the face left)."""
+        if self._closed_since is None or self._last is None:
+            return []
+        return self._end(self._last, complete=False)
+
+    @property
+    def blinks_per_minute(self) -> float:
+        """Blinks that ended in the last ``window`` seconds, per minute of time covered."""
+        if self._first is None or self._last is None or self._last <= self._first:
+            return 0.0
+        covered = min(self.window, self._last - self._first)
+        return len(self._blink_ends) * 60.0 / covered
+
+    @property
+    def perclos(self) -> float:
+        """Fraction of the last ``window`` seconds with the eyes closed (sample-and-hold)."""
+        s = list(self._states)
+        if len(s) < 2:
+            return 0.0
+        lo = max(s[0][0], s[-1][0] - self.window)
+        total = closed = 0.0
+        for (t0, c0), (t1, _) in pairwise(s):
+            dt = max(0.0, t1 - max(t0, lo))
+            total += dt
+            closed += dt if c0 else 0.0
+        return closed / total if total > 0 else 0.0
+
+
+class SustainedMonitor:
+    """An event when a score stays above ``threshold`` for at least ``min_duration`` seconds
+    (yawns: mouth wide open; smiles: smile score). Dips shorter than ``gap`` seconds are bridged.
+    The event's start is the onset, its end the first sample back below."""
+
+    def __init__(self, kind: str, track_id: int, threshold: float, min_duration: float, gap: float = 0.2) -> None:
+        self.kind, self.track_id = kind, track_id
+        self.threshold, self.min_duration, self.gap = threshold, min_duration, gap
+        self._since: float | None = None
+        self._below_since: float | None = None
+        self._last: float | None = None
+        self.count = 0
+
+    def update(self, t: float, value: float) -> list[Event]:
+        self._last = t
+        if not math.isfinite(value):
+            return []
+        if value > self.threshold:
+            self._below_since = None
+            if self._since is None:
+                self._since = t
+            return []
+        if self._since is None:
+            return []
+        if self._below_since is None:
+            self._below_since = t
+        if t - self._below_since < self.gap:
+            return []
+        return self._end(self._below_since, complete=True)
+
+    def _end(self, end: float, complete: bool) -> list[Event]:
+        start, self._since, self._below_since = self._since, None, None
+        if start is None or end - start < self.min_duration:
+            return []
+        self.count += 1
+        return [Event(self.kind, self.track_id, start, end, complete)]
+
+    def finish(self) -> list[Event]:
+        if self._since is None or self._last is None:
+            return []
+        return self._end(self._below_since if self._below_since is not None else self._last, complete=False)

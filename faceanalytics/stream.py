@@ -1,0 +1,373 @@
+"""Video: a :class:`Stream` holds one video's state (tracks, smoothing, events) over a stateless Pipeline.
+
+Per frame: the detector runs every ``detect_every`` frames, when there is no track, or when a
+track was lost; otherwise each track's crop comes from its previous landmarks
+(:func:`faceanalytics.tracking.box_from_landmarks`). All tracks are landmarked in one batch, the
+landmarks (and head pose) are One-Euro smoothed per track, the pipeline's plugins run, and
+per-track monitors turn eye and mouth signals into events. Timestamps drive everything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from .crop import to_gray
+from .errors import FaceAnalyticsError
+from .events import BlinkMonitor, Event, SustainedMonitor
+from .image import ImageInput, load_image
+from .plugins import Frame
+from .plugins.eyes import eyes_from_ears
+from .plugins.head_pose import rotation_to_angles
+from .smoothing import OneEuroFilter
+from .tracking import box_from_landmarks, iou, match_boxes
+from .types import Face, HeadPose
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+__all__ = ["Stream", "StreamError", "StreamFrame", "TrackSummary"]
+
+logger = logging.getLogger("faceanalytics")
+
+
+class StreamError(FaceAnalyticsError, ValueError):
+    """Misuse of a Stream: timestamps that do not increase, a closed stream, use from two threads."""
+
+
+@dataclass(frozen=True, eq=False)
+class StreamFrame:
+    """One video frame's result.
+
+    Attributes:
+        faces: tracked faces, each with ``track_id``, largest first.
+        image_size: ``(width, height)``.
+        timestamp: the caller's timestamp, seconds.
+        index: 0-based frame number in this stream.
+        detected: whether the face detector ran on this frame.
+        events: events that ended on this frame (see :class:`~faceanalytics.events.Event`).
+    """
+
+    faces: tuple[Face, ...]
+    image_size: tuple[int, int]
+    timestamp: float
+    index: int
+    detected: bool
+    events: tuple[Event, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        w, h = self.image_size
+        return {
+            "index": self.index,
+            "timestamp": self.timestamp,
+            "detected": self.detected,
+            "image_size": {"width": w, "height": h},
+            "faces": [f.to_dict() for f in self.faces],
+            "events": [e.to_dict() for e in self.events],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """Rolling and total figures of one track.
+
+    Attributes:
+        blinks_per_minute: blinks that ended in the last 60 s, per minute covered.
+        perclos: fraction of the last 60 s with the eyes closed.
+        ear_threshold: the person's current adaptive EAR threshold.
+        active: whether the track is still followed.
+    """
+
+    track_id: int
+    first_seen: float
+    last_seen: float
+    frames: int
+    blinks: int
+    microsleeps: int
+    yawns: int
+    smiles: int
+    blinks_per_minute: float
+    perclos: float
+    ear_threshold: float
+    active: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Track:
+    def __init__(self, track_id: int, t: float, stream: Stream) -> None:
+        self.id = track_id
+        self.first_seen = self.last_seen = t
+        self.frames = 0
+        self.raw: np.ndarray | None = None  # last unsmoothed landmarks
+        self.conf_ref: float | None = None
+        self.missed = 0
+        self.lost = False
+        self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
+        self.pose_filter = OneEuroFilter(*stream.pose_smoothing)
+        self.blinks = BlinkMonitor(track_id, microsleep=stream.microsleep)
+        self.yawns = SustainedMonitor("yawn", track_id, stream.yawn_mar, stream.yawn_seconds)
+        self.smiles = SustainedMonitor("smile", track_id, stream.smile_threshold, stream.smile_seconds)
+
+    def finish(self) -> list[Event]:
+        return [*self.blinks.finish(), *self.yawns.finish(), *self.smiles.finish()]
+
+    def summary(self, active: bool) -> TrackSummary:
+        return TrackSummary(
+            self.id,
+            self.first_seen,
+            self.last_seen,
+            self.frames,
+            self.blinks.blinks,
+            self.blinks.microsleeps,
+            self.yawns.count,
+            self.smiles.count,
+            self.blinks.blinks_per_minute,
+            self.blinks.perclos,
+            self.blinks.threshold,
+            active,
+        )
+
+
+class Stream:
+    """One video's tracking, smoothing and events. Create with :meth:`Pipeline.stream`.
+
+    Args:
+        pipeline: the stateless pipeline doing detection, landmarks and plugins.
+        detect_every: run the detector every N frames (1: every frame).
+        max_faces: follow at most this many faces (largest first).
+        smoothing: One-Euro smoothing of landmarks and head pose on or off.
+        landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)``; speeds in face sizes per second.
+        pose_smoothing: the same for the head pose's rotation and translation vectors.
+        min_iou: overlap needed to match a detection to a track.
+        max_missed: detector runs a track may go unmatched before it ends.
+        lost_confidence: a track is lost when its mean landmark confidence falls below this
+            fraction of its running average (the face left or was covered); the detector then runs.
+        microsleep: eye closures at least this long (s) are microsleeps, shorter ones blinks.
+        yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long.
+        smile_threshold, smile_seconds: a smile is the smile score above the threshold this long.
+
+    A Stream belongs to one video and one thread at a time; calls from a second thread while one
+    runs raise :class:`StreamError`.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        detect_every: int = 10,
+        max_faces: int | None = None,
+        smoothing: bool = True,
+        landmark_smoothing: tuple[float, float, float] = (1.0, 8.0, 1.0),
+        pose_smoothing: tuple[float, float, float] = (1.5, 0.5, 1.0),
+        min_iou: float = 0.3,
+        max_missed: int = 1,
+        lost_confidence: float = 0.5,
+        microsleep: float = 0.5,
+        yawn_mar: float = 0.6,
+        yawn_seconds: float = 1.5,
+        smile_threshold: float = 0.6,
+        smile_seconds: float = 0.3,
+    ) -> None:
+        if not isinstance(detect_every, int) or detect_every < 1:
+            raise ValueError(f"detect_every must be a positive integer; got {detect_every!r}")
+        if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
+            raise ValueError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+        self.pipeline = pipeline
+        self.detect_every, self.max_faces, self.smoothing = detect_every, max_faces, bool(smoothing)
+        self.landmark_smoothing, self.pose_smoothing = tuple(landmark_smoothing), tuple(pose_smoothing)
+        self.min_iou, self.max_missed, self.lost_confidence = float(min_iou), int(max_missed), float(lost_confidence)
+        self.microsleep, self.yawn_mar, self.yawn_seconds = float(microsleep), float(yawn_mar), float(yawn_seconds)
+        self.smile_threshold, self.smile_seconds = float(smile_threshold), float(smile_seconds)
+        self._tracks: dict[int, _Track] = {}
+        self._ended: list[TrackSummary] = []
+        self._ids = itertools.count(1)
+        self._index = 0
+        self._last_t: float | None = None
+        self._need_detect = True
+        self._closed = False
+        self._busy = threading.Lock()
+
+    # ----------------------------------------------------------------------------------------
+    def __call__(self, image: ImageInput, timestamp: float, camera_matrix: np.ndarray | None = None) -> StreamFrame:
+        """Process the next frame, taken at ``timestamp`` seconds (strictly increasing)."""
+        if not self._busy.acquire(blocking=False):
+            raise StreamError("this Stream is already processing a frame in another thread; use one Stream per thread")
+        try:
+            return self._process(image, timestamp, camera_matrix)
+        finally:
+            self._busy.release()
+
+    def _process(self, image: ImageInput, timestamp: float, camera_matrix: np.ndarray | None) -> StreamFrame:
+        if self._closed:
+            raise StreamError("the stream is closed")
+        try:
+            t = float(timestamp)
+        except (TypeError, ValueError):
+            raise StreamError(f"timestamp must be a number of seconds; got {timestamp!r}") from None
+        if not math.isfinite(t):
+            raise StreamError(f"timestamp must be finite; got {timestamp!r}")
+        if self._last_t is not None and t <= self._last_t:
+            raise StreamError(f"timestamps must increase: {t} after {self._last_t}")
+        bgr = load_image(image)
+        h, w = bgr.shape[:2]
+        k = self.pipeline._camera_matrix(camera_matrix)
+        self._last_t = t
+        index = self._index
+        self._index += 1
+
+        detected = self._need_detect or index % self.detect_every == 0 or not self._tracks
+        events: list[Event] = []
+        boxes: dict[int, np.ndarray] = {}
+        if detected:
+            boxes, events = self._associate(bgr, t)
+        for track in self._tracks.values():
+            if track.id not in boxes and not track.lost and track.raw is not None:
+                boxes[track.id] = box_from_landmarks(track.raw)
+
+        faces: list[Face] = []
+        if boxes:
+            ids = list(boxes)
+            points, conf = self.pipeline.landmarker.landmarks(to_gray(bgr), np.stack([boxes[i] for i in ids]))
+            for tid, pts, c in zip(ids, points, conf, strict=True):
+                track = self._tracks[tid]
+                if self._is_lost(track, pts, c, (w, h)):
+                    track.lost = True
+                    continue
+                track.raw = pts
+                track.last_seen = t
+                track.frames += 1
+                smooth = pts
+                if self.smoothing:
+                    size = float(np.ptp(pts[:68, 0]) + 1.0)
+                    smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
+                faces.append(
+                    Face(box=boxes[tid], score=1.0, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
+                )
+        self._dedupe()
+        faces = self._run_plugins(faces, bgr, k, t, events)
+        faces.sort(key=lambda f: -float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+        self._need_detect = any(tr.lost for tr in self._tracks.values())
+        return StreamFrame(tuple(faces), (w, h), t, index, detected, tuple(events))
+
+    def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, np.ndarray], list[Event]]:
+        """Run the detector; match detections to tracks, start and end tracks."""
+        dets = list(self.pipeline.detector.detect(bgr))
+        dets.sort(key=lambda d: d.area, reverse=True)
+        if self.max_faces:
+            dets = dets[: self.max_faces]
+        known = [tr for tr in self._tracks.values() if tr.raw is not None]
+        pred = np.stack([box_from_landmarks(tr.raw) for tr in known]) if known else np.zeros((0, 4))  # type: ignore[arg-type]
+        det_boxes = np.stack([d.box for d in dets]) if dets else np.zeros((0, 4))
+        pairs = match_boxes(pred, det_boxes, self.min_iou)
+        boxes: dict[int, np.ndarray] = {}
+        matched_t = {ti for ti, _ in pairs}
+        matched_d = {di for _, di in pairs}
+        for ti, di in pairs:
+            tr = known[ti]
+            tr.missed, tr.lost = 0, False
+            boxes[tr.id] = det_boxes[di]
+        events: list[Event] = []
+        for ti, tr in enumerate(known):
+            if ti not in matched_t:
+                tr.missed += 1
+                if tr.missed > self.max_missed or tr.lost:
+                    events += self._end_track(tr.id)
+        for di, det in enumerate(dets):
+            if di in matched_d or (self.max_faces and len(self._tracks) >= self.max_faces):
+                continue
+            tid = next(self._ids)
+            self._tracks[tid] = _Track(tid, t, self)
+            boxes[tid] = det.box
+        for tid in [i for i, tr in self._tracks.items() if tr.raw is None and i not in boxes]:
+            events += self._end_track(tid)
+        return boxes, events
+
+    def _is_lost(self, track: _Track, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
+        c = float(np.mean(conf))
+        centre = pts[:68].mean(axis=0)
+        outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
+        if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
+            return True
+        track.conf_ref = c if track.conf_ref is None else 0.9 * track.conf_ref + 0.1 * c
+        return False
+
+    def _dedupe(self) -> None:
+        """Two tracks on one face (their landmarks converged): keep the older."""
+        live = [tr for tr in self._tracks.values() if tr.raw is not None and not tr.lost]
+        if len(live) < 2:
+            return
+        overlap = iou(
+            np.stack([box_from_landmarks(tr.raw) for tr in live]), np.stack([box_from_landmarks(tr.raw) for tr in live])
+        )  # type: ignore[arg-type]
+        for i, j in zip(*np.triu_indices(len(live), 1), strict=True):
+            if overlap[i, j] > 0.7:
+                live[max(i, j, key=lambda k: live[k].id)].lost = True
+
+    def _run_plugins(self, faces: list[Face], bgr: np.ndarray, k: np.ndarray | None, t: float, events: list[Event]) -> list[Face]:
+        view = bgr.view()
+        view.setflags(write=False)
+        frame = Frame(view, k)
+        out = []
+        for face in faces:
+            if face.track_id is None or face.track_id not in self._tracks or self._tracks[face.track_id].lost:
+                continue
+            track = self._tracks[face.track_id]
+            for plugin in self.pipeline.plugins:
+                face = face.with_result(plugin.name, plugin(face, frame))
+                if plugin.name == "head_pose" and self.smoothing and face.head_pose is not None and face.head_pose.valid:
+                    face = replace(face, head_pose=self._smooth_pose(track, face.head_pose, t))
+            if face.eyes is not None:
+                events += track.blinks.update(t, face.eyes.ear)
+                eyes = eyes_from_ears(face.eyes.left_ear, face.eyes.right_ear, track.blinks.threshold)
+                face = replace(face, eyes=replace(eyes, closed=track.blinks.closed))
+            if face.mouth is not None and face.mouth.valid:
+                events += track.yawns.update(t, face.mouth.mar)
+                events += track.smiles.update(t, face.mouth.smile)
+            out.append(face)
+        return out
+
+    def _smooth_pose(self, track: _Track, pose: HeadPose, t: float) -> HeadPose:
+        vec = track.pose_filter(np.concatenate([pose.rotation_vector, pose.translation]), t)
+        yaw, pitch, roll = rotation_to_angles(cv2.Rodrigues(vec[:3])[0])
+        return replace(pose, yaw=yaw, pitch=pitch, roll=roll, rotation_vector=vec[:3], translation=vec[3:])
+
+    def _end_track(self, tid: int) -> list[Event]:
+        track = self._tracks.pop(tid)
+        self._ended.append(track.summary(active=False))
+        return track.finish()
+
+    # ----------------------------------------------------------------------------------------
+    def summaries(self) -> tuple[TrackSummary, ...]:
+        """Figures of every track seen so far, ended ones included, by track id."""
+        live = [tr.summary(active=True) for tr in self._tracks.values()]
+        return tuple(sorted([*self._ended, *live], key=lambda s: s.track_id))
+
+    def close(self) -> tuple[Event, ...]:
+        """End the stream: finish every track and return the events still open (``complete=False``)."""
+        with self._busy:
+            if self._closed:
+                return ()
+            events: list[Event] = []
+            for tid in list(self._tracks):
+                events += self._end_track(tid)
+            self._closed = True
+            return tuple(events)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

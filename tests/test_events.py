@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceanalytics.events import BlinkMonitor, SustainedMonitor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from synthetic_ear import make_trace, score  # noqa: E402
+
+
+def _feed(mon, t, values):
+    events = []
+    for ti, v in zip(t, values, strict=True):
+        events += mon.update(float(ti), float(v))
+    return events
+
+
+@pytest.mark.parametrize("fps", [15, 30, 60])
+def test_blinks_on_synthetic_traces(fps):
+    tp = n_det = n_true = 0
+    for seed in range(4):
+        t, ear, truths = make_trace(seed, fps=fps, noise=0.015)
+        mon = BlinkMonitor(0)
+        events = _feed(mon, t, ear) + mon.finish()
+        a, b, c = score([(e.kind, e.start, e.end) for e in events], truths)
+        tp, n_det, n_true = tp + a, n_det + b, n_true + c
+    assert tp / n_det >= 0.95 and tp / n_true >= 0.95
+
+
+def test_blink_microsleep_perclos_and_rate_golden():
+    mon = BlinkMonitor(7, warmup=1e9, default_threshold=0.2)  # fixed threshold
+    t = np.arange(0, 60, 0.1)
+    ear = np.full(t.shape, 0.3)
+    ear[(t >= 10) & (t < 10.2)] = 0.05  # a 0.2 s blink
+    ear[(t >= 20) & (t < 21.0)] = 0.05  # a 1 s closure
+    events = _feed(mon, t, ear)
+    assert [(e.kind, e.track_id) for e in events] == [("blink", 7), ("microsleep", 7)]
+    assert events[0].start == pytest.approx(10.0) and events[0].duration == pytest.approx(0.2)
+    assert events[1].duration == pytest.approx(1.0)
+    assert mon.perclos == pytest.approx(1.2 / 59.9, rel=0.02)
+    assert mon.blinks_per_minute == pytest.approx(60 / 59.9)
+
+
+def test_threshold_adapts_to_the_person():
+    mon = BlinkMonitor(0)
+    t = np.arange(0, 5, 1 / 30)
+    _feed(mon, t, np.full(t.shape, 0.4))
+    assert mon.threshold == pytest.approx(0.2)  # ratio 0.5 of the 0.4 baseline
+    narrow = BlinkMonitor(0)
+    _feed(narrow, t, np.full(t.shape, 0.18))  # a person with narrow eyes is not "always closed"
+    assert not narrow.closed and narrow.threshold == pytest.approx(0.09)
+
+
+def test_unfinished_closure_is_reported_incomplete():
+    mon = BlinkMonitor(0, warmup=1e9)
+    _feed(mon, [0.0, 0.1, 0.2, 0.9], [0.3, 0.05, 0.05, 0.05])
+    (event,) = mon.finish()
+    assert event.kind == "microsleep" and not event.complete and event.end == 0.9
+    assert np.isnan(float("nan")) and mon.update(1.0, float("nan")) == []  # NaN keeps the state
+
+
+def test_sustained_monitor_for_yawns():
+    mon = SustainedMonitor("yawn", 3, threshold=0.6, min_duration=1.5)
+    t = np.arange(0, 10, 0.05)
+    mar = np.full(t.shape, 0.1)
+    mar[(t >= 1) & (t < 1.5)] = 0.8  # talking: too short
+    mar[(t >= 4) & (t < 6)] = 0.8  # a yawn...
+    mar[(t >= 5.0) & (t < 5.1)] = 0.5  # ...with a short dip, bridged
+    events = _feed(mon, t, mar)
+    assert len(events) == 1 and events[0].kind == "yawn" and events[0].track_id == 3
+    assert events[0].start == pytest.approx(4.0) and events[0].end == pytest.approx(6.0)
+    assert mon.count == 1 and mon.finish() == []
