@@ -9,7 +9,7 @@ import pytest
 from faceanalytics.events import BlinkMonitor, SustainedMonitor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from synthetic_ear import make_trace, score  # noqa: E402
+from synthetic_ear import make_trace, score
 
 
 def _feed(mon, t, values):
