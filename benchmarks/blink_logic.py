@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from faceanalytics.events import BlinkMonitor
 from synthetic_ear import make_trace, score
+
+from faceanalytics.events import BlinkMonitor
 
 
 def run(traces: int, fps: float, noise: float) -> tuple[float, float, int]:

@@ -35,7 +35,9 @@ def _dip(t: np.ndarray, start: float, duration: float, depth: float) -> np.ndarr
     return depth * x
 
 
-def make_trace(seed: int, fps: float = 30.0, seconds: float = 120.0, noise: float = 0.015) -> tuple[np.ndarray, np.ndarray, list[Truth]]:
+def make_trace(
+    seed: int, fps: float = 30.0, seconds: float = 120.0, noise: float = 0.015
+) -> tuple[np.ndarray, np.ndarray, list[Truth]]:
     """``(timestamps, ear, truths)`` of one synthetic recording."""
     rng = np.random.default_rng(seed)
     dt = rng.uniform(0.8, 1.2, int(seconds * fps * 1.3)) / fps  # variable frame intervals

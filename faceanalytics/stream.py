@@ -28,7 +28,7 @@ from .plugins import Frame
 from .plugins.eyes import eyes_from_ears
 from .plugins.head_pose import rotation_to_angles
 from .smoothing import OneEuroFilter
-from .tracking import box_from_landmarks, iou, match_boxes
+from .tracking import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset, match_boxes
 from .types import Face, HeadPose
 
 if TYPE_CHECKING:
@@ -112,6 +112,11 @@ class _Track:
         self.first_seen = self.last_seen = t
         self.frames = 0
         self.raw: np.ndarray | None = None  # last unsmoothed landmarks
+        # Where the detector's box sat on this face's landmarks at the last detection: tracking
+        # boxes keep that placement, so a model's own bias (e.g. a slightly contracted jaw line)
+        # cannot shrink or shift the crops from frame to frame.
+        self.box_rel: tuple[float, float, float] = DETECTOR_BOX_OFFSET
+        self.from_detector = False
         self.conf_ref: float | None = None
         self.missed = 0
         self.lost = False
@@ -152,7 +157,8 @@ class Stream:
         landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)``; speeds in face sizes per second.
         pose_smoothing: the same for the head pose's rotation and translation vectors.
         min_iou: overlap needed to match a detection to a track.
-        max_missed: detector runs a track may go unmatched before it ends.
+        max_missed: detector runs in a row a track may go unmatched before it ends (after a miss
+            the detector runs again on the next frame).
         lost_confidence: a track is lost when its mean landmark confidence falls below this
             fraction of its running average (the face left or was covered); the detector then runs.
         microsleep: eye closures at least this long (s) are microsleeps, shorter ones blinks.
@@ -170,7 +176,7 @@ class Stream:
         detect_every: int = 10,
         max_faces: int | None = None,
         smoothing: bool = True,
-        landmark_smoothing: tuple[float, float, float] = (1.0, 8.0, 1.0),
+        landmark_smoothing: tuple[float, float, float] = (0.5, 0.7, 1.0),
         pose_smoothing: tuple[float, float, float] = (1.5, 0.5, 1.0),
         min_iou: float = 0.3,
         max_missed: int = 1,
@@ -234,8 +240,11 @@ class Stream:
         if detected:
             boxes, events = self._associate(bgr, t)
         for track in self._tracks.values():
-            if track.id not in boxes and not track.lost and track.raw is not None:
-                boxes[track.id] = box_from_landmarks(track.raw)
+            if track.id in boxes:
+                track.from_detector = True
+            elif not track.lost and track.raw is not None:
+                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
+                track.from_detector = False
 
         faces: list[Face] = []
         if boxes:
@@ -247,6 +256,8 @@ class Stream:
                     track.lost = True
                     continue
                 track.raw = pts
+                if track.from_detector:
+                    track.box_rel = box_offset(boxes[tid], pts)
                 track.last_seen = t
                 track.frames += 1
                 smooth = pts
@@ -259,7 +270,8 @@ class Stream:
         self._dedupe()
         faces = self._run_plugins(faces, bgr, k, t, events)
         faces.sort(key=lambda f: -float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
-        self._need_detect = any(tr.lost for tr in self._tracks.values())
+        # Re-detect at once after a loss or a miss: a face that left ends within a frame or two.
+        self._need_detect = any(tr.lost or tr.missed for tr in self._tracks.values())
         return StreamFrame(tuple(faces), (w, h), t, index, detected, tuple(events))
 
     def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, np.ndarray], list[Event]]:
@@ -269,7 +281,7 @@ class Stream:
         if self.max_faces:
             dets = dets[: self.max_faces]
         known = [tr for tr in self._tracks.values() if tr.raw is not None]
-        pred = np.stack([box_from_landmarks(tr.raw) for tr in known]) if known else np.zeros((0, 4))  # type: ignore[arg-type]
+        pred = np.stack([box_from_landmarks(tr.raw, tr.box_rel) for tr in known]) if known else np.zeros((0, 4))  # type: ignore[arg-type]
         det_boxes = np.stack([d.box for d in dets]) if dets else np.zeros((0, 4))
         pairs = match_boxes(pred, det_boxes, self.min_iou)
         boxes: dict[int, np.ndarray] = {}
@@ -306,15 +318,13 @@ class Stream:
 
     def _dedupe(self) -> None:
         """Two tracks on one face (their landmarks converged): keep the older."""
-        live = [tr for tr in self._tracks.values() if tr.raw is not None and not tr.lost]
-        if len(live) < 2:
-            return
-        overlap = iou(
-            np.stack([box_from_landmarks(tr.raw) for tr in live]), np.stack([box_from_landmarks(tr.raw) for tr in live])
-        )  # type: ignore[arg-type]
-        for i, j in zip(*np.triu_indices(len(live), 1), strict=True):
-            if overlap[i, j] > 0.7:
-                live[max(i, j, key=lambda k: live[k].id)].lost = True
+        live = sorted((tr for tr in self._tracks.values() if tr.raw is not None and not tr.lost), key=lambda tr: tr.id)
+        boxes = [box_from_landmarks(tr.raw, tr.box_rel) for tr in live]  # type: ignore[arg-type]
+        for j in range(1, len(live)):
+            for i in range(j):
+                if not live[i].lost and match_boxes(boxes[i][None], boxes[j][None], min_iou=0.5, max_centre=0.25):
+                    live[j].lost = True
+                    break
 
     def _run_plugins(self, faces: list[Face], bgr: np.ndarray, k: np.ndarray | None, t: float, events: list[Event]) -> list[Face]:
         view = bgr.view()

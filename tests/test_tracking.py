@@ -14,7 +14,9 @@ def test_match_is_greedy_and_one_to_one():
     dets = np.array([[101, 99, 121, 119], [1, 1, 11, 11], [300, 300, 310, 310]])
     assert sorted(match_boxes(tracks, dets)) == [(0, 1), (1, 0)]
     assert match_boxes(tracks, np.zeros((0, 4))) == []
-    assert match_boxes(np.array([[0, 0, 10, 10]]), np.array([[8, 8, 18, 18]])) == []  # IoU below 0.3
+    assert match_boxes(np.array([[0, 0, 10, 10]]), np.array([[8, 8, 18, 18]])) == []  # IoU below 0.3, centres apart
+    # A track whose box shrank still matches its face by centre distance.
+    assert match_boxes(np.array([[45, 45, 55, 55]]), np.array([[0, 0, 100, 100], [200, 0, 300, 100]])) == [(0, 0)]
 
 
 def test_box_from_landmarks_follows_the_detector_offset():

@@ -1,0 +1,141 @@
+"""Stream: tracking, smoothing, events and misuse, on video made from a real face moving along a
+known path (needs the bundled landmark model and the BlazeFace weights)."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from faceanalytics import Eyes, Pipeline, StreamError
+from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+
+W, H = 640, 480
+
+
+@pytest.fixture(scope="module")
+def pipe(detector_home):
+    if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
+        pytest.skip("needs the bundled landmark model")
+    return Pipeline(device="cpu")
+
+
+def moving_face(astronaut: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame i of a clip: the astronaut's face shifted, rotated and zoomed smoothly; and the 2x3
+    matrix from the original image to the frame."""
+    angle = 8 * np.sin(i / 15)
+    scale = 1.0 + 0.15 * np.sin(i / 20)
+    m = cv2.getRotationMatrix2D((225.0, 130.0), angle, scale)
+    m[:, 2] += [60 * np.sin(i / 25), 20 * np.cos(i / 18) - 20]
+    return cv2.warpAffine(astronaut, m, (W, H)), m
+
+
+def test_one_track_follows_a_moving_face(pipe, astronaut):
+    ref = pipe(astronaut).faces[0].landmarks
+    stream = pipe.stream(detect_every=10, smoothing=False)  # tracking accuracy; smoothing lag is benchmarks/jitter.py's
+    ids, errors, detected = set(), [], []
+    for i in range(60):
+        frame, m = moving_face(astronaut, i)
+        res = stream(frame, i / 30)
+        assert len(res.faces) == 1, i
+        face = res.faces[0]
+        ids.add(face.track_id)
+        detected.append(res.detected)
+        truth = ref @ m[:, :2].T + m[:, 2]
+        errors.append(np.linalg.norm(face.landmarks - truth, axis=1).mean())
+    assert ids == {1}
+    assert detected[0] and sum(detected) <= 8  # the detector ran about every 10th frame, not every frame
+    iod = np.linalg.norm(ref[45] - ref[36])
+    assert np.median(errors) < 0.06 * iod
+    (summary,) = stream.summaries()
+    assert summary.track_id == 1 and summary.frames == 60 and summary.active
+    assert stream.close() == () or all(not e.complete for e in stream.close())
+
+
+def test_faces_leave_and_arrive(pipe, astronaut):
+    stream = pipe.stream(detect_every=5)
+    blank = np.zeros((H, W, 3), np.uint8)
+    frame, _ = moving_face(astronaut, 0)
+    t = 0.0
+    seen = []
+    for image in [frame] * 5 + [blank] * 10 + [frame] * 5:
+        res = stream(image, t)
+        t += 1 / 30
+        seen.append(tuple(f.track_id for f in res.faces))
+    assert seen[0] == (1,) and seen[-1] == (2,)  # the face that came back is a new track
+    assert all(s == () for s in seen[7:15])
+    ended = [s for s in stream.summaries() if not s.active]
+    assert [s.track_id for s in ended] == [1]
+
+
+def test_timestamps_must_increase(pipe, astronaut):
+    stream = pipe.stream()
+    stream(astronaut, 1.0)
+    for bad in (1.0, 0.5, float("nan"), "soon"):
+        with pytest.raises(StreamError):
+            stream(astronaut, bad)
+    stream(astronaut, 1.5)  # still usable
+    stream.close()
+    with pytest.raises(StreamError, match="closed"):
+        stream(astronaut, 2.0)
+
+
+def test_a_stream_belongs_to_one_thread(detector_home, pipe, astronaut):
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow:
+        name = "slow"
+
+        def __call__(self, face, frame):
+            entered.set()
+            release.wait(5)
+
+    slow_pipe = Pipeline(device="cpu", plugins=[Slow()])
+    stream = slow_pipe.stream()
+    worker = threading.Thread(target=stream, args=(astronaut, 0.0))
+    worker.start()
+    assert entered.wait(5)
+    with pytest.raises(StreamError, match="thread"):
+        stream(astronaut, 1.0)
+    release.set()
+    worker.join()
+
+
+def test_smoothing_cuts_jitter_on_a_still_face(pipe, astronaut):
+    rng = np.random.default_rng(0)
+    frames = [np.clip(astronaut.astype(np.int16) + rng.normal(0, 6, astronaut.shape), 0, 255).astype(np.uint8) for _ in range(30)]
+
+    def jitter(smoothing: bool) -> float:
+        stream = pipe.stream(smoothing=smoothing)
+        pts = np.stack([stream(f, i / 30).faces[0].landmarks for i, f in enumerate(frames)])[5:]
+        return float(np.linalg.norm(pts - pts.mean(axis=0), axis=2).mean())
+
+    assert jitter(True) < 0.5 * jitter(False)
+
+
+def test_blink_events_reach_the_stream_result(detector_home, astronaut):
+    if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
+        pytest.skip("needs the bundled landmark model")
+    ears = iter([0.3] * 40 + [0.03] * 5 + [0.3] * 20 + [0.03] * 30 + [0.3] * 5)
+
+    class ScriptedEyes:
+        name = "eyes"
+
+        def __call__(self, face, frame):
+            e = next(ears)
+            return Eyes(e, e, e, False, False, False, 0.2)
+
+    stream = Pipeline(device="cpu", plugins=[ScriptedEyes()]).stream()
+    events = []
+    closed_flags = []
+    for i in range(100):
+        res = stream(astronaut, i / 30)
+        events += res.events
+        closed_flags.append(res.faces[0].eyes.closed)
+    assert [e.kind for e in events] == ["blink", "microsleep"]
+    assert events[0].duration == pytest.approx(5 / 30) and events[1].duration == pytest.approx(1.0)
+    assert closed_flags[42] and not closed_flags[50]
+    (summary,) = stream.summaries()
+    assert summary.blinks == 1 and summary.microsleeps == 1 and summary.perclos > 0.3
