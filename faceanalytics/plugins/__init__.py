@@ -4,8 +4,18 @@ from .alignment import AlignmentPlugin
 from .base import Frame, Plugin, estimate_camera_matrix
 from .eyes import EyesPlugin
 from .head_pose import HeadPosePlugin
+from .mouth import MouthPlugin
 
-__all__ = ["AlignmentPlugin", "EyesPlugin", "Frame", "HeadPosePlugin", "Plugin", "default_plugins", "estimate_camera_matrix"]
+__all__ = [
+    "AlignmentPlugin",
+    "EyesPlugin",
+    "Frame",
+    "HeadPosePlugin",
+    "MouthPlugin",
+    "Plugin",
+    "default_plugins",
+    "estimate_camera_matrix",
+]
 
 
 def default_plugins() -> list[Plugin]:

@@ -20,10 +20,15 @@ def five_points(landmarks: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
     """(5, 2) points in the order of the 5-point template: image-left eye centre (the subject's
     right eye), image-right eye centre, nose tip, image-left mouth corner, image-right mouth corner."""
     pts = np.asarray(landmarks, np.float64)
-    return np.stack([
-        pts[list(schema.right_eye)].mean(axis=0), pts[list(schema.left_eye)].mean(axis=0),
-        pts[schema.nose_tip], pts[schema.mouth_right], pts[schema.mouth_left],
-    ])
+    return np.stack(
+        [
+            pts[list(schema.right_eye)].mean(axis=0),
+            pts[list(schema.left_eye)].mean(axis=0),
+            pts[schema.nose_tip],
+            pts[schema.mouth_right],
+            pts[schema.mouth_left],
+        ]
+    )
 
 
 def template_points(template: str, size: int = 112, margin: float = 0.0) -> np.ndarray:

@@ -1,0 +1,98 @@
+"""Quality of the plugins on held-out data.
+
+    python benchmarks/plugins_quality.py [--shared ../shared] [--landmark-model PATH]
+
+* eyes: EAR AUC, closed vs open, on the held-out part of ../shared/data/eye_state (the split of
+  ``faceanalytics.train.eyes.split_eye_state``; faces padded as in training);
+* mouth: smile AUC happy vs neutral and mouth-open (MAR) AUC surprise vs neutral on the held-out
+  half of ../shared/data/expressions (``expressions.py``);
+* head pose: mirror consistency on the validation identities of ../shared/data/landmarks68: the
+  median of |yaw(image) + yaw(mirrored image)| and of |roll + roll_mirrored|.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+from expressions import mouth_pipeline, mouth_results, split
+
+from faceanalytics import Pipeline
+from faceanalytics.plugins import EyesPlugin, HeadPosePlugin
+from faceanalytics.train.data import read_csv, split_by_identity
+from faceanalytics.train.eyes import pad_face_crop, split_eye_state
+
+
+def auc(neg: np.ndarray, pos: np.ndarray) -> float:
+    """Probability that a positive scores above a negative (ties count half)."""
+    neg, pos = np.asarray(neg, float), np.asarray(pos, float)
+    order = np.argsort(np.r_[neg, pos], kind="mergesort")
+    ranks = np.empty(len(order))
+    values = np.r_[neg, pos][order]
+    i = 0
+    while i < len(values):  # average ranks over ties
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    r_pos = ranks[len(neg) :].sum()
+    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def ears(pipe: Pipeline, files: list[Path]) -> np.ndarray:
+    out = []
+    for f in files:
+        image = pad_face_crop(cv2.imread(str(f)))
+        res = pipe(image)
+        out.append(res.faces[0].eyes.ear if res.faces else np.nan)
+    return np.array(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"))
+    ap.add_argument("--landmark-model", default=None)
+    args = ap.parse_args()
+    data = Path(args.shared) / "data"
+
+    eyes = Pipeline(args.landmark_model, device="cpu", plugins=[EyesPlugin()])
+    es = split_eye_state(data / "eye_state")
+    closed, opened = ears(eyes, es.closed_eval), ears(eyes, es.open_eval)
+    found = np.isfinite(np.r_[closed, opened]).mean()
+    # Closed eyes should have the LOWER EAR; faces not found count against us (EAR 1).
+    ear_auc = auc(-np.nan_to_num(opened, nan=1.0), -np.nan_to_num(closed, nan=1.0))
+
+    held = split(data / "expressions")["held_out"]
+    mouth = mouth_pipeline(args.landmark_model)
+    res = {cls: mouth_results(mouth, files) for cls, files in held.items()}
+    smile = {cls: np.array([f.mouth.smile if f.mouth.valid else 0.0 for f in faces]) for cls, faces in res.items()}
+    mar = {cls: np.array([f.mouth.mar if f.mouth.valid else 0.0 for f in faces]) for cls, faces in res.items()}
+    smile_auc = auc(smile["neutral"], smile["happy"])
+    open_auc = auc(mar["neutral"], mar["surprise"])
+
+    pose = Pipeline(args.landmark_model, device="cpu", plugins=[HeadPosePlugin()])
+    _, val = split_by_identity(read_csv(data / "landmarks68" / "annotations.csv"))
+    dyaw, droll = [], []
+    for s in val:
+        image = cv2.imread(str(s.path))
+        a, b = pose(image).faces, pose(np.ascontiguousarray(image[:, ::-1])).faces
+        if a and b and a[0].head_pose.valid and b[0].head_pose.valid:
+            dyaw.append(abs(a[0].head_pose.yaw + b[0].head_pose.yaw))
+            droll.append(abs(a[0].head_pose.roll + b[0].head_pose.roll))
+
+    print(f"{'measure':48} {'value':>8} {'target':>8}")
+    print(f"{'EAR AUC closed vs open (held-out eye_state)':48} {ear_auc:>8.3f} {'>= 0.98':>8}")
+    print(f"{'  faces found':48} {found * 100:>7.1f}% {'':>8}")
+    print(f"{'smile AUC happy vs neutral (held-out FER)':48} {smile_auc:>8.3f} {'>= 0.95':>8}")
+    print(f"{'mouth-open AUC surprise vs neutral (held-out FER)':48} {open_auc:>8.3f} {'>= 0.93':>8}")
+    print(f"{'median |yaw + yaw mirrored| (deg, val faces)':48} {np.median(dyaw):>8.2f} {'<= 3':>8}")
+    print(f"{'median |roll + roll mirrored| (deg)':48} {np.median(droll):>8.2f} {'':>8}")
+    n_fer = sum(len(v) for v in held.values())
+    print(f"  ({len(closed)} closed / {len(opened)} open eyes; {n_fer} FER faces; {len(dyaw)} pose pairs)")
+
+
+if __name__ == "__main__":
+    main()
