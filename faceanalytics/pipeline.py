@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -106,8 +106,8 @@ class Pipeline:
         if self._detector is None:
             with self._detector_lock:
                 if self._detector is None:
-                    assert isinstance(self._detector_arg, str)
-                    self._detector = BlazeFaceDetector(self._detector_arg, self.min_score, model_path=self._detector_model)
+                    model = cast(str, self._detector_arg)  # a Detector object was stored at construction
+                    self._detector = BlazeFaceDetector(model, self.min_score, model_path=self._detector_model)
         return self._detector
 
     def detect(self, image: ImageInput) -> tuple[Detection, ...]:
@@ -115,8 +115,16 @@ class Pipeline:
         return self._detect(load_image(image))
 
     def _detect(self, bgr: np.ndarray) -> tuple[Detection, ...]:
-        dets = sorted(self.detector.detect(bgr), key=lambda d: d.area, reverse=True)
-        return tuple(dets[: self.max_faces] if self.max_faces else dets)
+        h, w = bgr.shape[:2]
+        usable = []
+        for d in self.detector.detect(bgr):
+            x1, y1, x2, y2 = (float(v) for v in d.box)
+            if np.isfinite(d.box).all() and x2 > x1 and y2 > y1 and x2 > 0 and y2 > 0 and x1 < w and y1 < h:
+                usable.append(d)
+            else:  # a custom detector's empty or off-image box cannot be landmarked
+                logger.debug("dropping detection with box %s", d.box.tolist())
+        usable.sort(key=lambda d: d.area, reverse=True)
+        return tuple(usable[: self.max_faces] if self.max_faces else usable)
 
     def __call__(
         self,

@@ -276,8 +276,7 @@ class Stream:
 
     def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, np.ndarray], list[Event]]:
         """Run the detector; match detections to tracks, start and end tracks."""
-        dets = list(self.pipeline.detector.detect(bgr))
-        dets.sort(key=lambda d: d.area, reverse=True)
+        dets = list(self.pipeline._detect(bgr))  # checked boxes, largest first
         if self.max_faces:
             dets = dets[: self.max_faces]
         known = [tr for tr in self._tracks.values() if tr.raw is not None]

@@ -207,7 +207,13 @@ def test_plugins_run_in_order_and_user_plugins_land_in_extras(fpenet68, astronau
     assert d["width"] == {"px": 95.0} and "alignment" not in d and "head_pose" not in d
     bare = Pipeline(fpenet68, detector=_NoDetector(), device="cpu", plugins=[])
     assert set(bare(astronaut, boxes=[[177, 82, 272, 177]]).faces[0].to_dict()) == {
-        "box", "score", "schema", "landmarks", "confidence", "detector_keypoints"}
+        "box",
+        "score",
+        "schema",
+        "landmarks",
+        "confidence",
+        "detector_keypoints",
+    }
 
 
 def test_default_plugins(box_pipe, astronaut):
@@ -253,3 +259,11 @@ def test_the_callers_array_stays_writable(box_pipe, astronaut):
     image = astronaut.copy()
     box_pipe(image, boxes=[[177, 82, 272, 177]])
     assert image.flags.writeable
+
+
+def test_unusable_boxes_from_a_custom_detector_are_dropped(fpenet68, astronaut):
+    pipe = Pipeline(
+        fpenet68, detector=_Fixed([10, 10, 10, 50], [600, 600, 700, 700], [np.nan, 0, 5, 5], [100, 100, 200, 200]), device="cpu"
+    )
+    (face,) = pipe(astronaut).faces
+    np.testing.assert_array_equal(face.box, [100, 100, 200, 200])
