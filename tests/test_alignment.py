@@ -64,7 +64,7 @@ def test_104_point_faces_align_on_their_first_68():
 
 def test_degenerate_faces_are_flagged():
     r = AlignmentPlugin()(_face(np.full((68, 2), 5.0)), Frame(np.zeros((10, 10, 3), np.uint8)))
-    assert not r.valid and r.crop.shape == (0, 0, 3) and "coincide" in r.reason
+    assert not r.valid and r.crop.shape == (0, 0, 3) and "degenerate" in r.reason
     r = AlignmentPlugin("68pt")(_face(np.full((68, 2), np.nan)), Frame(np.zeros((10, 10, 3), np.uint8)))
     assert not r.valid and "finite" in r.reason
 

@@ -9,7 +9,7 @@ from ..face_models import FIVE_POINT_112, MEAN_SHAPE_68
 from ..geometry import GeometryError, invert_affine, similarity_transform
 from ..schema import LandmarkSchema
 from ..types import Alignment, Face
-from .base import Frame
+from .base import Frame, landmark_problem
 
 __all__ = ["AlignmentPlugin", "five_points", "template_points"]
 
@@ -66,8 +66,11 @@ class AlignmentPlugin:
         self._dst = template_points(template, size, margin)
 
     def __call__(self, face: Face, frame: Frame) -> Alignment:
-        src = five_points(face.landmarks, face.schema) if self.template == "5pt" else face.landmarks[:68]
         try:
+            problem = landmark_problem(face)
+            if problem:
+                raise GeometryError(problem)
+            src = five_points(face.landmarks, face.schema) if self.template == "5pt" else face.landmarks[:68]
             m = similarity_transform(src, self._dst)
             inv = invert_affine(m)
         except GeometryError as exc:

@@ -18,7 +18,21 @@ import numpy as np
 
 from ..types import Face
 
-__all__ = ["Frame", "Plugin", "estimate_camera_matrix"]
+__all__ = ["Frame", "Plugin", "estimate_camera_matrix", "landmark_problem"]
+
+
+def landmark_problem(face: Face) -> str | None:
+    """Why a face's landmarks cannot be measured (``None`` when they can): too few points for the
+    68 iBUG regions, values that are not finite, or a face collapsed to a point or a line."""
+    if face.schema.num_points < 68:
+        return f"schema {face.schema.name} lacks the 68 iBUG points"
+    pts = face.landmarks[:68].astype(np.float64)
+    if not np.isfinite(pts).all():
+        return "landmarks are not finite"
+    spread = np.linalg.eigvalsh(np.cov(pts.T))
+    if spread[1] < 1e-6 or spread[0] < 1e-3 * spread[1]:
+        return "landmarks are degenerate (collapsed to a point or a line)"
+    return None
 
 
 def estimate_camera_matrix(width: int, height: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..schema import LandmarkSchema
 from ..types import Eyes, Face
-from .base import Frame
+from .base import Frame, landmark_problem
 
 __all__ = ["DEFAULT_EAR_THRESHOLD", "EyesPlugin", "eye_aspect_ratios"]
 
@@ -46,6 +46,10 @@ class EyesPlugin:
         self.threshold = float(threshold)
 
     def __call__(self, face: Face, frame: Frame) -> Eyes:
+        problem = landmark_problem(face)
+        if problem:
+            nan = float("nan")
+            return Eyes(nan, nan, nan, False, False, False, self.threshold, valid=False, reason=problem)
         return eyes_from_ears(*eye_aspect_ratios(face.landmarks, face.schema), self.threshold)
 
 

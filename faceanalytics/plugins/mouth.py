@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..types import Face, Mouth
-from .base import Frame
+from .base import Frame, landmark_problem
 
 __all__ = ["MOUTH_CALIBRATION", "MouthPlugin", "mouth_features"]
 
@@ -67,8 +67,9 @@ class MouthPlugin:
         self.coef = (float(cal["bias"]), float(cal["width"]), float(cal["lift"]))
 
     def __call__(self, face: Face, frame: Frame) -> Mouth:
-        if face.schema.num_points < 68:
-            return Mouth(math.nan, False, math.nan, valid=False, reason=f"schema {face.schema.name} lacks the 68 iBUG points")
+        problem = landmark_problem(face)
+        if problem:
+            return Mouth(math.nan, False, math.nan, valid=False, reason=problem)
         pose = face.head_pose
         pitch = pose.pitch if pose is not None and pose.valid else None
         mar, width, lift = mouth_features(face.landmarks, pitch)
