@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: automatic)")
     d.add_argument("--indent", type=int, default=None, help="indent JSON (stdout lines stay one per image without it)")
 
+    v = sub.add_parser("video", help="track faces through a video: annotated video, per-frame CSV, per-track summary")
+    v.add_argument("input", metavar="INPUT", help="video file, image folder, image glob (quoted), or camera index")
+    v.add_argument("--out", metavar="FILE", help="annotated video (.mp4 or .avi)")
+    v.add_argument("--csv", metavar="FILE", help="one row per face per frame (columns in docs/cli.md)")
+    v.add_argument("--json", metavar="FILE", help="summary per track: blinks, PERCLOS, yawns, pose, events")
+    v.add_argument("--detect-every", type=int, default=10, help="run the face detector every N frames (default: 10)")
+    v.add_argument("--max-faces", type=int, default=None, help="follow at most K faces")
+    v.add_argument("--no-smoothing", action="store_true", help="switch off landmark and pose smoothing")
+    v.add_argument("--fps", type=float, default=30.0, help="frame rate of image sequences (default: 30)")
+    v.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt (default: auto)")
+    v.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name")
+    v.add_argument("--detector", choices=["short", "full"], default="short")
+    v.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    v.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     m = sub.add_parser("download-models", help="fetch the BlazeFace detector weights into the model cache")
     m.add_argument("--model", choices=["short", "full", "all"], default="all")
 
@@ -66,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(level)
     try:
-        return {"detect": _detect, "download-models": _download, "info": _info}[args.command](args)
+        return {"detect": _detect, "video": _video, "download-models": _download, "info": _info}[args.command](args)
     except KeyboardInterrupt:
         print("faceanalytics: interrupted", file=sys.stderr)
         return 130
@@ -84,14 +97,10 @@ def _error(msg: str) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).replace(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    from .atomic import AtomicFile
+
+    with AtomicFile(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _draw_target(draw: str, image: str, several: bool) -> Path:
@@ -151,6 +160,75 @@ def _detect(args: argparse.Namespace) -> int:
     if args.json:
         _write_atomic(Path(args.json), (json.dumps(records, indent=args.indent) + "\n").encode())
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .draw import annotate
+    from .pipeline import Pipeline
+    from .plugins import AlignmentPlugin, default_plugins
+    from .video_io import open_source
+    from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
+
+    outputs = [Path(p) for p in (args.out, args.csv, args.json) if p]
+    if not outputs:
+        _error("give at least one of --out, --csv, --json")
+        return EXIT_USAGE
+    for p in outputs:
+        if p.is_dir():
+            _error(f"{p} is a folder; give a file name")
+            return EXIT_USAGE
+        if p.exists() and not args.overwrite:
+            _error(f"{p} exists; pass --overwrite to replace it")
+            return EXIT_USAGE
+    plugins = [p for p in default_plugins() if not isinstance(p, AlignmentPlugin)]  # crops are not written
+    pipe = Pipeline(args.landmark_model, detector=args.detector, device=args.device, plugins=plugins)
+    pipe.detector  # noqa: B018 (set-up errors before any output exists)
+    source = open_source(args.input, fps=args.fps)
+    stream = pipe.stream(detect_every=args.detect_every, max_faces=args.max_faces, smoothing=not args.no_smoothing)
+    csv_out = CsvWriter(Path(args.csv), pipe.schema.num_points) if args.csv else None
+    video_out = VideoWriter(Path(args.out), source.fps, source.size) if args.out else None
+    summary = SummaryBuilder()
+    frames, interrupted, failure = 0, False, None
+    bar = tqdm(total=source.frame_count, unit="frame", disable=args.quiet or None, desc=Path(source.name).name)
+    try:
+        for frame, t in source:
+            result = stream(frame, t)
+            frames += 1
+            summary.add(result)
+            if csv_out:
+                csv_out.write(result)
+            if video_out:
+                video_out.write(annotate(frame, result))
+            bar.update()
+    except KeyboardInterrupt:
+        interrupted = True
+    except (FaceAnalyticsError, OSError) as exc:
+        failure = exc  # keep what was done so far
+    finally:
+        bar.close()
+        source.close()
+        summary.add_events(stream.close())
+        if csv_out:
+            csv_out.close()
+        if video_out:
+            video_out.close()
+        if args.json:
+            data = summary.to_dict(stream.summaries(), source.name, frames, interrupted or failure is not None)
+            summary.write(Path(args.json), data)
+    written = ", ".join(str(p) for p in outputs)
+    if interrupted:
+        print(f"faceanalytics: interrupted after {frames} frames; {written} hold those frames", file=sys.stderr)
+        return 130
+    if failure is not None:
+        _error(f"stopped after {frames} frames: {failure}; {written} hold those frames")
+        return EXIT_FAILED
+    if frames == 0:
+        _error(f"{source.name} gave no frames")
+        return EXIT_FAILED
+    logger.info("%d frames, %d tracks; wrote %s", frames, len(stream.summaries()), written)
+    return EXIT_OK
 
 
 def _download(args: argparse.Namespace) -> int:

@@ -143,6 +143,8 @@ class BlazeFaceDetector:
         try:
             with _quiet_native_stderr():
                 self._task = vision.FaceDetector.create_from_options(options)
+                # The first inference logs LiteRT notices of its own; have it here, quietly.
+                self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
             raise ModelFormatError(f"MediaPipe cannot load detector model {self.model_path}: {exc}") from exc
         self._lock = threading.Lock()

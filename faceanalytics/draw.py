@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from .image import ImageInput, load_image
 from .types import Result
+
+if TYPE_CHECKING:
+    from .stream import StreamFrame
 
 __all__ = ["annotate"]
 
@@ -34,9 +39,16 @@ def _fixed(p: np.ndarray) -> tuple[int, int]:
 
 
 def annotate(
-    image: ImageInput, result: Result, *, boxes: bool = True, landmarks: bool = True, lines: bool = True, scores: bool = True
+    image: ImageInput,
+    result: Result | StreamFrame,
+    *,
+    boxes: bool = True,
+    landmarks: bool = True,
+    lines: bool = True,
+    scores: bool = True,
 ) -> np.ndarray:
-    """A copy of ``image`` (HxWx3 uint8 BGR) with each face's box, score and landmarks drawn.
+    """A copy of ``image`` (HxWx3 uint8 BGR) with each face's box, score (or track id, for
+    stream frames) and landmarks drawn.
 
     ``image`` is converted as in :func:`faceanalytics.image.load_image`; the input is not modified.
     Sizes scale with each face.

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from importlib import resources
 from pathlib import Path
 
+from .atomic import AtomicFile
 from .errors import ChecksumError, DownloadError, ModelNotFoundError
 from .registry import DETECTOR_MODELS, LANDMARK_MODELS, ModelSpec
 
@@ -66,12 +66,9 @@ def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0, progre
     """
     _check_url(url)
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
+    with AtomicFile(dest) as tmp:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with tmp.open("wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp:
                     total = int(resp.headers.get("Content-Length") or 0) or None
@@ -90,11 +87,8 @@ def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0, progre
         digest = h.hexdigest()
         if digest != sha256:
             raise ChecksumError(f"download of {url} has sha256 {digest}, expected {sha256}; the file was discarded")
-        tmp.replace(dest)
-        logger.info("downloaded %s to %s", url, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+    logger.info("downloaded %s to %s", url, dest)
+    return dest
 
 
 def _progress_bar(total: int | None, name: str, enabled: bool):
