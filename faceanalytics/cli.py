@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--out", metavar="FILE", help="annotated video (.mp4 or .avi)")
     v.add_argument("--csv", metavar="FILE", help="one row per face per frame (columns in docs/cli.md)")
     v.add_argument("--json", metavar="FILE", help="summary per track: blinks, PERCLOS, yawns, pose, events")
+    v.add_argument("--report", metavar="FILE", help="self-contained HTML report with plots over time")
     v.add_argument("--detect-every", type=int, default=10, help="run the face detector every N frames (default: 10)")
     v.add_argument("--max-faces", type=int, default=None, help="follow at most K faces")
     v.add_argument("--no-smoothing", action="store_true", help="switch off landmark and pose smoothing")
@@ -168,12 +169,13 @@ def _video(args: argparse.Namespace) -> int:
     from .draw import annotate
     from .pipeline import Pipeline
     from .plugins import AlignmentPlugin, default_plugins
+    from .report import ReportBuilder
     from .video_io import open_source
     from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
 
-    outputs = [Path(p) for p in (args.out, args.csv, args.json) if p]
+    outputs = [Path(p) for p in (args.out, args.csv, args.json, args.report) if p]
     if not outputs:
-        _error("give at least one of --out, --csv, --json")
+        _error("give at least one of --out, --csv, --json, --report")
         return EXIT_USAGE
     for p in outputs:
         if p.is_dir():
@@ -190,6 +192,7 @@ def _video(args: argparse.Namespace) -> int:
     csv_out = CsvWriter(Path(args.csv), pipe.schema.num_points) if args.csv else None
     video_out = VideoWriter(Path(args.out), source.fps, source.size) if args.out else None
     summary = SummaryBuilder()
+    report = ReportBuilder() if args.report else None
     frames, interrupted, failure = 0, False, None
     bar = tqdm(total=source.frame_count, unit="frame", disable=args.quiet or None, desc=Path(source.name).name)
     try:
@@ -201,6 +204,8 @@ def _video(args: argparse.Namespace) -> int:
                 csv_out.write(result)
             if video_out:
                 video_out.write(annotate(frame, result))
+            if report:
+                report.add(result, frame)
             bar.update()
     except KeyboardInterrupt:
         interrupted = True
@@ -214,9 +219,11 @@ def _video(args: argparse.Namespace) -> int:
             csv_out.close()
         if video_out:
             video_out.close()
+        data = summary.to_dict(stream.summaries(), source.name, frames, interrupted or failure is not None)
         if args.json:
-            data = summary.to_dict(stream.summaries(), source.name, frames, interrupted or failure is not None)
             summary.write(Path(args.json), data)
+        if report:
+            report.write(Path(args.report), data)
     written = ", ".join(str(p) for p in outputs)
     if interrupted:
         print(f"faceanalytics: interrupted after {frames} frames; {written} hold those frames", file=sys.stderr)
