@@ -1,6 +1,6 @@
 """A plugin of your own: inter-pupillary distance in pixels and, with head pose, in millimetres.
 
-    python examples/custom_plugin.py photo.jpg [--landmark-model fpenet.onnx]
+python examples/custom_plugin.py photo.jpg [--landmark-model fpenet.onnx]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Detect faces and landmarks in one image, print them, and save an annotated copy.
 
-    python examples/detect_image.py photo.jpg annotated.jpg [--landmark-model fpenet.onnx]
+python examples/detect_image.py photo.jpg annotated.jpg [--landmark-model fpenet.onnx]
 """
 
 from __future__ import annotations

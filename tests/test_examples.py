@@ -37,3 +37,54 @@ def test_custom_plugin_example(detector_home, fpenet68, astronaut_file):
     proc = _run(str(EXAMPLES / "custom_plugin.py"), str(astronaut_file), "--landmark-model", str(fpenet68))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("EyeDistance(pixels=")
+
+
+def test_head_pose_example(detector_home, fpenet68, astronaut_file, tmp_path):
+    out = tmp_path / "posed.jpg"
+    proc = _run(str(EXAMPLES / "head_pose.py"), str(astronaut_file), "--out", str(out), "--landmark-model", str(fpenet68))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("face 0: ")
+    assert cv2.imread(str(out)).shape == (512, 512, 3)
+
+
+def test_align_faces_example(detector_home, fpenet68, astronaut_file, tmp_path):
+    proc = _run(
+        str(EXAMPLES / "align_faces.py"),
+        str(astronaut_file),
+        "--out",
+        str(tmp_path / "al"),
+        "--size",
+        "96",
+        "--landmark-model",
+        str(fpenet68),
+    )
+    assert proc.returncode == 0, proc.stderr
+    crops = list((tmp_path / "al").glob("*.png"))
+    assert "aligned face(s)" in proc.stdout
+    for c in crops:
+        assert cv2.imread(str(c)).shape == (96, 96, 3)
+
+
+def test_batch_folder_example(detector_home, fpenet68, astronaut_file, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(astronaut_file.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"junk")
+    out = tmp_path / "r.jsonl"
+    proc = _run(str(EXAMPLES / "batch_folder.py"), str(folder), "--out", str(out), "--landmark-model", str(fpenet68))
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == 1 and len(lines[0]["faces"]) == 1 and "1 unreadable" in proc.stdout
+
+
+def test_blink_example_on_a_clip(detector_home, fpenet68, astronaut, tmp_path):
+    clip = tmp_path / "c.mp4"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (512, 512))
+    for _ in range(20):
+        w.write(astronaut)
+    w.release()
+    out = tmp_path / "blinks.mp4"
+    proc = _run(str(EXAMPLES / "blink_webcam.py"), str(clip), "--out", str(out), "--no-window", "--landmark-model", str(fpenet68))
+    assert proc.returncode == 0, proc.stderr
+    assert "blinks" in proc.stdout
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 20
