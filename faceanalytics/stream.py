@@ -176,7 +176,7 @@ class Stream:
         detect_every: int = 10,
         max_faces: int | None = None,
         smoothing: bool = True,
-        landmark_smoothing: tuple[float, float, float] = (0.5, 0.7, 1.0),
+        landmark_smoothing: tuple[float, float, float] = (0.7, 0.7, 1.0),
         pose_smoothing: tuple[float, float, float] = (1.5, 0.5, 1.0),
         min_iou: float = 0.3,
         max_missed: int = 1,

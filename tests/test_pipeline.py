@@ -96,7 +96,7 @@ def test_to_dict_and_json(pipe, astronaut):
     d = json.loads(result.to_json())
     assert d == json.loads(json.dumps(result.to_dict()))
     face = d["faces"][0]
-    assert set(face) == {"box", "score", "schema", "landmarks", "confidence", "detector_keypoints", "head_pose", "eyes"}
+    assert set(face) == {"box", "score", "schema", "landmarks", "confidence", "detector_keypoints", "head_pose", "eyes", "mouth"}
     assert set(face["head_pose"]) >= {"yaw", "pitch", "roll", "rotation_vector", "translation", "reprojection_error"}
     assert set(face["eyes"]) >= {"left_ear", "right_ear", "ear", "left_closed", "right_closed", "closed"}
     assert len(face["landmarks"]) == 68 and len(face["landmarks"][0]) == 2 and face["schema"] == "ibug68"
@@ -218,7 +218,7 @@ def test_plugins_run_in_order_and_user_plugins_land_in_extras(fpenet68, astronau
 
 def test_default_plugins(box_pipe, astronaut):
     face = box_pipe(astronaut, boxes=[[177, 82, 272, 177]]).faces[0]
-    assert face.head_pose is not None and face.eyes is not None and face.alignment is not None
+    assert face.head_pose is not None and face.eyes is not None and face.mouth is not None and face.alignment is not None
     assert face.alignment.crop.shape == (112, 112, 3)
 
 

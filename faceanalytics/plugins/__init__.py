@@ -20,4 +20,4 @@ __all__ = [
 
 def default_plugins() -> list[Plugin]:
     """The built-in plugins with default settings, in the order they run."""
-    return [HeadPosePlugin(), EyesPlugin(), AlignmentPlugin()]
+    return [HeadPosePlugin(), EyesPlugin(), MouthPlugin(), AlignmentPlugin()]
