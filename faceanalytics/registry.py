@@ -56,9 +56,17 @@ DETECTOR_MODELS = MappingProxyType(
     }
 )
 
-#: Landmark models shipped inside the package (``faceanalytics/models/``). Empty until the first
-#: trained model lands; ``Pipeline()`` then needs ``landmark_model=PATH``.
-LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({})
+#: Landmark models shipped inside the package (``faceanalytics/models/``); see models/README.md.
+LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
+    "fpenet68": ModelSpec(
+        name="fpenet68",
+        filename="fpenet68.onnx",
+        sha256="f0dffd262f49801d668ea57cdc97b31f73ba4af8edd7bc1e2eb41d7ae19e771c",
+        size=1_229_582,
+        num_points=68,
+        description="faceanalytics FPENet-68: recombinator network 16-32-64-64, trained on ../shared/data/landmarks68",
+    ),
+})
 
 #: The landmark model ``Pipeline()`` uses when none is named.
 DEFAULT_LANDMARK_MODEL = "fpenet68"

@@ -1,0 +1,186 @@
+"""Annotation readers: the landmarks68 CSV and iBUG 300-W ``.pts`` folders, and the identity split."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "LandmarkSample",
+    "load_gray",
+    "read_coco_keypoints",
+    "read_csv",
+    "read_pts",
+    "read_pts_folder",
+    "split_by_identity",
+]
+
+logger = logging.getLogger("faceanalytics.train")
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass(frozen=True)
+class LandmarkSample:
+    """One annotated face.
+
+    Attributes:
+        path: image file.
+        identity: person (or video) the frame belongs to; the validation split never shares one with training.
+        points: (K, 2) float32 landmark pixel coordinates (pixel centres on integers), iBUG order.
+    """
+
+    path: Path
+    identity: str
+    points: np.ndarray
+
+
+def read_csv(csv_path: str | Path, image_dir: str | Path | None = None) -> list[LandmarkSample]:
+    """Read ``file, identity, x0, y0, ..., xK-1, yK-1`` rows.
+
+    Args:
+        csv_path: the annotation file (e.g. ``landmarks68/annotations.csv``).
+        image_dir: folder of the images; default ``images/`` next to the CSV.
+
+    Raises:
+        ValueError: a row with an odd number of coordinates or a missing header.
+    """
+    csv_path = Path(csv_path)
+    image_dir = Path(image_dir) if image_dir is not None else csv_path.parent / "images"
+    samples: list[LandmarkSample] = []
+    with csv_path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header or header[:2] != ["file", "identity"]:
+            raise ValueError(f"{csv_path}: expected a header starting with 'file,identity', got {header}")
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            coords = row[2:]
+            if len(coords) % 2:
+                raise ValueError(f"{csv_path}:{line}: odd number of coordinates ({len(coords)})")
+            pts = np.asarray(coords, np.float32).reshape(-1, 2)
+            samples.append(LandmarkSample(image_dir / row[0], row[1], pts))
+    logger.info("read %d samples from %s", len(samples), csv_path)
+    return samples
+
+
+def read_coco_keypoints(json_path: str | Path, image_dir: str | Path | None = None, offset: float = 0.0) -> list[LandmarkSample]:
+    """Read a COCO-style keypoint JSON (as mmpose ships 300-W, 300-VW, WFLW, COFW, ...).
+
+    Args:
+        json_path: file with ``images`` (``id``, ``file_name``) and ``annotations`` (``image_id``,
+            ``keypoints`` as ``x, y, visibility`` triples).
+        image_dir: folder the ``file_name`` s are relative to; default the JSON's folder.
+        offset: added to every coordinate; mmpose keeps the source's values, so use ``-1.0`` for
+            the 1-based 300-W / 300-VW files to get faceanalytics' 0-based pixel centres.
+
+    The identity is the image's folder for files in subfolders (300-VW videos), else the file stem.
+    """
+    json_path = Path(json_path)
+    image_dir = Path(image_dir) if image_dir is not None else json_path.parent
+    doc = json.loads(json_path.read_text())
+    files = {im["id"]: im["file_name"] for im in doc["images"]}
+    samples = []
+    for ann in doc["annotations"]:
+        name = files[ann["image_id"]]
+        pts = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)[:, :2] + offset
+        parts = Path(name).parts
+        identity = parts[0] if len(parts) > 1 else Path(name).stem
+        samples.append(LandmarkSample(image_dir / name, identity, pts))
+    return samples
+
+
+def read_pts(path: str | Path) -> np.ndarray:
+    """Read one iBUG ``.pts`` file (``version: 1``, ``n_points: K``, ``{``, K lines ``x y``, ``}``).
+
+    The 300-W files use 1-based pixel coordinates (the top-left pixel centre is ``1, 1``); they are
+    returned 0-based (pixel centres on integers), as everywhere in faceanalytics.
+
+    Raises:
+        ValueError: a malformed file.
+    """
+    path = Path(path)
+    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    n = None
+    for ln in lines:
+        if ln.lower().startswith("n_points"):
+            n = int(ln.split(":")[1])
+    try:
+        start, end = lines.index("{"), lines.index("}")
+    except ValueError:
+        raise ValueError(f"{path}: no '{{ ... }}' point block") from None
+    pts = np.asarray([ln.split()[:2] for ln in lines[start + 1 : end]], np.float32).reshape(-1, 2)
+    if n is not None and len(pts) != n:
+        raise ValueError(f"{path}: n_points is {n} but {len(pts)} points are listed")
+    return pts - 1.0
+
+
+def _image_for(pts_path: Path) -> Path | None:
+    """The image of an annotation: same stem next to it, or in a sibling ``imgs``/``images`` folder (300-VW)."""
+    folders = [pts_path.parent, pts_path.parent.parent / "imgs", pts_path.parent.parent / "images"]
+    for folder in folders:
+        for suffix in IMAGE_SUFFIXES:
+            cand = folder / (pts_path.stem + suffix)
+            if cand.exists():
+                return cand
+    return None
+
+
+def read_pts_folder(root: str | Path, num_points: int = 68) -> list[LandmarkSample]:
+    """All ``.pts`` annotations under ``root`` (recursive) that have an image and ``num_points`` points.
+
+    Works for 300-W (``image.png`` + ``image.pts`` side by side), 300-VW (``video/annot/*.pts`` with
+    ``video/imgs/*.jpg``) and WFLW-68 / own data converted to ``.pts``. The identity is the video
+    folder for 300-VW layouts and the file stem otherwise (each still image its own identity).
+    """
+    root = Path(root)
+    samples: list[LandmarkSample] = []
+    for pts_path in sorted(root.rglob("*.pts")):
+        image = _image_for(pts_path)
+        if image is None:
+            logger.warning("no image for %s; skipped", pts_path)
+            continue
+        pts = read_pts(pts_path)
+        if len(pts) != num_points:
+            logger.warning("%s has %d points, not %d; skipped", pts_path, len(pts), num_points)
+            continue
+        identity = pts_path.parent.parent.name if pts_path.parent.name == "annot" else pts_path.stem
+        samples.append(LandmarkSample(image, identity, pts))
+    logger.info("read %d .pts samples under %s", len(samples), root)
+    return samples
+
+
+def split_by_identity(
+    samples: Sequence[LandmarkSample], val_fraction: float = 0.15, seed: int = 0
+) -> tuple[list[LandmarkSample], list[LandmarkSample]]:
+    """Split into (train, val) so that no identity is in both; ``val_fraction`` of the identities go to val."""
+    identities = sorted({s.identity for s in samples})
+    rng = random.Random(seed)
+    rng.shuffle(identities)
+    n_val = round(len(identities) * val_fraction)
+    val_ids = set(identities[:n_val])
+    train = [s for s in samples if s.identity not in val_ids]
+    val = [s for s in samples if s.identity in val_ids]
+    return train, val
+
+
+def load_gray(path: str | Path) -> np.ndarray:
+    """An image file as HxW uint8 gray (BT.601, as :func:`faceanalytics.crop.to_gray`).
+
+    Raises:
+        FileNotFoundError: unreadable file.
+    """
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)

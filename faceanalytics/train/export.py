@@ -1,0 +1,76 @@
+"""ONNX export following the FPENet contract.
+
+One input ``input_face_images`` float32 [N, 1, 80, 80] (dynamic N, raw 0-255; normalisation is in
+the graph); outputs ``softargmax`` [N, K, 2] (x, y in 80x80 crop pixels, pixel centres on
+integers) and ``softargmax:1`` [N, K] (peak of each keypoint's softmax). fp32, opset 17,
+IR version <= 10 so that onnxruntime >= 1.18 (and TAO / DeepStream tooling) load it.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+
+from .model import CROP_SIZE
+
+__all__ = ["INPUT_NAME", "OPSET", "OUTPUT_CONFIDENCE", "OUTPUT_POINTS", "export_onnx"]
+
+logger = logging.getLogger("faceanalytics.train")
+
+INPUT_NAME = "input_face_images"
+OUTPUT_POINTS = "softargmax"
+OUTPUT_CONFIDENCE = "softargmax:1"
+OPSET = 17
+MAX_IR_VERSION = 10
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = OPSET) -> Path:
+    """Export ``model`` ((N, 1, 80, 80) -> (coords, confidence)) to ``path`` and check the file.
+
+    Raises:
+        RuntimeError: the exported graph does not reproduce the torch outputs.
+    """
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.cpu().eval()
+    dummy = torch.rand(2, 1, CROP_SIZE, CROP_SIZE) * 255
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_POINTS, OUTPUT_CONFIDENCE],
+            dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_POINTS: {0: "N"}, OUTPUT_CONFIDENCE: {0: "N"}},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    proto = onnx.load(str(path))
+    if proto.ir_version > MAX_IR_VERSION:
+        proto.ir_version = MAX_IR_VERSION
+    proto.producer_name = "faceanalytics.train"
+    proto.doc_string = "FPENet-68 recombinator network (faceanalytics); input raw 0-255 gray 80x80 crops"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    _verify(model, path, dummy)
+    logger.info("ONNX %s: %.2f MB, opset %d, IR %d", path, path.stat().st_size / 1e6, opset, proto.ir_version)
+    return path
+
+
+def _verify(model: torch.nn.Module, path: Path, x: torch.Tensor) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    pts, conf = sess.run([OUTPUT_POINTS, OUTPUT_CONFIDENCE], {INPUT_NAME: x.numpy()})
+    with torch.no_grad():
+        tp, tc = model(x)
+    if not (np.allclose(pts, tp.numpy(), atol=1e-2) and np.allclose(conf, tc.numpy(), atol=1e-4)):
+        raise RuntimeError(f"{path}: onnxruntime outputs differ from torch (max point diff {np.abs(pts - tp.numpy()).max():.4f})")

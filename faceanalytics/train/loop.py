@@ -1,0 +1,343 @@
+"""The training loop: data, two stages (teacher, then with closed-eye pseudo-labels), checkpoints, resume.
+
+Stage 1 trains on the annotated faces. At its end the model is the teacher: it labels the
+training part of ``eye_state`` (closed eyes collapsed, see :mod:`.eyes`), and stage 2 continues
+(with a fresh cosine learning-rate cycle) on the annotated faces plus those pseudo-labelled ones.
+Every epoch writes ``checkpoints/last.pt``; ``resume=True`` continues from it, reproducing the
+same run (each sample's augmentation is seeded by ``(seed, epoch, index)``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..crop import crop_to_image, square_crop_matrices
+from ..schema import SCHEMA_68
+from .augment import AugmentConfig, make_crop
+from .boxes import BoxStats, box_from_features, collect_box_stats, sample_detector_box, sample_tracking_box
+from .data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity
+from .eyes import collapse_eyelids, pad_face_crop, split_eye_state
+from .losses import flat_heatmap_loss, heatmap_cross_entropy, landmark_loss, region_weights
+from .model import CROP_SIZE, RecombinatorNet
+
+__all__ = ["LIGHT_AUGMENT", "TrainConfig", "choose_device", "nme", "predict_image_points", "train"]
+
+logger = logging.getLogger("faceanalytics.train")
+
+
+#: Stage 3 (fine-tuning) augmentation: same kinds, milder and rarer.
+LIGHT_AUGMENT = AugmentConfig(
+    rotation_std_deg=6.0, scale=0.04, shift=0.015, gamma_p=0.3, contrast_p=0.3, blur_p=0.1, noise_p=0.1,
+    occlusion_p=0.03, jpeg_p=0.1, downscale_p=0.05,
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in every checkpoint)."""
+
+    data: str
+    out: str = "models"
+    checkpoints: str | None = None  # default: <out>/checkpoints
+    eye_state: str | None = None  # e.g. ../shared/data/eye_state; None: no closed-eye stage
+    epochs: int = 100
+    teacher_epochs: int = 55  # stage 1 length; stage 2 runs epochs - teacher_epochs - finetune_epochs
+    finetune_epochs: int = 0  # stage 3: light augmentation, small learning rate
+    finetune_lr: float = 3e-4
+    heatmap_weight: float = 1.0  # stage 3: Gaussian heatmap cross-entropy (sharp maps -> meaningful confidence)
+    negative_fraction: float = 0.2  # stage 3: share of crops without a face (their maps are pushed flat)
+    negative_weight: float = 0.5
+    batch_size: int = 32
+    lr: float = 2e-3
+    stage2_lr: float = 1e-3
+    weight_decay: float = 1e-4
+    loss: str = "wing"
+    eye_weight: float = 2.0
+    mouth_weight: float = 1.5
+    rest_weight: float = 1.0
+    pseudo_rest_weight: float = 0.3  # weight of non-eye points of pseudo-labelled faces
+    closed_repeat: int = 2  # closed-eye faces appear this many times per stage-2 epoch
+    val_fraction: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 2
+    widths: tuple[int, ...] = (16, 32, 64, 64)
+    tracking_fraction: float = 0.2  # crops from previous-frame landmark boxes instead of detector-like boxes
+    box_spread: float = 1.5
+    detector: str = "short"
+    limit: int | None = None  # at most this many training frames (smoke tests)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self.checkpoints) if self.checkpoints else Path(self.out) / "checkpoints"
+
+
+def choose_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; otherwise the named torch device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_samples(data: str | Path) -> list[LandmarkSample]:
+    """A folder with ``annotations.csv`` (landmarks68 layout), or a folder of iBUG ``.pts`` files."""
+    data = Path(data)
+    if (data / "annotations.csv").exists():
+        return read_csv(data / "annotations.csv")
+    if data.suffix == ".csv":
+        return read_csv(data)
+    return read_pts_folder(data)
+
+
+class CropDataset(Dataset):
+    """Augmented 80x80 crops of frames held in memory.
+
+    Each item is ``(crop (1, 80, 80) float32 raw 0-255, points (K, 2) float32 crop pixels,
+    weights (K,) float32)``. Weights must be left/right symmetric (flips do not permute them).
+    """
+
+    def __init__(
+        self,
+        frames: Sequence[np.ndarray],
+        points: Sequence[np.ndarray],
+        weights: Sequence[np.ndarray],
+        stats: BoxStats,
+        aug: AugmentConfig,
+        seed: int,
+        tracking_fraction: float = 0.2,
+        box_spread: float = 1.5,
+        negative_fraction: float = 0.0,
+    ) -> None:
+        self.frames, self.points, self.weights = list(frames), list(points), list(weights)
+        self.stats, self.aug, self.seed = stats, aug, seed
+        self.tracking_fraction, self.box_spread = tracking_fraction, box_spread
+        self.negative_fraction = negative_fraction
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        pts = self.points[i]
+        if self.negative_fraction and rng.random() < self.negative_fraction:
+            return self._negative(i, rng)
+        if rng.random() < self.tracking_fraction:
+            box = sample_tracking_box(pts, rng)
+        else:
+            box = sample_detector_box(pts, self.stats, rng, self.box_spread)
+        crop, cpts = make_crop(self.frames[i], pts, box, rng, self.aug)
+        return torch.from_numpy(crop[None].astype(np.float32)), torch.from_numpy(cpts), torch.from_numpy(self.weights[i])
+
+    def _negative(self, i: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A crop a lost tracker could make: a box moved 0.6-1.2 face sizes off the face, scaled 0.5-2x.
+        Its weights are all zero, which marks it as a negative."""
+        pts = self.points[i]
+        box = sample_detector_box(pts, self.stats, rng, self.box_spread)
+        side = float(box[2] - box[0])
+        angle = rng.uniform(0, 2 * np.pi)
+        dist = rng.uniform(0.6, 1.2) * side
+        c = np.array([(box[0] + box[2]) / 2 + dist * np.cos(angle), (box[1] + box[3]) / 2 + dist * np.sin(angle)])
+        half = side * float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) / 2
+        crop, _ = make_crop(self.frames[i], pts, np.array([*(c - half), *(c + half)], np.float32), rng, self.aug)
+        k = len(pts)
+        return torch.from_numpy(crop[None].astype(np.float32)), torch.zeros(k, 2), torch.zeros(k)
+
+
+def nme(pred: np.ndarray, gt: np.ndarray, schema=SCHEMA_68) -> np.ndarray:
+    """(N,) mean point error normalised by the outer-eye-corner distance (points 36 and 45)."""
+    iod = np.linalg.norm(gt[:, schema.right_eye_outer] - gt[:, schema.left_eye_outer], axis=-1)
+    return np.linalg.norm(pred - gt, axis=-1).mean(-1) / np.maximum(iod, 1e-9)
+
+
+@torch.no_grad()
+def predict_image_points(
+    model: torch.nn.Module, frames: Sequence[np.ndarray], boxes: np.ndarray, device: torch.device, flip_tta: bool = False
+) -> np.ndarray:
+    """(N, K, 2) image landmarks of one box per frame, cropped exactly as at run time."""
+    model.eval()
+    mats = square_crop_matrices(np.asarray(boxes), CROP_SIZE)
+    out = []
+    for start in range(0, len(frames), 128):
+        chunk = zip(frames[start : start + 128], mats[start : start + 128], strict=True)
+        crops = np.stack([cv2.warpAffine(f, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR) for f, m in chunk])
+        crops = crops.astype(np.float32)[:, None]
+        x = torch.from_numpy(crops).to(device)
+        pts = model(x)[0].cpu().numpy()
+        if flip_tta:
+            fp = model(torch.flip(x, dims=[3]))[0].cpu().numpy()
+            fp[..., 0] = CROP_SIZE - 1 - fp[..., 0]
+            pts = (pts + fp[:, list(SCHEMA_68.flip_permutation)]) / 2
+        out.append(pts)
+    return crop_to_image(np.concatenate(out), mats).astype(np.float32)
+
+
+def _detector(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    from ..detector import BlazeFaceDetector
+
+    det = BlazeFaceDetector(name)
+
+    def detect(bgr: np.ndarray) -> np.ndarray:
+        return np.array([d.box for d in det.detect(bgr)], np.float32).reshape(-1, 4)
+
+    return detect
+
+
+def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
+    """Label the training part of eye_state with the teacher; save ``files``, ``points`` (padded-image
+    pixels, see :func:`.eyes.pad_face_crop`) and ``closed`` to ``path``."""
+    split = split_eye_state(cfg.eye_state, seed=cfg.seed)
+    detect = _detector(cfg.detector)
+    frames, boxes, closed, names = [], [], [], []
+    for files, is_closed in ((split.closed_train, True), (split.open_train, False)):
+        for f in files:
+            bgr = pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))
+            found = detect(bgr)
+            if len(found) == 0:
+                continue
+            box = found[np.argmax((found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]))]
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+            boxes.append(box)
+            closed.append(is_closed)
+            names.append(str(f))
+    pts = predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True)
+    closed_arr = np.array(closed)
+    pts[closed_arr] = np.stack([collapse_eyelids(p) for p in pts[closed_arr]])
+    np.savez_compressed(path, points=pts, closed=closed_arr, files=np.array(names))
+    logger.info("pseudo-labelled %d closed-eye and %d open-eye faces -> %s", closed_arr.sum(), (~closed_arr).sum(), path)
+
+
+def _lr_at(cfg: TrainConfig, epoch: int, step: float) -> float:
+    """Cosine schedule per stage (``step`` in [0, 1) within the epoch), with one warm-up epoch."""
+    stage3 = cfg.epochs - cfg.finetune_epochs
+    if epoch >= stage3:
+        t = (epoch - stage3 + step) / cfg.finetune_epochs
+        return cfg.finetune_lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    if epoch < cfg.teacher_epochs or not cfg.eye_state:
+        n = cfg.teacher_epochs if cfg.eye_state else stage3
+        t = (epoch + step) / n
+        warm = min(1.0, (epoch + step) / 1.0)
+        return cfg.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+    t = (epoch - cfg.teacher_epochs + step) / max(stage3 - cfg.teacher_epochs, 1)
+    return cfg.stage2_lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Run (or resume) training; returns the exported ONNX path ``<out>/fpenet68.onnx``."""
+    from .export import export_onnx
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    device = choose_device(cfg.device)
+    out, ckdir = Path(cfg.out), cfg.checkpoint_dir
+    out.mkdir(parents=True, exist_ok=True)
+    ckdir.mkdir(parents=True, exist_ok=True)
+    logger.info("config: %s", json.dumps(asdict(cfg)))
+    logger.info("device %s, torch %s, %d threads", device, torch.__version__, torch.get_num_threads())
+
+    samples = load_samples(cfg.data)
+    train_s, val_s = split_by_identity(samples, cfg.val_fraction, cfg.seed)
+    if cfg.limit:
+        train_s, val_s = train_s[: cfg.limit], val_s[: max(cfg.limit // 4, 1)]
+    logger.info("split by identity: %d train frames, %d val frames (%d val identities)",
+                len(train_s), len(val_s), len({s.identity for s in val_s}))
+    (ckdir / "split.json").write_text(json.dumps({"val_identities": sorted({s.identity for s in val_s})}, indent=1))
+
+    stats_path = out / "box_stats.json"
+    if stats_path.exists():
+        stats = BoxStats.load(stats_path)
+        logger.info("box stats from %s", stats_path)
+    else:
+        stats = collect_box_stats(train_s, _detector(cfg.detector), f"blazeface-{cfg.detector}")
+        stats.save(stats_path)
+
+    frames = [load_gray(s.path) for s in train_s]
+    points = [s.points.astype(np.float32) for s in train_s]
+    wbase = region_weights(cfg.eye_weight, cfg.mouth_weight, cfg.rest_weight).numpy()
+    weights = [wbase] * len(frames)
+    aug = AugmentConfig()
+
+    val_frames = [load_gray(s.path) for s in val_s]
+    val_pts = np.stack([s.points for s in val_s]).astype(np.float32)
+    val_boxes = np.stack([box_from_features(np.asarray(stats.mean), p) for p in val_pts])
+
+    model = RecombinatorNet(SCHEMA_68.num_points, cfg.widths).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start_epoch, history = 0, []
+    last = ckdir / "last.pt"
+    if resume and last.exists():
+        ck = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start_epoch, history = ck["epoch"] + 1, ck["history"]
+        logger.info("resumed from %s at epoch %d", last, start_epoch)
+    elif resume:
+        logger.warning("--resume: no checkpoint at %s; starting fresh", last)
+
+    pseudo_path = ckdir / "pseudo_labels.npz"
+    stage2_added = False
+    for epoch in range(start_epoch, cfg.epochs):
+        if cfg.eye_state and epoch >= cfg.teacher_epochs and not stage2_added:
+            if not pseudo_path.exists():
+                torch.save(model.state_dict(), ckdir / "teacher.pt")
+                _pseudo_labels(cfg, model, device, pseudo_path)
+            pl = np.load(pseudo_path)
+            wp = region_weights(cfg.eye_weight, cfg.pseudo_rest_weight, cfg.pseudo_rest_weight).numpy()
+            for f, p, c in zip(pl["files"], pl["points"], pl["closed"], strict=True):
+                gray = cv2.cvtColor(pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY)
+                for _ in range(cfg.closed_repeat if c else 1):
+                    frames.append(gray)
+                    points.append(p.astype(np.float32))
+                    weights.append(wp)
+            stage2_added = True
+            logger.info("stage 2: %d training faces", len(frames))
+        finetune = epoch >= cfg.epochs - cfg.finetune_epochs
+        aug, spread, neg = (LIGHT_AUGMENT, 1.0, cfg.negative_fraction) if finetune else (aug, cfg.box_spread, 0.0)
+        ds = CropDataset(frames, points, weights, stats, aug, cfg.seed, cfg.tracking_fraction, spread, neg)
+        ds.epoch = epoch
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True, num_workers=0)
+        model.train()
+        t0, total, nb = time.time(), 0.0, len(loader)
+        for b, (x, y, w) in enumerate(loader):
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(cfg, epoch, b / nb)
+            x, y, w = x.to(device), y.to(device), w.to(device)
+            if finetune:
+                logits = model.heatmaps(x)
+                pred, _ = model.softargmax(logits)
+                loss = landmark_loss(pred, y, w, cfg.loss) + cfg.heatmap_weight * heatmap_cross_entropy(logits, y, w)
+                negative = w.sum(-1) == 0
+                if negative.any():
+                    loss = loss + cfg.negative_weight * flat_heatmap_loss(logits[negative])
+            else:
+                pred, _ = model(x)
+                loss = landmark_loss(pred, y, w, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        pred_val = predict_image_points(model, val_frames, val_boxes, device)
+        val_nme = float(nme(pred_val, val_pts).mean())
+        history.append({"epoch": epoch, "loss": total / max(nb, 1), "val_nme": val_nme, "seconds": time.time() - t0})
+        logger.info("epoch %d/%d loss %.4f val NME %.2f%% lr %.2e (%.0f s)", epoch + 1, cfg.epochs, total / max(nb, 1),
+                    100 * val_nme, opt.param_groups[0]["lr"], time.time() - t0)
+        ck = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}
+        torch.save({**ck, "config": asdict(cfg)}, ckdir / "last.tmp")
+        (ckdir / "last.tmp").replace(last)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    onnx_path = export_onnx(model.cpu(), out / "fpenet68.onnx")
+    logger.info("exported %s", onnx_path)
+    return onnx_path

@@ -1,0 +1,85 @@
+"""The recombinator network (Honari et al., CVPR 2016), the backbone of NVIDIA TAO FPENet.
+
+Four encoder branches at 80, 40, 20 and 10 px; the decoder upsamples the coarser branch and
+concatenates it with the finer one at every level; a 1x1 head gives one heatmap per keypoint at
+80x80; a spatial softmax and soft-argmax turn the heatmaps into coordinates (crop pixels, pixel
+centres on integers) and the peak of each softmax map is the keypoint's confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+__all__ = ["CROP_SIZE", "RecombinatorNet", "SoftArgmax"]
+
+CROP_SIZE = 80
+
+
+def _cbr(cin: int, cout: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SoftArgmax(nn.Module):
+    """Spatial softmax per channel; returns (N, K, 2) expected x, y and (N, K) softmax peaks."""
+
+    def __init__(self, size: int = CROP_SIZE) -> None:
+        super().__init__()
+        idx = torch.arange(size, dtype=torch.float32)
+        # x = sum_p prob_p * column_p, y = sum_p prob_p * row_p (pixel centres on integers).
+        self.register_buffer("grid", torch.stack([idx.repeat(size), idx.repeat_interleave(size)], dim=1), persistent=False)
+
+    def forward(self, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n, k, h, w = heatmaps.shape
+        prob = F.softmax(heatmaps.reshape(n, k, h * w), dim=-1)
+        coords = torch.matmul(prob, self.grid)
+        conf = prob.amax(dim=-1)
+        return coords, conf
+
+
+class RecombinatorNet(nn.Module):
+    """FPENet-style recombinator network for 80x80 gray crops.
+
+    Args:
+        num_points: keypoints (heatmaps).
+        widths: channels of the 80, 40, 20 and 10 px branches.
+
+    ``forward`` takes (N, 1, 80, 80) raw 0-255 crops (normalised inside) and returns
+    ``(coords (N, K, 2), confidence (N, K))``; :meth:`heatmaps` gives the logits.
+    """
+
+    def __init__(self, num_points: int = 68, widths: Sequence[int] = (16, 32, 64, 64)) -> None:
+        super().__init__()
+        if len(widths) != 4:
+            raise ValueError(f"widths must give 4 branch widths (80, 40, 20, 10 px); got {widths}")
+        c1, c2, c3, c4 = (int(w) for w in widths)
+        self.num_points = num_points
+        self.widths = (c1, c2, c3, c4)
+        self.enc1 = nn.Sequential(_cbr(1, c1), _cbr(c1, c1))
+        self.enc2 = nn.Sequential(_cbr(c1, c2), _cbr(c2, c2))
+        self.enc3 = nn.Sequential(_cbr(c2, c3), _cbr(c3, c3))
+        self.enc4 = nn.Sequential(_cbr(c3, c4), _cbr(c4, c4), _cbr(c4, c4))
+        self.dec3 = _cbr(c4 + c3, c3)
+        self.dec2 = _cbr(c3 + c2, c2)
+        self.dec1 = _cbr(c2 + c1, c1)
+        self.head = nn.Conv2d(c1, num_points, 1)
+        self.softargmax = SoftArgmax(CROP_SIZE)
+
+    def heatmaps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 80, 80) raw 0-255 crops -> (N, K, 80, 80) heatmap logits."""
+        x = (x - 127.5) * (1.0 / 64.0)
+        e1 = self.enc1(x)
+        e2 = self.enc2(F.max_pool2d(e1, 2))
+        e3 = self.enc3(F.max_pool2d(e2, 2))
+        e4 = self.enc4(F.max_pool2d(e3, 2))
+        d3 = self.dec3(torch.cat([F.interpolate(e4, scale_factor=2.0, mode="nearest"), e3], dim=1))
+        d2 = self.dec2(torch.cat([F.interpolate(d3, scale_factor=2.0, mode="nearest"), e2], dim=1))
+        d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode="nearest"), e1], dim=1))
+        return self.head(d1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.softargmax(self.heatmaps(x))

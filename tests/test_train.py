@@ -1,0 +1,320 @@
+"""Tests of the training package (faceanalytics.train): readers, crops, augmentation, model, losses, export."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceanalytics.crop import crop_faces, image_to_crop, square_crop_matrices
+from faceanalytics.schema import SCHEMA_68
+from faceanalytics.train.augment import AugmentConfig, augment_matrix, flip_points, make_crop
+from faceanalytics.train.boxes import box_features, box_from_features, match_detection
+from faceanalytics.train.data import LandmarkSample, read_coco_keypoints, read_csv, read_pts, read_pts_folder, split_by_identity
+from faceanalytics.train.evaluate import auc
+from faceanalytics.train.eyes import collapse_eyelids, eye_aspect_ratio
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIXTURES = SHARED / "fixtures"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not available (../shared is absent)")
+    return path
+
+
+def _face(cx: float = 100.0, cy: float = 100.0, s: float = 60.0) -> np.ndarray:
+    """A plausible frontal 68-point face: the mean shape of the landmarks68 CSV if present, else a synthetic one."""
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-0.5, 0.5, (68, 2))
+    pts[36] = (-0.35, -0.2)  # subject's right eye, outer corner: image left
+    pts[45] = (0.35, -0.2)
+    pts[39], pts[42] = (-0.1, -0.2), (0.1, -0.2)
+    return (pts * s + (cx, cy)).astype(np.float32)
+
+
+# --- readers -------------------------------------------------------------------------------------
+
+
+def test_read_csv_roundtrip(tmp_path: Path) -> None:
+    header = "file,identity," + ",".join(f"x{i},y{i}" for i in range(68))
+    row = "a.jpg,Someone," + ",".join(f"{i}.0,{i + 0.5}" for i in range(68))
+    (tmp_path / "annotations.csv").write_text(header + "\n" + row + "\n")
+    (s,) = read_csv(tmp_path / "annotations.csv")
+    assert s.identity == "Someone" and s.path == tmp_path / "images" / "a.jpg"
+    assert s.points.shape == (68, 2) and s.points[3].tolist() == [3.0, 3.5]
+
+
+def test_read_csv_landmarks68() -> None:
+    samples = read_csv(_need(SHARED / "landmarks68" / "annotations.csv"))
+    assert len(samples) > 3000
+    assert all(s.points.shape == (68, 2) for s in samples[:50])
+    assert samples[0].path.exists()
+
+
+def test_read_pts_folder_300vw_matches_json() -> None:
+    root = _need(FIXTURES / "300vw")
+    samples = read_pts_folder(root)
+    assert len(samples) == 4
+    assert {s.identity for s in samples} == {"001", "401"}
+    assert all(s.path.exists() and s.points.shape == (68, 2) for s in samples)
+    # mmpose's JSON keeps the .pts values (1-based); read_pts returns 0-based pixel centres.
+    coco = {str(s.path): s.points for s in read_coco_keypoints(root / "anno_300vw.json")}
+    common = [s for s in samples if str(s.path) in coco]
+    assert len(common) >= 3
+    for s in common:
+        np.testing.assert_allclose(s.points + 1.0, coco[str(s.path)], atol=1e-3)
+
+
+def test_read_pts_rejects_bad_count(tmp_path: Path) -> None:
+    (tmp_path / "x.pts").write_text("version: 1\nn_points: 3\n{\n1 2\n3 4\n}\n")
+    with pytest.raises(ValueError, match="n_points"):
+        read_pts(tmp_path / "x.pts")
+
+
+def test_read_coco_300w() -> None:
+    samples = read_coco_keypoints(_need(FIXTURES / "300w" / "test_300w.json"), offset=-1.0)
+    assert len(samples) == 2
+    assert all(s.path.exists() and s.points.shape == (68, 2) for s in samples)
+
+
+def test_split_by_identity_is_disjoint_and_seeded() -> None:
+    samples = [LandmarkSample(Path(f"{i}.jpg"), f"id{i % 20}", np.zeros((68, 2), np.float32)) for i in range(200)]
+    train, val = split_by_identity(samples, 0.15, seed=3)
+    assert not {s.identity for s in train} & {s.identity for s in val}
+    assert len({s.identity for s in val}) == 3
+    assert [s.path for s in split_by_identity(samples, 0.15, seed=3)[1]] == [s.path for s in val]
+
+
+# --- crops, boxes, augmentation ------------------------------------------------------------------
+
+
+def test_unaugmented_crop_equals_runtime_crop() -> None:
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, (200, 220), dtype=np.uint8)
+    pts = _face()
+    box = np.array([60.0, 55.0, 150.0, 160.0], np.float32)
+    crop, cpts = make_crop(gray, pts, box, rng, AugmentConfig.none())
+    mats = square_crop_matrices(box[None], 80)
+    np.testing.assert_array_equal(crop.astype(np.float32), crop_faces(gray, mats)[0, 0])
+    np.testing.assert_allclose(cpts, image_to_crop(pts[None], mats)[0], atol=1e-4)
+
+
+def test_flip_keeps_left_and_right_consistent() -> None:
+    pts = _face()
+    gray = np.zeros((200, 200), np.uint8)
+    x, y = np.round(pts[36]).astype(int)  # a bright spot on the subject's right outer eye corner
+    gray[y, x] = 255
+    pts[36] = (x, y)
+    base = square_crop_matrices(np.array([[60.0, 60.0, 140.0, 140.0]]), 80)[0]
+    m = augment_matrix(base, 0.0, 1.0, (0.0, 0.0), True)
+    crop = cv2.warpAffine(gray, m, (80, 80), flags=cv2.INTER_LINEAR)
+    mirrored = flip_points(image_to_crop(pts[None], m[None])[0])
+    # The spot is now the subject's LEFT outer eye corner (45) of the mirrored face ...
+    spot = np.unravel_index(np.argmax(crop), crop.shape)
+    np.testing.assert_allclose(mirrored[45], (spot[1], spot[0]), atol=1.0)
+    # ... and the subject's right eye is still on the image's left.
+    assert mirrored[36, 0] < mirrored[45, 0]
+    assert mirrored[SCHEMA_68.right_eye, 0].mean() < mirrored[SCHEMA_68.left_eye, 0].mean()
+    # Flipping twice is the identity.
+    np.testing.assert_allclose(flip_points(flip_points(mirrored)), mirrored)
+
+
+def test_flip_permutation_is_an_involution() -> None:
+    p = np.array(SCHEMA_68.flip_permutation)
+    np.testing.assert_array_equal(p[p], np.arange(68))
+
+
+def test_augmented_crop_labels_follow_the_image() -> None:
+    """A spot drawn at one landmark must end up under that landmark after any augmentation."""
+    pts = _face()
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        k = int(rng.integers(0, 68))
+        gray = np.zeros((200, 200), np.uint8)
+        x, y = np.round(pts[k]).astype(int)
+        cv2.circle(gray, (int(x), int(y)), 2, 255, -1)
+        p = pts.copy()
+        p[k] = (x, y)
+        cfg = AugmentConfig(flip_p=0.5, gamma_p=0, contrast_p=0, blur_p=0, noise_p=0, occlusion_p=0, jpeg_p=0, downscale_p=0)
+        crop, cp = make_crop(gray, p, np.array([60, 60, 140, 140], np.float32), rng, cfg)
+        ys, xs = np.nonzero(crop > 100)
+        if len(xs) == 0:
+            continue  # moved out of the crop
+        centre = np.array([xs.mean(), ys.mean()])
+        dists = np.linalg.norm(cp - centre, axis=1)
+        j = int(np.argmin(dists))
+        assert dists[j] < 1.5
+        # Unflipped the spot is landmark k; flipped, it is k's mirror partner.
+        assert j in (k, SCHEMA_68.flip_permutation[k]) or np.linalg.norm(cp[j] - cp[k]) < 1.5
+
+
+def test_box_features_roundtrip_and_match() -> None:
+    pts = _face()
+    box = np.array([70.0, 60.0, 135.0, 140.0])
+    f = box_features(box, pts)
+    sq = box_from_features(f, pts)
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    np.testing.assert_allclose(((sq[0] + sq[2]) / 2, (sq[1] + sq[3]) / 2), centre, atol=1e-3)
+    np.testing.assert_allclose(sq[2] - sq[0], 80.0, atol=1e-3)
+    boxes = np.array([[0, 0, 30, 30], box, [60, 60, 200, 200]], np.float32)
+    assert match_detection(boxes, pts) == 1
+    assert match_detection(np.zeros((0, 4)), pts) is None
+
+
+# --- eyes ----------------------------------------------------------------------------------------
+
+
+def test_collapse_eyelids_closes_eyes() -> None:
+    pts = _face()
+    for eye in (SCHEMA_68.right_eye, SCHEMA_68.left_eye):
+        c = pts[list(eye)].mean(0)
+        pts[list(eye)] = c + np.array([[-10, 0], [-4, -4], [4, -4], [10, 0], [4, 4], [-4, 4]], np.float32)
+    assert eye_aspect_ratio(pts) == pytest.approx(8 / 20)
+    closed = collapse_eyelids(pts)
+    assert eye_aspect_ratio(closed) == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_array_equal(closed[:36], pts[:36])
+    np.testing.assert_array_equal(closed[[36, 39, 42, 45]], pts[[36, 39, 42, 45]])
+
+
+def test_auc() -> None:
+    assert auc(np.array([0.1, 0.2]), np.array([0.3, 0.4])) == 1.0
+    assert auc(np.array([0.3]), np.array([0.3])) == 0.5
+
+
+# --- torch: model, losses, export ----------------------------------------------------------------
+
+
+def test_model_forward_shapes() -> None:
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.model import RecombinatorNet
+
+    model = RecombinatorNet(68, (4, 8, 8, 8)).eval()
+    with torch.no_grad():
+        coords, conf = model(torch.rand(3, 1, 80, 80) * 255)
+        heat = model.heatmaps(torch.zeros(1, 1, 80, 80))
+    assert coords.shape == (3, 68, 2) and conf.shape == (3, 68) and heat.shape == (1, 68, 80, 80)
+    assert float(coords.min()) >= 0.0 and float(coords.max()) <= 79.0
+    assert float(conf.min()) > 0.0 and float(conf.max()) <= 1.0
+
+
+def test_softargmax_finds_the_peak() -> None:
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.model import SoftArgmax
+
+    heat = torch.zeros(1, 2, 80, 80)
+    heat[0, 0, 30, 10] = 50.0  # row 30, column 10 -> x = 10, y = 30
+    coords, conf = SoftArgmax()(heat)
+    np.testing.assert_allclose(coords[0, 0].numpy(), (10.0, 30.0), atol=1e-3)
+    np.testing.assert_allclose(coords[0, 1].numpy(), (39.5, 39.5), atol=1e-3)  # uniform map: the centre
+    assert float(conf[0, 0]) == pytest.approx(1.0, abs=1e-6)
+    assert float(conf[0, 1]) == pytest.approx(1 / 6400)
+
+
+def test_loss_golden_values() -> None:
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.losses import l1_loss, l2_loss, landmark_loss, region_weights, wing_loss
+
+    d = torch.tensor([0.0, -1.0, 5.0, 20.0])
+    np.testing.assert_allclose(l1_loss(d).numpy(), [0, 1, 5, 20])
+    np.testing.assert_allclose(l2_loss(d).numpy(), [0, 0.5, 12.5, 200])
+    golden = [0.0, 10 * math.log(1.5), 10 * math.log(3.5), 20 - (10 - 10 * math.log(6))]
+    np.testing.assert_allclose(wing_loss(d, 10.0, 2.0).numpy(), golden, rtol=1e-6)
+    # continuity at |d| = w
+    np.testing.assert_allclose(wing_loss(torch.tensor([9.9999, 10.0])).numpy(), [10 * math.log(6)] * 2, rtol=1e-4)
+
+    w = region_weights(eyes=2.0, mouth=3.0, rest=1.0)
+    assert w[36:48].eq(2).all() and w[48:68].eq(3).all() and w[:36].eq(1).all()
+    pred, target = torch.zeros(1, 68, 2), torch.zeros(1, 68, 2)
+    pred[0, 40] = torch.tensor([1.0, 2.0])  # an eye point: L1 = 3, weight 2
+    expected = 2 * 3 / float(w.sum())
+    assert float(landmark_loss(pred, target, w, "l1")) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="unknown loss"):
+        landmark_loss(pred, target, w, "huber")
+
+
+def test_heatmap_losses() -> None:
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.losses import flat_heatmap_loss, heatmap_cross_entropy
+
+    logits = torch.zeros(1, 1, 80, 80)
+    assert float(flat_heatmap_loss(logits)) == pytest.approx(0.0, abs=1e-5)
+    target = torch.tensor([[[10.0, 20.0]]])
+    # A flat map against any target: cross-entropy log(6400).
+    assert float(heatmap_cross_entropy(logits, target, torch.ones(1))) == pytest.approx(math.log(6400), rel=1e-5)
+    sharp = logits.clone()
+    sharp[0, 0, 20, 10] = 5.0  # a peak at x = 10, y = 20 lowers the loss; a peak elsewhere raises it
+    wrong = logits.clone()
+    wrong[0, 0, 60, 60] = 5.0
+    assert float(heatmap_cross_entropy(sharp, target, torch.ones(1))) < math.log(6400)
+    assert float(heatmap_cross_entropy(wrong, target, torch.ones(1))) > math.log(6400)
+    assert float(flat_heatmap_loss(sharp)) > 0.0
+    # zero weights: ignored
+    assert float(heatmap_cross_entropy(wrong, target, torch.zeros(1))) == 0.0
+
+
+def test_export_is_accepted_by_fpenet_runner(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from faceanalytics.fpenet import FPENetRunner
+    from faceanalytics.train.export import export_onnx
+    from faceanalytics.train.model import RecombinatorNet
+
+    torch.manual_seed(0)
+    model = RecombinatorNet(68, (4, 8, 8, 8))
+    path = export_onnx(model, tmp_path / "tiny.onnx")
+    import onnx
+
+    proto = onnx.load(str(path))
+    assert proto.ir_version <= 10 and proto.opset_import[0].version == 17
+    assert path.stat().st_size < 5_000_000
+    runner = FPENetRunner(path, device="cpu")
+    assert runner.num_points == 68 and runner.batch_size is None
+    x = (np.random.default_rng(0).random((3, 1, 80, 80)) * 255).astype(np.float32)
+    pts, conf = runner.run(x)
+    with torch.no_grad():
+        tp, tc = model.eval()(torch.from_numpy(x))
+    np.testing.assert_allclose(pts, tp.numpy(), atol=1e-3)
+    np.testing.assert_allclose(conf, tc.numpy(), atol=1e-5)
+
+
+def test_box_stats_json(tmp_path: Path) -> None:
+    from faceanalytics.train.boxes import BoxStats, sample_detector_box
+
+    stats = BoxStats([0.0, -0.05, 0.0], np.diag([1e-4, 1e-4, 1e-4]).tolist(), 9, 10)
+    stats.save(tmp_path / "b.json")
+    assert json.loads((tmp_path / "b.json").read_text())["found"] == 9
+    box = sample_detector_box(_face(100, 100, 60), BoxStats.load(tmp_path / "b.json"), np.random.default_rng(0))
+    assert box.shape == (4,) and 80 < box[2] - box[0] + 40 < 140
+
+
+# --- the shipped model ---------------------------------------------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "faceanalytics" / "models" / "fpenet68.onnx"
+
+
+def test_shipped_model_accuracy_floor() -> None:
+    """The bundled model on held-out identities, from ground-truth boxes: catches a broken export or crop."""
+    if not SHIPPED.exists():
+        pytest.skip("faceanalytics/models/fpenet68.onnx not built yet")
+    from faceanalytics.crop import to_gray
+    from faceanalytics.fpenet import FPENetRunner
+
+    samples = read_csv(_need(SHARED / "landmarks68" / "annotations.csv"))
+    _, val = split_by_identity(samples, 0.15, seed=0)
+    runner = FPENetRunner(SHIPPED, device="cpu")
+    errs = []
+    for s in val[::10]:
+        gray = to_gray(cv2.imread(str(s.path)))
+        lo, hi = s.points.min(0), s.points.max(0)
+        pts, conf = runner.landmarks(gray, np.array([[lo[0], lo[1], hi[0], hi[1]]], np.float32))
+        iod = np.linalg.norm(s.points[36] - s.points[45])
+        errs.append(np.linalg.norm(pts[0] - s.points, axis=1).mean() / iod)
+        assert conf.shape == (1, 68) and np.all((conf > 0) & (conf <= 1))
+    assert len(errs) >= 40
+    assert float(np.mean(errs)) < 0.07
