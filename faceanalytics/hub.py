@@ -153,12 +153,6 @@ def landmark_model_path(name: str) -> tuple[Path, ModelSpec]:
     """
     spec = LANDMARK_MODELS.get(name)
     if spec is None:
-        if name == "fpenet68" and not LANDMARK_MODELS:
-            raise ModelNotFoundError(
-                "this faceanalytics release ships no landmark model yet; pass landmark_model=PATH to an "
-                "FPENet-contract ONNX file (e.g. NVIDIA TAO FPENet from NGC): Pipeline(landmark_model='fpenet.onnx') "
-                "or `faceanalytics detect IMAGE --landmark-model fpenet.onnx`"
-            )
         known = ", ".join(LANDMARK_MODELS) or "none"
         raise ModelNotFoundError(f"unknown landmark model {name!r} (registered: {known}); pass a path to an ONNX file instead")
     path = package_models_dir() / spec.filename

@@ -92,3 +92,15 @@ def test_bad_landmarks_are_flagged_not_raised(points, reason):
     r = HeadPosePlugin()(_face(points), FRAME)
     assert not r.valid and reason in r.reason
     assert np.isnan(r.yaw) and r.to_dict()["yaw"] is None
+
+
+def test_mirror_symmetry_on_a_real_face(astronaut):
+    from faceanalytics import Pipeline
+
+    pipe = Pipeline(device="cpu", plugins=[HeadPosePlugin()])
+    box = [[177, 82, 272, 177]]
+    a = pipe(astronaut, boxes=box).faces[0].head_pose
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    b = pipe(flipped, boxes=[[511 - 272 + 1, 82, 511 - 177 + 1, 177]]).faces[0].head_pose
+    assert a.valid and b.valid
+    assert abs(a.yaw + b.yaw) < 3 and abs(a.roll + b.roll) < 3 and abs(a.pitch - b.pitch) < 6

@@ -134,13 +134,16 @@ def test_missing_files(box_pipe, tmp_path):
         box_pipe(tmp_path / "nothing.jpg")
 
 
-def test_pipeline_without_a_bundled_model_says_what_to_do(monkeypatch):
-    from faceanalytics import registry
+def test_bundled_model_by_default_and_unknown_names(astronaut):
+    from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
-    if registry.DEFAULT_LANDMARK_MODEL in registry.LANDMARK_MODELS:
-        pytest.skip("a landmark model is bundled")
-    with pytest.raises(ModelNotFoundError, match="landmark_model=PATH"):
-        Pipeline()
+    pipe = Pipeline(detector=_NoDetector(), device="cpu")
+    assert pipe.landmarker.spec is LANDMARK_MODELS[DEFAULT_LANDMARK_MODEL] and pipe.schema.num_points == 68
+    face = pipe(astronaut, boxes=[[177, 82, 272, 177]]).faces[0]
+    x1, y1, x2, y2 = face.box
+    assert ((face.landmarks >= [x1 - 5, y1 - 5]) & (face.landmarks <= [x2 + 5, y2 + 15])).all()
+    with pytest.raises(ModelNotFoundError, match="registered: fpenet68"):
+        Pipeline("fpenet999")
 
 
 def test_bad_arguments(fpenet68):
