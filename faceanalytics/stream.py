@@ -335,7 +335,11 @@ class Stream:
                 continue
             track = self._tracks[face.track_id]
             for plugin in self.pipeline.plugins:
-                face = face.with_result(plugin.name, plugin(face, frame))
+                # Eye and mouth cues come from the unsmoothed landmarks: smoothing would delay and
+                # flatten blinks (a few frames long) and yawns. Positions and pose are smoothed.
+                raw_cue = plugin.name in ("eyes", "mouth") and self.smoothing and track.raw is not None
+                subject = replace(face, landmarks=track.raw) if raw_cue else face
+                face = face.with_result(plugin.name, plugin(subject, frame))
                 if plugin.name == "head_pose" and self.smoothing and face.head_pose is not None and face.head_pose.valid:
                     face = replace(face, head_pose=self._smooth_pose(track, face.head_pose, t))
             if face.eyes is not None:

@@ -100,3 +100,48 @@ def test_interrupted_runs_keep_complete_files(detector_home, fpenet68, clip, tmp
 def test_video_usage_errors(tmp_path, capsys):
     assert main(["video", str(tmp_path / "x.mp4")]) == EXIT_USAGE
     assert "--out" in capsys.readouterr().err
+
+
+def test_closures_in_a_clip_are_counted_as_blinks(detector_home, tmp_path):
+    """The issue's acceptance clip: a real open-eyed face moved along a path, with a closed-eyed
+    face crop swapped in for a few frames, three times; all four outputs."""
+    from conftest import shared_path
+
+    from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+
+    if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
+        pytest.skip("needs the bundled landmark model")
+    opened = cv2.imread(str(shared_path("data", "eye_state", "open", "face_6195.jpg")))
+    closed = cv2.resize(cv2.imread(str(shared_path("data", "eye_state", "closed", "closed_eye_1841.jpg_face_1.jpg"))), (200, 200))
+    closures = {*range(30, 35), *range(60, 66), *range(90, 94)}  # 5, 6 and 4 frames at 30 fps
+    clip = tmp_path / "blinks.mp4"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+    for i in range(120):
+        frame = np.full((480, 640, 3), 70, np.uint8)
+        x, y = int(180 + 60 * np.sin(i / 20)), int(120 + 20 * np.cos(i / 25))
+        frame[y : y + 200, x : x + 200] = closed if i in closures else opened
+        w.write(frame)
+    w.release()
+    out = {k: tmp_path / f"o.{k}" for k in ("mp4", "csv", "json", "html")}
+    code = main(
+        [
+            "video",
+            str(clip),
+            "--out",
+            str(out["mp4"]),
+            "--csv",
+            str(out["csv"]),
+            "--json",
+            str(out["json"]),
+            "--report",
+            str(out["html"]),
+            "-q",
+        ]
+    )
+    assert code == EXIT_OK
+    rows = list(csv.DictReader(out["csv"].open()))
+    assert len(rows) == 120 and {r["track_id"] for r in rows} == {"1"}
+    (track,) = json.loads(out["json"].read_text())["tracks"]
+    assert track["blinks"] == 3 and track["microsleeps"] == 0
+    assert [round(e["start"] * 30) for e in track["events"] if e["kind"] == "blink"] == [30, 60, 90]
+    assert "<svg" in out["html"].read_text()
