@@ -61,7 +61,7 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "fpenet68": ModelSpec(
         name="fpenet68",
         filename="fpenet68.onnx",
-        sha256="f0dffd262f49801d668ea57cdc97b31f73ba4af8edd7bc1e2eb41d7ae19e771c",
+        sha256="0c6d79004260f988f5e5a06e14edb2b4825f604575f769eaa0ba0d6495e1b72e",
         size=1_229_582,
         num_points=68,
         description="faceanalytics FPENet-68: recombinator network 16-32-64-64, trained on ../shared/data/landmarks68",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ from faceanalytics.train.data import LandmarkSample, read_coco_keypoints, read_c
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.eyes import collapse_eyelids, eye_aspect_ratio
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("FACEANALYTICS_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
 FIXTURES = SHARED / "fixtures"
 
 

@@ -131,7 +131,10 @@ def collect_box_stats(
     stats = BoxStats(f.mean(0).tolist(), np.cov(f.T).tolist(), len(feats), len(samples), detector)
     logger.info(
         "box stats from %d/%d faces: mean dx %.3f dy %.3f size %.3f, std %s",
-        len(feats), len(samples), *stats.mean, np.sqrt(np.diag(np.asarray(stats.cov))).round(3).tolist(),
+        len(feats),
+        len(samples),
+        *stats.mean,
+        np.sqrt(np.diag(np.asarray(stats.cov))).round(3).tolist(),
     )
     return stats
 

@@ -315,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
         r.update(evaluate_ear(method, split.closed_eval, split.open_eval))
         r.update(speed())
         results[method.name] = r
-    print(f"held-out identities: {len({s.identity for s in val})}, frames: {len(val)}; "  # noqa: T201
-          f"eye_state held out: {len(split.closed_eval)} closed, {len(split.open_eval)} open")
+    summary = (
+        f"held-out identities: {len({s.identity for s in val})}, frames: {len(val)}; "
+        f"eye_state held out: {len(split.closed_eval)} closed, {len(split.open_eval)} open"
+    )
+    print(summary)  # noqa: T201
     print(format_table(results))  # noqa: T201
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")

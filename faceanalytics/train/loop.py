@@ -38,8 +38,16 @@ logger = logging.getLogger("faceanalytics.train")
 
 #: Stage 3 (fine-tuning) augmentation: same kinds, milder and rarer.
 LIGHT_AUGMENT = AugmentConfig(
-    rotation_std_deg=6.0, scale=0.04, shift=0.015, gamma_p=0.3, contrast_p=0.3, blur_p=0.1, noise_p=0.1,
-    occlusion_p=0.03, jpeg_p=0.1, downscale_p=0.05,
+    rotation_std_deg=6.0,
+    scale=0.04,
+    shift=0.015,
+    gamma_p=0.3,
+    contrast_p=0.3,
+    blur_p=0.1,
+    noise_p=0.1,
+    occlusion_p=0.03,
+    jpeg_p=0.1,
+    downscale_p=0.05,
 )
 
 
@@ -51,9 +59,9 @@ class TrainConfig:
     out: str = "models"
     checkpoints: str | None = None  # default: <out>/checkpoints
     eye_state: str | None = None  # e.g. ../shared/data/eye_state; None: no closed-eye stage
-    epochs: int = 100
+    epochs: int = 112
     teacher_epochs: int = 55  # stage 1 length; stage 2 runs epochs - teacher_epochs - finetune_epochs
-    finetune_epochs: int = 0  # stage 3: light augmentation, small learning rate
+    finetune_epochs: int = 12  # stage 3: light augmentation, small learning rate
     finetune_lr: float = 3e-4
     heatmap_weight: float = 1.0  # stage 3: Gaussian heatmap cross-entropy (sharp maps -> meaningful confidence)
     negative_fraction: float = 0.2  # stage 3: share of crops without a face (their maps are pushed flat)
@@ -251,8 +259,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     train_s, val_s = split_by_identity(samples, cfg.val_fraction, cfg.seed)
     if cfg.limit:
         train_s, val_s = train_s[: cfg.limit], val_s[: max(cfg.limit // 4, 1)]
-    logger.info("split by identity: %d train frames, %d val frames (%d val identities)",
-                len(train_s), len(val_s), len({s.identity for s in val_s}))
+    logger.info(
+        "split by identity: %d train frames, %d val frames (%d val identities)",
+        len(train_s),
+        len(val_s),
+        len({s.identity for s in val_s}),
+    )
     (ckdir / "split.json").write_text(json.dumps({"val_identities": sorted({s.identity for s in val_s})}, indent=1))
 
     stats_path = out / "box_stats.json"
@@ -332,8 +344,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         pred_val = predict_image_points(model, val_frames, val_boxes, device)
         val_nme = float(nme(pred_val, val_pts).mean())
         history.append({"epoch": epoch, "loss": total / max(nb, 1), "val_nme": val_nme, "seconds": time.time() - t0})
-        logger.info("epoch %d/%d loss %.4f val NME %.2f%% lr %.2e (%.0f s)", epoch + 1, cfg.epochs, total / max(nb, 1),
-                    100 * val_nme, opt.param_groups[0]["lr"], time.time() - t0)
+        logger.info(
+            "epoch %d/%d loss %.4f val NME %.2f%% lr %.2e (%.0f s)",
+            epoch + 1,
+            cfg.epochs,
+            total / max(nb, 1),
+            100 * val_nme,
+            opt.param_groups[0]["lr"],
+            time.time() - t0,
+        )
         ck = {"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}
         torch.save({**ck, "config": asdict(cfg)}, ckdir / "last.tmp")
         (ckdir / "last.tmp").replace(last)

@@ -44,9 +44,7 @@ def wing_loss(diff: torch.Tensor, w: float = 10.0, epsilon: float = 2.0) -> torc
 LOSSES = {"l1": l1_loss, "l2": l2_loss, "wing": wing_loss}
 
 
-def region_weights(
-    eyes: float = 1.0, mouth: float = 1.0, rest: float = 1.0, schema: LandmarkSchema = SCHEMA_68
-) -> torch.Tensor:
+def region_weights(eyes: float = 1.0, mouth: float = 1.0, rest: float = 1.0, schema: LandmarkSchema = SCHEMA_68) -> torch.Tensor:
     """(K,) point weights: ``eyes`` for both eye contours, ``mouth`` for the lips, ``rest`` elsewhere."""
     w = torch.full((schema.num_points,), float(rest))
     w[list(schema.right_eye + schema.left_eye)] = float(eyes)
@@ -72,9 +70,7 @@ def landmark_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tenso
     return (per_point * w).sum() / w.sum().clamp_min(1e-8)
 
 
-def heatmap_cross_entropy(
-    logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, sigma: float = 1.5
-) -> torch.Tensor:
+def heatmap_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
     """Cross-entropy between each keypoint's softmax map and a Gaussian of ``sigma`` px at its target.
 
     Sharpens the maps on faces, so the softmax peak (the ``softargmax:1`` confidence) is high where
