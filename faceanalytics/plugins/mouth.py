@@ -29,7 +29,7 @@ __all__ = ["MOUTH_CALIBRATION", "MouthPlugin", "mouth_features"]
 
 #: Fitted by ``python benchmarks/calibrate_mouth.py`` for the bundled FPENet-68 model (rerun it
 #: whenever that model changes).
-MOUTH_CALIBRATION = {"bias": -8.723, "width": 13.122, "lift": 15.026, "open_threshold": 0.153}
+MOUTH_CALIBRATION = {"bias": -7.128, "width": 11.033, "lift": 6.277, "open_threshold": 0.146}
 
 
 def mouth_features(points: np.ndarray, pitch_deg: float | None = None) -> tuple[float, float, float]:
