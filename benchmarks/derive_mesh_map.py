@@ -1,4 +1,5 @@
-"""Derive the FaceMesh-vertex -> iBUG-68 mapping used by ``peers.FaceMeshLandmarks``.
+"""Derive the FaceMesh-vertex -> iBUG-68 mapping (``faceanalytics/train/mesh68.json``) used by
+the evaluation's FaceMesh column.
 
 For each of the 68 annotated points, the mesh vertex whose position is nearest on average
 (normalised by the outer-eye-corner distance) over the *training* identities of
@@ -15,9 +16,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from peers import MESH_MAP_FILE, run_facemesh
 
 from faceanalytics.train.data import read_csv, split_by_identity
+from faceanalytics.train.facemesh import MESH_MAP, run_facemesh
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     cost /= n
     index = cost.argmin(axis=1)
     residual = cost[np.arange(68), index]
-    MESH_MAP_FILE.write_text(
+    MESH_MAP.write_text(
         json.dumps(
             {
                 "mesh_to_68": index.tolist(),
@@ -51,7 +52,7 @@ def main() -> None:
         )
         + "\n"
     )
-    print(f"{n} faces; mean residual {residual.mean():.4f} of the inter-ocular distance; wrote {MESH_MAP_FILE}")
+    print(f"{n} faces; mean residual {residual.mean():.4f} of the inter-ocular distance; wrote {MESH_MAP}")
 
 
 if __name__ == "__main__":

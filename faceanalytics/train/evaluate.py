@@ -10,7 +10,9 @@
 - landmark latency at batch 1 (ms/face) and batched throughput (faces/s), onnxruntime on CPU.
 
 dlib's 68-point ERT predictor (``dlib-bin`` + ``face-recognition-models``) gets its own column
-when installed, with its own HOG face detector for "detector boxes".
+when installed, with its own HOG face detector for "detector boxes"; MediaPipe FaceMesh too, when its
+venv exists (:mod:`.facemesh`), with its own detector (its "ground-truth boxes" row stays empty: it
+takes no boxes).
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ def evaluate_ear(method: Method, closed: Sequence[Path], opened: Sequence[Path])
     c, o = np.asarray(ears["closed"]), np.asarray(ears["open"])
     return {
         "ear_auc": auc(c, o),
-        "ear_closed_median": float(np.median(c)),
-        "ear_open_median": float(np.median(o)),
+        "ear_closed_median": float(np.nanmedian(c)),
+        "ear_open_median": float(np.nanmedian(o)),
         "ear_found_pct": 100.0 * found / max(len(c) + len(o), 1),
         "ear_n_closed": len(c),
         "ear_n_open": len(o),
@@ -221,6 +223,27 @@ def _dlib() -> tuple[Method, Callable[[np.ndarray, np.ndarray], np.ndarray]] | N
     return Method("dlib ERT-68", detect, landmarks), landmarks
 
 
+def _facemesh(python: Path) -> tuple[Method, Callable[[], None]]:
+    """MediaPipe FaceMesh (its own detector; boxes are ignored) mapped to 68 points."""
+    from .facemesh import FaceMeshWorker
+
+    worker = FaceMeshWorker(python)
+    cache: dict[int, np.ndarray | None] = {}  # landmarks of the image last passed to detect()
+
+    def detect(bgr: np.ndarray) -> np.ndarray:
+        cache.clear()
+        pts = cache[id(bgr)] = worker.landmarks68(bgr)
+        if pts is None:
+            return np.zeros((0, 4), np.float32)
+        return np.array([[*pts.min(axis=0), *pts.max(axis=0)]], np.float32)
+
+    def landmarks(bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        pts = cache.get(id(bgr))
+        return np.full((len(boxes), 68, 2), np.nan) if pts is None else np.repeat(pts[None], len(boxes), axis=0)
+
+    return Method("MediaPipe FaceMesh", detect, landmarks), worker.close
+
+
 def _dlib_latency(landmarks: Callable[[np.ndarray, np.ndarray], np.ndarray], samples: Sequence[LandmarkSample]) -> float:
     imgs = [(cv2.imread(str(s.path)), _gt_box(s.points)[None]) for s in samples[:50]]
     t = time.perf_counter()
@@ -283,6 +306,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.15, help="held-out identity fraction (as in training)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: one per core)")
     p.add_argument("--no-dlib", action="store_true", help="skip dlib even when installed")
+    p.add_argument("--no-facemesh", action="store_true", help="skip MediaPipe FaceMesh even when its venv exists")
     p.add_argument("--json", default=None, help="also write the results here")
     return p
 
@@ -308,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     if dl is not None:
         dmethod, dland = dl
         methods.append((dmethod, lambda: {"latency_ms": _dlib_latency(dland, val)}))
+    from .facemesh import facemesh_python
+
+    fm_python = None if args.no_facemesh else facemesh_python()
+    closers: list[Callable[[], None]] = []
+    if fm_python is not None:
+        fm_method, fm_close = _facemesh(fm_python)
+        methods.append((fm_method, dict))  # no separate landmark latency: FaceMesh detects and landmarks in one
+        closers.append(fm_close)
     results: dict[str, dict[str, float]] = {}
     for method, speed in methods:
         logger.info("evaluating %s on %d held-out frames (%d identities)", method.name, len(val), len({s.identity for s in val}))
@@ -315,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         r.update(evaluate_ear(method, split.closed_eval, split.open_eval))
         r.update(speed())
         results[method.name] = r
+    for close in closers:
+        close()
     summary = (
         f"held-out identities: {len({s.identity for s in val})}, frames: {len(val)}; "
         f"eye_state held out: {len(split.closed_eval)} closed, {len(split.open_eval)} open"

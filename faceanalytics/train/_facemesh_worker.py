@@ -1,4 +1,4 @@
-"""MediaPipe FaceMesh worker, run by ``peers.py`` in a separate virtual environment.
+"""MediaPipe FaceMesh worker, run by ``facemesh.py`` in a separate virtual environment.
 
 It needs mediapipe 0.10.21 (the last release with the legacy ``solutions.face_mesh`` API), which
 conflicts with the mediapipe that faceanalytics uses, hence the separate venv:
