@@ -58,6 +58,7 @@ class Method:
     detect: Callable[[np.ndarray], np.ndarray]
     landmarks: Callable[[np.ndarray, np.ndarray], np.ndarray]
     confidence: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (bgr, boxes) -> (M,) mean point confidence
+    takes_boxes: bool = True  # False: landmarks() ignores the boxes (no ground-truth-box rows)
 
 
 def auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -241,7 +242,7 @@ def _facemesh(python: Path) -> tuple[Method, Callable[[], None]]:
         pts = cache.get(id(bgr))
         return np.full((len(boxes), 68, 2), np.nan) if pts is None else np.repeat(pts[None], len(boxes), axis=0)
 
-    return Method("MediaPipe FaceMesh", detect, landmarks), worker.close
+    return Method("MediaPipe FaceMesh", detect, landmarks, takes_boxes=False), worker.close
 
 
 def _dlib_latency(landmarks: Callable[[np.ndarray, np.ndarray], np.ndarray], samples: Sequence[LandmarkSample]) -> float:
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     for method, speed in methods:
         logger.info("evaluating %s on %d held-out frames (%d identities)", method.name, len(val), len({s.identity for s in val}))
         r = evaluate_landmarks(method, val)
+        if not method.takes_boxes:
+            r = {k: v for k, v in r.items() if not k.startswith("gt_")}
         r.update(evaluate_ear(method, split.closed_eval, split.open_eval))
         r.update(speed())
         results[method.name] = r
