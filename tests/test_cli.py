@@ -93,3 +93,16 @@ def test_module_entry_point_runs():
 def test_help_exits_zero(argv, capsys):
     assert main(argv) == EXIT_OK
     assert "usage" in capsys.readouterr().out
+
+
+def test_align_writes_one_crop_per_face(detector_home, astronaut_file, tmp_path, capsys):
+    out = tmp_path / "aligned"
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"x")
+    code = main(["align", str(astronaut_file), str(bad), "--out", str(out), "--size", "96", "--template", "68pt"])
+    assert code == EXIT_FAILED  # the bad file; the good one is still aligned
+    crops = sorted(out.glob("*.png"))
+    assert [c.name for c in crops] == ["astronaut_0.png"]
+    assert cv2.imread(str(crops[0])).shape == (96, 96, 3)
+    assert "bad.jpg" in capsys.readouterr().err
+    assert main(["align", str(astronaut_file), "--out", str(out), "--size", "2"]) == EXIT_USAGE
