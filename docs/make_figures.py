@@ -91,7 +91,8 @@ def example_figure() -> Path | None:
     except Exception as exc:
         print(f"example.png skipped: {exc}")
         return None
-    return _save("example.png", annotate(image, result)[40:330, 100:390])
+    big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)  # draw at 3x for a crisp figure
+    return _save("example.png", annotate(big, Pipeline(device="cpu")(big))[150:630, 435:915])
 
 
 def _save(name: str, image: np.ndarray) -> Path:

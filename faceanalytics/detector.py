@@ -179,5 +179,10 @@ class BlazeFaceDetector:
                 with _quiet_native_stderr():
                     self._task.close()
 
+    def __del__(self) -> None:
+        # Close quietly here rather than in MediaPipe's own __del__, which logs to stderr.
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __repr__(self) -> str:
         return f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, model_path='{self.model_path}')"
