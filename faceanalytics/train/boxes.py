@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..tracking import box_from_landmarks, box_offset
 from .data import LandmarkSample
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "sample_tracking_box",
 ]
 
+
 logger = logging.getLogger("faceanalytics.train")
 
 
@@ -43,17 +45,14 @@ def landmark_frame(points: np.ndarray) -> tuple[float, float, float]:
 
 
 def box_features(box: Sequence[float], points: np.ndarray) -> np.ndarray:
-    """(3,) ``[dx, dy, log_size]`` of a box ``x1, y1, x2, y2`` relative to the landmarks."""
-    cx, cy, s = landmark_frame(points)
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return np.array([((x1 + x2) / 2 - cx) / s, ((y1 + y2) / 2 - cy) / s, np.log(max(x2 - x1, y2 - y1) / s)])
+    """(3,) ``[dx, dy, log_size]`` of a box ``x1, y1, x2, y2`` relative to the landmarks
+    (:func:`faceanalytics.tracking.box_offset`, which the Stream uses for its tracking boxes)."""
+    return np.array(box_offset(np.asarray(box, np.float64), points))
 
 
 def box_from_features(feat: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Inverse of :func:`box_features`: a square box ``x1, y1, x2, y2``."""
-    cx, cy, s = landmark_frame(points)
-    bx, by, side = cx + feat[0] * s, cy + feat[1] * s, np.exp(feat[2]) * s
-    return np.array([bx - side / 2, by - side / 2, bx + side / 2, by + side / 2], np.float32)
+    return box_from_landmarks(points, (float(feat[0]), float(feat[1]), float(feat[2])))
 
 
 def match_detection(boxes: np.ndarray, points: np.ndarray) -> int | None:

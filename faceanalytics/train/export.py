@@ -14,15 +14,13 @@ from pathlib import Path
 
 import torch
 
+from ..fpenet import INPUT_NAME, OUTPUT_CONFIDENCE, OUTPUT_POINTS  # the contract, defined once
 from .model import CROP_SIZE
 
 __all__ = ["INPUT_NAME", "OPSET", "OUTPUT_CONFIDENCE", "OUTPUT_POINTS", "export_onnx"]
 
 logger = logging.getLogger("faceanalytics.train")
 
-INPUT_NAME = "input_face_images"
-OUTPUT_POINTS = "softargmax"
-OUTPUT_CONFIDENCE = "softargmax:1"
 OPSET = 17
 MAX_IR_VERSION = 10
 

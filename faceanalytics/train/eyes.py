@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..plugins.eyes import eye_aspect_ratios
 from ..schema import SCHEMA_68, LandmarkSchema
 from .data import IMAGE_SUFFIXES
 
@@ -89,7 +90,7 @@ def collapse_eyelids(points: np.ndarray, schema: LandmarkSchema = SCHEMA_68) -> 
 
 
 def eye_aspect_ratio(points: np.ndarray, schema: LandmarkSchema = SCHEMA_68) -> np.ndarray:
-    """Mean eye aspect ratio of both eyes, ``(|p1-p5| + |p2-p4|) / (2 |p0-p3|)`` (Soukupová and Čech).
+    """Mean eye aspect ratio of both eyes (:func:`faceanalytics.plugins.eyes.eye_aspect_ratios`).
 
     Args:
         points: (K, 2) or (N, K, 2) landmarks.
@@ -97,10 +98,5 @@ def eye_aspect_ratio(points: np.ndarray, schema: LandmarkSchema = SCHEMA_68) -> 
     Returns:
         Scalar array or (N,): low for closed eyes (about 0), about 0.25-0.35 for open ones.
     """
-    pts = np.asarray(points, np.float64)
-    ears = []
-    for eye in (schema.right_eye, schema.left_eye):
-        p = pts[..., list(eye), :]
-        v = np.linalg.norm(p[..., 1, :] - p[..., 5, :], axis=-1) + np.linalg.norm(p[..., 2, :] - p[..., 4, :], axis=-1)
-        ears.append(v / (2 * np.maximum(np.linalg.norm(p[..., 0, :] - p[..., 3, :], axis=-1), 1e-9)))
-    return (ears[0] + ears[1]) / 2
+    left, right = eye_aspect_ratios(points, schema)
+    return (left + right) / 2
