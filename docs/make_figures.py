@@ -2,7 +2,7 @@
 
     python docs/make_figures.py
 
-* ``head_pose.png``: the head-pose sign convention on the 3D mean face;
+* ``head_pose.png``: the head frame's axes and the head-pose sign convention on the 3D mean face;
 * ``schema_68.png``: the 68 iBUG points, numbered, on our mean shape, coloured by region;
 * ``example.png``: the bundled model on scikit-image's astronaut (when both are available).
 """
@@ -50,8 +50,27 @@ def _pose_panel(title: str, yaw: float, pitch: float, roll: float) -> np.ndarray
     return img
 
 
+def _axes_panel() -> np.ndarray:
+    """The head frame's axes on a slightly turned face: x red, y green, z blue, 60 mm."""
+    img = np.full((TILE, TILE, 3), 255, np.uint8)
+    k = estimate_camera_matrix(TILE, TILE)
+    rvec = cv2.Rodrigues(angles_to_rotation(-25, 10, 0))[0]
+    tvec = np.array([0.0, -45.0, 380.0])
+    pts, _ = cv2.projectPoints(MEAN_FACE_3D_68.astype(np.float64), rvec, tvec, k, None)
+    pts = pts.reshape(-1, 2)
+    for a, b in SCHEMA_68.connections:
+        cv2.line(img, tuple(np.round(pts[a]).astype(int)), tuple(np.round(pts[b]).astype(int)), (170, 170, 170), 1, cv2.LINE_AA)
+    ends, _ = cv2.projectPoints(np.float64([[0, 0, 0], [60, 0, 0], [0, 60, 0], [0, 0, 60]]), rvec, tvec, k, None)
+    o, x, y, z = (tuple(int(v) for v in p.ravel().round()) for p in ends)
+    for end, colour, name in ((x, (0, 0, 230), "x"), (y, (0, 170, 0), "y"), (z, (230, 0, 0), "z")):
+        cv2.arrowedLine(img, o, end, colour, 2, cv2.LINE_AA, tipLength=0.2)
+        cv2.putText(img, name, (end[0] + 4, end[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.55, colour, 1, cv2.LINE_AA)
+    cv2.putText(img, "head axes (yaw -25, pitch +10)", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.48, (0, 0, 0), 1, cv2.LINE_AA)
+    return img
+
+
 def head_pose_figure() -> Path:
-    panels = [
+    panels = [_axes_panel(),
         _pose_panel("frontal: 0, 0, 0", 0, 0, 0),
         _pose_panel("yaw +30", 30, 0, 0),
         _pose_panel("pitch +20", 0, 20, 0),
