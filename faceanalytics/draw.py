@@ -62,9 +62,10 @@ def annotate(
         if boxes:
             cv2.rectangle(out, _fixed(np.array([x1, y1])), _fixed(np.array([x2, y2])), _BOX, thick, cv2.LINE_AA, _SHIFT)
         if scores:
+            label = f"#{face.track_id}" if face.track_id is not None else f"{face.score:.2f}"
             cv2.putText(
                 out,
-                f"{face.score:.2f}",
+                label,
                 (int(x1), max(0, int(y1) - 4)),
                 cv2.FONT_HERSHEY_SIMPLEX,
                 max(0.35, size / 300),

@@ -28,3 +28,13 @@ def test_annotate_options_and_empty_results():
     assert not only_points[40, 100].any() and only_points[100, 140].any()
     gray = annotate(np.zeros((200, 200), np.uint8), _result())
     assert gray.shape == (200, 200, 3)
+
+
+def test_stream_faces_are_labelled_with_their_track_id():
+    from dataclasses import replace
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    face = _result().faces[0]
+    scored = annotate(image, Result(faces=(face,), image_size=(200, 200)), landmarks=False, boxes=False)
+    tracked = annotate(image, Result(faces=(replace(face, track_id=7),), image_size=(200, 200)), landmarks=False, boxes=False)
+    assert scored.any() and tracked.any() and not np.array_equal(scored, tracked)  # "#7", not "0.87"
