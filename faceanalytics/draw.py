@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .image import ImageInput, load_image
+from .schema import LandmarkSchema
 from .types import Result
 
 if TYPE_CHECKING:
@@ -32,6 +34,16 @@ _COLOURS: dict[str, tuple[int, int, int]] = {
 }
 _BOX = (255, 200, 0)
 _SHIFT = 4  # sub-pixel drawing: coordinates scaled by 2**4
+
+
+@functools.cache
+def _point_colours(schema: LandmarkSchema) -> tuple[tuple[int, int, int], ...]:
+    """The colour of each point: that of its region (computed once per schema)."""
+    colours = [_COLOURS["jaw"]] * schema.num_points
+    for name, idx in schema.regions.items():
+        for i in idx:
+            colours[i] = _COLOURS[name]
+    return tuple(colours)
 
 
 def _fixed(p: np.ndarray) -> tuple[int, int]:
@@ -76,11 +88,10 @@ def annotate(
         if not landmarks:
             continue
         pts = face.landmarks
+        colours = _point_colours(face.schema)
         if lines:
             for a, b in face.schema.connections:
-                region = next((n for n, idx in face.schema.regions.items() if a in idx), "jaw")
-                cv2.line(out, _fixed(pts[a]), _fixed(pts[b]), _COLOURS[region], max(1, thick // 2), cv2.LINE_AA, _SHIFT)
-        for name, idx in face.schema.regions.items():
-            for i in idx:
-                cv2.circle(out, _fixed(pts[i]), int(radius * (1 << _SHIFT)), _COLOURS[name], -1, cv2.LINE_AA, _SHIFT)
+                cv2.line(out, _fixed(pts[a]), _fixed(pts[b]), colours[a], max(1, thick // 2), cv2.LINE_AA, _SHIFT)
+        for i, colour in enumerate(colours):
+            cv2.circle(out, _fixed(pts[i]), int(radius * (1 << _SHIFT)), colour, -1, cv2.LINE_AA, _SHIFT)
     return out
