@@ -13,10 +13,10 @@ import numpy as np
 from .crop import to_gray, validate_boxes
 from .detector import BlazeFaceDetector, Detector
 from .device import Device
-from .errors import CameraMatrixError
 from .fpenet import FPENetRunner
 from .image import ImageInput, load_image
 from .plugins import Frame, Plugin, default_plugins
+from .plugins.base import check_camera_matrix
 from .registry import DEFAULT_LANDMARK_MODEL
 from .schema import LandmarkSchema
 from .stream import Stream
@@ -147,7 +147,7 @@ class Pipeline:
         """
         bgr = load_image(image)
         h, w = bgr.shape[:2]
-        k = self._camera_matrix(camera_matrix)
+        k = check_camera_matrix(camera_matrix)
         if boxes is None:
             dets = self._detect(bgr)
         else:
@@ -167,10 +167,6 @@ class Pipeline:
             for plugin in self.plugins:
                 faces = [face.with_result(plugin.name, plugin(face, frame)) for face in faces]
         return Result(faces=tuple(faces), image_size=(w, h))
-
-    @staticmethod
-    def _camera_matrix(k: np.ndarray | None) -> np.ndarray | None:
-        return _check_camera_matrix(k)
 
     def stream(self, **options: Any) -> Stream:
         """A :class:`~faceanalytics.stream.Stream` for one video over this pipeline; ``options``
@@ -193,14 +189,3 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline(landmark_model={self.landmarker.name!r}, detector={self._detector_arg!r}, providers={self.providers})"
 
-
-def _check_camera_matrix(k: np.ndarray | None) -> np.ndarray | None:
-    if k is None:
-        return None
-    try:
-        arr = np.asarray(k, np.float64)
-    except (TypeError, ValueError):
-        raise CameraMatrixError("camera_matrix must be a 3x3 array of numbers") from None
-    if arr.shape != (3, 3) or not np.isfinite(arr).all() or arr[0, 0] <= 0 or arr[1, 1] <= 0 or arr[2, 2] != 1:
-        raise CameraMatrixError(f"camera_matrix must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], fx and fy > 0; got {arr.tolist()}")
-    return arr

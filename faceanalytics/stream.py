@@ -25,6 +25,7 @@ from .errors import FaceAnalyticsError
 from .events import BlinkMonitor, Event, SustainedMonitor
 from .image import ImageInput, load_image
 from .plugins import Frame
+from .plugins.base import check_camera_matrix
 from .plugins.eyes import eyes_from_ears
 from .plugins.head_pose import rotation_to_angles
 from .smoothing import OneEuroFilter
@@ -229,7 +230,7 @@ class Stream:
             raise StreamError(f"timestamps must increase: {t} after {self._last_t}")
         bgr = load_image(image)
         h, w = bgr.shape[:2]
-        k = self.pipeline._camera_matrix(camera_matrix)
+        k = check_camera_matrix(camera_matrix)
         self._last_t = t
         index = self._index
         self._index += 1

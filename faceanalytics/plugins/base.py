@@ -16,9 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import CameraMatrixError
 from ..types import Face
 
-__all__ = ["Frame", "Plugin", "estimate_camera_matrix", "landmark_problem"]
+__all__ = ["Frame", "Plugin", "check_camera_matrix", "estimate_camera_matrix", "landmark_problem"]
 
 
 def landmark_problem(face: Face) -> str | None:
@@ -41,6 +42,23 @@ def estimate_camera_matrix(width: int, height: int) -> np.ndarray:
     phones), principal point at the image centre, no skew."""
     f = float(max(width, height))
     return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def check_camera_matrix(k: np.ndarray | None) -> np.ndarray | None:
+    """A caller's camera matrix as a (3, 3) float64 array (``None`` stays ``None``).
+
+    Raises:
+        CameraMatrixError: not a finite ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` with fx, fy > 0.
+    """
+    if k is None:
+        return None
+    try:
+        arr = np.asarray(k, np.float64)
+    except (TypeError, ValueError):
+        raise CameraMatrixError("camera_matrix must be a 3x3 array of numbers") from None
+    if arr.shape != (3, 3) or not np.isfinite(arr).all() or arr[0, 0] <= 0 or arr[1, 1] <= 0 or arr[2, 2] != 1:
+        raise CameraMatrixError(f"camera_matrix must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], fx and fy > 0; got {arr.tolist()}")
+    return arr
 
 
 @dataclass(frozen=True, eq=False)
