@@ -22,24 +22,8 @@ from expressions import mouth_pipeline, mouth_results, split
 from faceanalytics import Pipeline
 from faceanalytics.plugins import EyesPlugin, HeadPosePlugin
 from faceanalytics.train.data import read_csv, split_by_identity
+from faceanalytics.train.evaluate import auc
 from faceanalytics.train.eyes import pad_face_crop, split_eye_state
-
-
-def auc(neg: np.ndarray, pos: np.ndarray) -> float:
-    """Probability that a positive scores above a negative (ties count half)."""
-    neg, pos = np.asarray(neg, float), np.asarray(pos, float)
-    order = np.argsort(np.r_[neg, pos], kind="mergesort")
-    ranks = np.empty(len(order))
-    values = np.r_[neg, pos][order]
-    i = 0
-    while i < len(values):  # average ranks over ties
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    r_pos = ranks[len(neg) :].sum()
-    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def ears(pipe: Pipeline, files: list[Path]) -> np.ndarray:
