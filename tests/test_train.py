@@ -319,3 +319,52 @@ def test_shipped_model_accuracy_floor() -> None:
         assert conf.shape == (1, 68) and np.all((conf > 0) & (conf <= 1))
     assert len(errs) >= 40
     assert float(np.mean(errs)) < 0.07
+
+
+# --- the training loop ---------------------------------------------------------------------------
+
+
+def test_unlabeled_identity_from_file_name() -> None:
+    from faceanalytics.train.loop import unlabeled_identity
+
+    assert unlabeled_identity("unlabeled/Abdullah_Gul_10.jpg") == "Abdullah_Gul"
+    assert unlabeled_identity("Cher_07.png") == "Cher"
+    assert unlabeled_identity("no_number.jpg") == "no_number"
+
+
+def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: Path) -> None:
+    """Three tiny epochs (teacher, stage 2 with unlabeled frames, stage 3) end in a model the runner accepts;
+    unlabeled frames of validation identities are never labelled; --resume after the end changes nothing."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from faceanalytics.hub import home
+    from faceanalytics.train.__main__ import main
+    from faceanalytics.train.loop import unlabeled_identity
+
+    if not (home() / "face_detection_short_range.tflite").exists():
+        pytest.skip("BlazeFace weights not in the model cache")
+    data = _need(SHARED / "landmarks68")
+    samples = read_csv(data / "annotations.csv")
+    train_s, val_s = split_by_identity(samples, 0.15, seed=0)
+    train_ids = {s.identity for s in train_s[:24]}
+    val_id = val_s[0].identity
+    ul = tmp_path / "unlabeled"
+    ul.mkdir()
+    pool = sorted((data / "unlabeled").iterdir())
+    picked = [f for f in pool if unlabeled_identity(f) in train_ids][:4] + [f for f in pool if unlabeled_identity(f) == val_id][:2]
+    for f in picked:
+        (ul / f.name).write_bytes(f.read_bytes())
+    args = ["--data", str(data), "--out", str(tmp_path / "out"), "--limit", "24", "--batch-size", "8", "--no-eye-state"]
+    args += ["--unlabeled", str(ul), "--epochs", "3", "--teacher-epochs", "1", "--finetune-epochs", "1"]
+    assert main(args) == 0
+    labelled = np.load(tmp_path / "out" / "checkpoints" / "unlabeled_labels.npz")
+    names = [Path(str(f)).name for f in labelled["files"]]
+    assert 1 <= len(names) <= 4 and all(unlabeled_identity(n) in train_ids for n in names)
+    assert labelled["points"].shape == (len(names), 68, 2)
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [0, 1, 2] and all(math.isfinite(h["loss"]) for h in history)
+    from faceanalytics.fpenet import FPENetRunner
+
+    assert FPENetRunner(tmp_path / "out" / "fpenet68.onnx", device="cpu").num_points == 68
+    assert main([*args, "--resume"]) == 0
+    assert len(json.loads((tmp_path / "out" / "history.json").read_text())) == 3

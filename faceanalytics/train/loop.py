@@ -59,6 +59,8 @@ class TrainConfig:
     out: str = "models"
     checkpoints: str | None = None  # default: <out>/checkpoints
     eye_state: str | None = None  # e.g. ../shared/data/eye_state; None: no closed-eye stage
+    unlabeled: str | None = None  # e.g. ../shared/data/landmarks68/unlabeled; frames of training identities only
+    unlabeled_weight: float = 0.5  # weight of pseudo-labelled unlabeled frames relative to annotated ones
     epochs: int = 112
     teacher_epochs: int = 55  # stage 1 length; stage 2 runs epochs - teacher_epochs - finetune_epochs
     finetune_epochs: int = 12  # stage 3: light augmentation, small learning rate
@@ -86,6 +88,11 @@ class TrainConfig:
     detector: str = "short"
     limit: int | None = None  # at most this many training frames (smoke tests)
     extra: dict = field(default_factory=dict)
+
+    @property
+    def has_stage2(self) -> bool:
+        """Whether a teacher labels extra faces (closed eyes, unlabeled frames) for a second stage."""
+        return bool(self.eye_state or self.unlabeled)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -227,14 +234,43 @@ def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.devic
     logger.info("pseudo-labelled %d closed-eye and %d open-eye faces -> %s", closed_arr.sum(), (~closed_arr).sum(), path)
 
 
+def unlabeled_identity(path: str | Path) -> str:
+    """The identity of an unlabeled frame from its name: ``Abdullah_Gul_10.jpg`` -> ``Abdullah_Gul``."""
+    stem = Path(path).stem
+    head, _, tail = stem.rpartition("_")
+    return head if head and tail.isdigit() else stem
+
+
+def _label_unlabeled(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, identities: set[str], path: Path) -> None:
+    """Label the unlabeled frames of the training identities with the teacher (BlazeFace box, flip
+    test-time averaging); frames of other identities (validation ones) are never used."""
+    files = sorted(f for f in Path(cfg.unlabeled).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = [f for f in files if unlabeled_identity(f) in identities]
+    detect = _detector(cfg.detector)
+    frames, boxes, names = [], [], []
+    for f in files:
+        bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        found = detect(bgr)
+        if len(found) == 0:
+            continue
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+        boxes.append(found[np.argmax((found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]))])
+        names.append(str(f))
+    pts = predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True) if frames else np.zeros((0, 68, 2))
+    np.savez_compressed(path, points=pts, files=np.array(names))
+    logger.info("pseudo-labelled %d unlabeled frames of %d training identities -> %s", len(names), len(identities), path)
+
+
 def _lr_at(cfg: TrainConfig, epoch: int, step: float) -> float:
     """Cosine schedule per stage (``step`` in [0, 1) within the epoch), with one warm-up epoch."""
     stage3 = cfg.epochs - cfg.finetune_epochs
     if epoch >= stage3:
         t = (epoch - stage3 + step) / cfg.finetune_epochs
         return cfg.finetune_lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-    if epoch < cfg.teacher_epochs or not cfg.eye_state:
-        n = cfg.teacher_epochs if cfg.eye_state else stage3
+    if epoch < cfg.teacher_epochs or not cfg.has_stage2:
+        n = cfg.teacher_epochs if cfg.has_stage2 else stage3
         t = (epoch + step) / n
         warm = min(1.0, (epoch + step) / 1.0)
         return cfg.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
@@ -299,20 +335,34 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         logger.warning("--resume: no checkpoint at %s; starting fresh", last)
 
     pseudo_path = ckdir / "pseudo_labels.npz"
+    unlabeled_path = ckdir / "unlabeled_labels.npz"
     stage2_added = False
     for epoch in range(start_epoch, cfg.epochs):
-        if cfg.eye_state and epoch >= cfg.teacher_epochs and not stage2_added:
-            if not pseudo_path.exists():
+        if cfg.has_stage2 and epoch >= cfg.teacher_epochs and not stage2_added:
+            if not (ckdir / "teacher.pt").exists():
                 torch.save(model.state_dict(), ckdir / "teacher.pt")
-                _pseudo_labels(cfg, model, device, pseudo_path)
-            pl = np.load(pseudo_path)
-            wp = region_weights(cfg.eye_weight, cfg.pseudo_rest_weight, cfg.pseudo_rest_weight).numpy()
-            for f, p, c in zip(pl["files"], pl["points"], pl["closed"], strict=True):
-                gray = cv2.cvtColor(pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY)
-                for _ in range(cfg.closed_repeat if c else 1):
-                    frames.append(gray)
+            teacher = RecombinatorNet(SCHEMA_68.num_points, cfg.widths).to(device)
+            teacher.load_state_dict(torch.load(ckdir / "teacher.pt", map_location=device))
+            if cfg.eye_state:
+                if not pseudo_path.exists():
+                    _pseudo_labels(cfg, teacher, device, pseudo_path)
+                pl = np.load(pseudo_path)
+                wp = region_weights(cfg.eye_weight, cfg.pseudo_rest_weight, cfg.pseudo_rest_weight).numpy()
+                for f, p, c in zip(pl["files"], pl["points"], pl["closed"], strict=True):
+                    gray = cv2.cvtColor(pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY)
+                    for _ in range(cfg.closed_repeat if c else 1):
+                        frames.append(gray)
+                        points.append(p.astype(np.float32))
+                        weights.append(wp)
+            if cfg.unlabeled:
+                if not unlabeled_path.exists():
+                    _label_unlabeled(cfg, teacher, device, {s.identity for s in train_s}, unlabeled_path)
+                ul = np.load(unlabeled_path)
+                wu = (wbase * cfg.unlabeled_weight).astype(np.float32)
+                for f, p in zip(ul["files"], ul["points"], strict=True):
+                    frames.append(load_gray(f))
                     points.append(p.astype(np.float32))
-                    weights.append(wp)
+                    weights.append(wu)
             stage2_added = True
             logger.info("stage 2: %d training faces", len(frames))
         finetune = epoch >= cfg.epochs - cfg.finetune_epochs
