@@ -351,7 +351,8 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     ul = tmp_path / "unlabeled"
     ul.mkdir()
     pool = sorted((data / "unlabeled").iterdir())
-    picked = [f for f in pool if unlabeled_identity(f) in train_ids][:4] + [f for f in pool if unlabeled_identity(f) == val_id][:2]
+    picked = [f for f in pool if unlabeled_identity(f) in train_ids][:4]
+    picked += [f for f in pool if unlabeled_identity(f) == val_id][:2]
     for f in picked:
         (ul / f.name).write_bytes(f.read_bytes())
     args = ["--data", str(data), "--out", str(tmp_path / "out"), "--limit", "24", "--batch-size", "8", "--no-eye-state"]

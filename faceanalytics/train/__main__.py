@@ -36,9 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default OUT/checkpoints; do not commit it)")
     p.add_argument("--eye-state", default=None, help="eye_state folder (closed/, open/); default ../eye_state")
     p.add_argument("--no-eye-state", action="store_true", help="skip the closed-eye stage")
-    p.add_argument(
-        "--unlabeled", default=None, help="unlabeled frames named IDENTITY_NN.jpg, labelled by the teacher; default DATA/unlabeled"
-    )
+    p.add_argument("--unlabeled", default=None, help="IDENTITY_NN.jpg frames for the teacher to label; default DATA/unlabeled")
     p.add_argument("--no-unlabeled", action="store_true", help="do not use unlabeled frames")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs, help="stage 1 epochs (the teacher)")
