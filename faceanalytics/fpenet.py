@@ -35,6 +35,10 @@ OUTPUT_POINTS = "softargmax"
 OUTPUT_CONFIDENCE = "softargmax:1"
 CROP_SIZE = 80
 
+#: Largest batch one onnxruntime call gets on the CPU. The N x K x 6400 softmax maps of larger
+#: batches no longer fit the caches and throughput drops (docs/performance.md), so larger
+#: batches are run in chunks of this size. GPU sessions take any batch whole.
+CPU_MAX_BATCH = 8
 
 def _dim(d: object) -> int | None:
     """A static dimension as int, ``None`` when symbolic or unknown."""
@@ -48,13 +52,19 @@ class FPENetRunner:
         model: a registered name (``"fpenet68"``) or a path to an ONNX file.
         device: see :mod:`faceanalytics.device`.
         threads: onnxruntime intra-op threads (``None``: one per physical core).
+        max_batch: most crops per onnxruntime call for dynamic-batch models; ``None``:
+            :data:`CPU_MAX_BATCH` on the CPU, unlimited on a GPU.
 
     Raises:
         ModelNotFoundError: no such name or file.
         ModelFormatError: the file is not ONNX, or breaks the contract (the message says how).
     """
 
-    def __init__(self, model: str | os.PathLike, device: Device = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self, model: str | os.PathLike, device: Device = "auto", threads: int | None = None, max_batch: int | None = None
+    ) -> None:
+        if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
+            raise ValueError(f"max_batch must be a positive integer or None; got {max_batch!r}")
         path, spec = _locate(model)
         self.path: Path = path
         self.session: ort.InferenceSession = create_session(path, device, threads)
@@ -69,6 +79,9 @@ class FPENetRunner:
         self.schema: LandmarkSchema = schema_for(k)
         self.name: str = spec.name if spec else path.name
         self._local = threading.local()  # per-thread reusable input buffer
+        on_cpu = self.providers[0] == "CPUExecutionProvider"
+        #: crops per onnxruntime call: the model's fixed batch, else ``max_batch`` (None: whole batches)
+        self.chunk: int | None = self.batch_size or max_batch or (CPU_MAX_BATCH if on_cpu else None)
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -113,14 +126,14 @@ class FPENetRunner:
         m, k = crops.shape[0], self.num_points
         if m == 0:
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        b = self.batch_size
-        if b is None:
+        b = self.chunk
+        if b is None or (self.batch_size is None and m <= b):
             pts, conf = self._run_raw(crops)
         else:
             pts_parts, conf_parts = [], []
             for start in range(0, m, b):
                 chunk = crops[start : start + b]
-                if chunk.shape[0] < b:
+                if self.batch_size is not None and chunk.shape[0] < b:  # fixed-batch model: pad the last chunk
                     chunk = np.concatenate([chunk, np.zeros((b - chunk.shape[0], *chunk.shape[1:]), np.float32)])
                 p, c = self._run_raw(chunk)
                 pts_parts.append(p)

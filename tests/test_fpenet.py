@@ -7,6 +7,7 @@ import pytest
 from fpenet_models import bright_spot_fpenet, random_fpenet
 
 from faceanalytics import FaceAnalyticsError, FPENetRunner, ModelFormatError, ModelNotFoundError, Pipeline
+from faceanalytics.fpenet import CPU_MAX_BATCH
 
 
 @pytest.mark.parametrize(("k", "schema"), [(68, "ibug68"), (80, "fpenet80"), (104, "fpenet104")])
@@ -45,6 +46,24 @@ def test_fixed_batch_models_are_chunked_and_padded(tmp_path: Path):
         p2, c2 = fixed.run(crops[:n])
         np.testing.assert_allclose(p1, p2, atol=1e-4)
         np.testing.assert_allclose(c1, c2, atol=1e-6)
+
+
+def test_large_batches_run_in_chunks_on_the_cpu(tmp_path: Path):
+    path = random_fpenet(tmp_path / "dyn.onnx", 68, seed=5)
+    whole = FPENetRunner(path, device="cpu", max_batch=64)
+    chunked = FPENetRunner(path, device="cpu", max_batch=3)
+    assert FPENetRunner(path, device="cpu").chunk == CPU_MAX_BATCH and chunked.chunk == 3
+    calls: list[int] = []
+    raw = chunked._run_raw
+    chunked._run_raw = lambda c: calls.append(len(c)) or raw(c)  # type: ignore[method-assign]
+    crops = np.random.default_rng(1).uniform(0, 255, (7, 1, 80, 80)).astype(np.float32)
+    p1, c1 = whole.run(crops)
+    p2, c2 = chunked.run(crops)
+    assert calls == [3, 3, 1]
+    np.testing.assert_allclose(p1, p2, atol=1e-4)
+    np.testing.assert_allclose(c1, c2, atol=1e-6)
+    with pytest.raises(ValueError, match="max_batch"):
+        FPENetRunner(path, device="cpu", max_batch=0)
 
 
 def test_rank3_confidence_output_is_accepted(tmp_path: Path):
