@@ -1,5 +1,10 @@
 """Face detection: the :class:`Detector` protocol and MediaPipe BlazeFace behind it.
 
+BlazeFace runs on one of two backends: ``"onnx"`` (MediaPipe's short-range weights converted to
+ONNX in memory and run on onnxruntime, :mod:`faceanalytics.blazeface`; the default for
+``"short"``) or ``"mediapipe"`` (the MediaPipe Tasks ``FaceDetector``; the only one for the sparse
+``"full"`` model, whose operators the conversion does not cover). Both give the same boxes.
+
 Any object with ``detect(image) -> tuple[Detection, ...]`` (image: HxWx3 uint8 BGR) is a
 detector; pass your own to ``Pipeline(detector=...)``.
 """
@@ -19,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from .blazeface import OnnxBlazeFace
+from .device import Device
 from .errors import ModelFormatError
 from .hub import resolve_detector_model
 from .registry import DETECTOR_MODELS
@@ -104,8 +111,11 @@ def _import_mediapipe() -> Any:
     return mp, BaseOptions, vision
 
 
+BACKENDS = ("auto", "onnx", "mediapipe")
+
+
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace through the MediaPipe Tasks ``FaceDetector``.
+    """MediaPipe BlazeFace, on onnxruntime or through the MediaPipe Tasks ``FaceDetector``.
 
     Args:
         model: ``"short"`` (faces within about 2 m, 128x128 input) or ``"full"`` (sparse
@@ -113,6 +123,13 @@ class BlazeFaceDetector:
         min_score: minimum detection confidence in [0, 1].
         model_path: explicit .tflite file; otherwise the cache, then a download (see :mod:`faceanalytics.hub`).
         allow_download: fetch missing weights from MediaPipe's model storage.
+        backend: ``"auto"`` (onnxruntime for ``"short"``, MediaPipe for ``"full"``), ``"onnx"`` or
+            ``"mediapipe"``.
+        device: where the onnxruntime backend runs (see :mod:`faceanalytics.device`).
+        threads: its onnxruntime threads (``None``: 1, fastest for this small network on a CPU).
+
+    Boxes from the onnxruntime backend are not clipped to the image, and not rounded to whole
+    pixels; MediaPipe's are.
 
     Detections carry the six BlazeFace keypoints (:data:`faceanalytics.types.DETECTOR_KEYPOINT_NAMES`).
     One instance may be shared by threads: calls are serialised.
@@ -125,14 +142,28 @@ class BlazeFaceDetector:
         *,
         model_path: str | os.PathLike | None = None,
         allow_download: bool = True,
+        backend: str = "auto",
+        device: Device = "auto",
+        threads: int | None = None,
     ) -> None:
         if model not in DETECTOR_MODELS:
             raise ValueError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
         if not (0.0 <= float(min_score) <= 1.0):
             raise ValueError(f"min_score must be in [0, 1]; got {min_score}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown detector backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend == "onnx" and model != "short":
+            raise ValueError("the onnx backend runs the 'short' model only; use backend='mediapipe' for 'full'")
         self.model = model
         self.min_score = float(min_score)
         self.model_path = resolve_detector_model(model, model_path, allow_download=allow_download)
+        self.backend = "onnx" if backend == "auto" and model == "short" else ("mediapipe" if backend == "auto" else backend)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._onnx: OnnxBlazeFace | None = None
+        if self.backend == "onnx":
+            self._onnx = OnnxBlazeFace(self.model_path, self.min_score, device, 1 if threads is None else threads)
+            return
         mp, base_options, vision = _import_mediapipe()
         self._mp = mp
         options = vision.FaceDetectorOptions(
@@ -147,13 +178,20 @@ class BlazeFaceDetector:
                 self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
             raise ModelFormatError(f"MediaPipe cannot load detector model {self.model_path}: {exc}") from exc
-        self._lock = threading.Lock()
-        self._closed = False
         _install_exit_hook()
         _LIVE.add(self)
 
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """onnxruntime providers of the onnx backend; ``()`` for MediaPipe."""
+        return self._onnx.providers if self._onnx is not None else ()
+
     def detect(self, image: np.ndarray) -> tuple[Detection, ...]:
-        """Faces in an HxWx3 uint8 BGR image, in the detector's order."""
+        """Faces in an HxWx3 uint8 BGR image, best first."""
+        if self._onnx is not None:
+            if self._closed:
+                raise RuntimeError("detector is closed")
+            return self._onnx.detect(image)
         h, w = image.shape[:2]
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
@@ -176,8 +214,9 @@ class BlazeFaceDetector:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                with _quiet_native_stderr():
-                    self._task.close()
+                if self._onnx is None:
+                    with _quiet_native_stderr():
+                        self._task.close()
 
     def __del__(self) -> None:
         # Close quietly here rather than in MediaPipe's own __del__, which logs to stderr.
@@ -185,4 +224,7 @@ class BlazeFaceDetector:
             self.close()
 
     def __repr__(self) -> str:
-        return f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, model_path='{self.model_path}')"
+        return (
+            f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, backend={self.backend!r}, "
+            f"model_path='{self.model_path}')"
+        )

@@ -85,6 +85,7 @@ class Pipeline:
         self.max_faces = max_faces
         self.min_score = float(min_score)
         self._detector_arg = detector
+        self._device = device
         self._detector_model = detector_model
         self._detector: Detector | None = None if isinstance(detector, str) else detector
         self._detector_lock = threading.Lock()
@@ -107,7 +108,9 @@ class Pipeline:
             with self._detector_lock:
                 if self._detector is None:
                     model = cast(str, self._detector_arg)  # a Detector object was stored at construction
-                    self._detector = BlazeFaceDetector(model, self.min_score, model_path=self._detector_model)
+                    self._detector = BlazeFaceDetector(
+                        model, self.min_score, model_path=self._detector_model, device=self._device
+                    )
         return self._detector
 
     def detect(self, image: ImageInput) -> tuple[Detection, ...]:
@@ -188,4 +191,3 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(landmark_model={self.landmarker.name!r}, detector={self._detector_arg!r}, providers={self.providers})"
-

@@ -39,6 +39,9 @@ __all__ = ["Stream", "StreamError", "StreamFrame", "TrackSummary"]
 
 logger = logging.getLogger("faceanalytics")
 
+#: Weight of each new detection in the running box-to-landmarks offset of a followed face.
+OFFSET_UPDATE = 0.3
+
 
 class StreamError(FaceAnalyticsError, ValueError):
     """Misuse of a Stream: timestamps that do not increase, a closed stream, use from two threads."""
@@ -237,15 +240,20 @@ class Stream:
 
         detected = self._need_detect or index % self.detect_every == 0 or not self._tracks
         events: list[Event] = []
-        boxes: dict[int, np.ndarray] = {}
+        found: dict[int, np.ndarray] = {}  # detector boxes of this frame, by track
         if detected:
-            boxes, events = self._associate(bgr, t)
+            found, events = self._associate(bgr, t)
+        # A followed face is cropped from its previous landmarks even on detection frames (switching
+        # to the detector's box every N frames would make the landmarks jump); a new or lost one from
+        # the detector's box. The detector's boxes keep the box-to-landmarks offset up to date.
+        boxes: dict[int, np.ndarray] = {}
         for track in self._tracks.values():
-            if track.id in boxes:
-                track.from_detector = True
-            elif not track.lost and track.raw is not None:
-                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
-                track.from_detector = False
+            follow = not track.lost and track.raw is not None
+            if follow:
+                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)  # type: ignore[arg-type]
+            elif track.id in found:
+                boxes[track.id] = found[track.id]
+            track.from_detector = not follow and track.id in found
 
         faces: list[Face] = []
         if boxes:
@@ -259,6 +267,11 @@ class Stream:
                 track.raw = pts
                 if track.from_detector:
                     track.box_rel = box_offset(boxes[tid], pts)
+                elif tid in found:  # a running average of the offset the detector shows
+                    seen = box_offset(found[tid], pts)
+                    track.box_rel = tuple(  # type: ignore[assignment]
+                        (1 - OFFSET_UPDATE) * a + OFFSET_UPDATE * b for a, b in zip(track.box_rel, seen, strict=True)
+                    )
                 track.last_seen = t
                 track.frames += 1
                 smooth = pts

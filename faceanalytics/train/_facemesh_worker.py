@@ -5,6 +5,8 @@ conflicts with the mediapipe that faceanalytics uses, hence the separate venv:
 
     python -m venv .venv-facemesh && .venv-facemesh/bin/pip install mediapipe==0.10.21
 
+``--video`` runs FaceMesh in video (tracking) mode instead of static-image mode.
+
 Protocol: one image path per line on stdin; one JSON line per image on stdout:
 ``{"path": ..., "landmarks": [[x, y], ...] (468 points, pixels) or null, "ms": float}``.
 """
@@ -21,7 +23,8 @@ import mediapipe as mp
 
 
 def main() -> None:
-    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False)
+    video = "--video" in sys.argv[1:]
+    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=not video, max_num_faces=1, refine_landmarks=False)
     for line in sys.stdin:
         path = line.rstrip("\n")
         if not path:
@@ -33,7 +36,7 @@ def main() -> None:
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             t0 = time.perf_counter()
             res = mesh.process(rgb)
-            out["ms"] = (time.perf_counter() - t0) * 1000
+            out["ms"] = (time.perf_counter() - t0) * 1000  # FaceMesh alone: no file reading, no colour conversion
             if res.multi_face_landmarks:
                 lm = res.multi_face_landmarks[0].landmark
                 out["landmarks"] = [[p.x * w - 0.5, p.y * h - 0.5] for p in lm]

@@ -49,14 +49,23 @@ def run_facemesh(paths: Sequence[str | Path], python: Path | None = None) -> lis
 
 
 class FaceMeshWorker:
-    """A long-lived FaceMesh process: ``landmarks68(bgr)`` -> (68, 2) pixels or ``None``."""
+    """A long-lived FaceMesh process: ``landmarks68(bgr)`` -> (68, 2) pixels or ``None``.
 
-    def __init__(self, python: Path) -> None:
+    ``video=True`` runs FaceMesh's tracking mode (frames must then come in order). After each call,
+    ``last_ms`` is the time FaceMesh itself took on the frame (no file or colour conversion).
+    """
+
+    def __init__(self, python: Path, video: bool = False) -> None:
         self.index = np.array(json.loads(MESH_MAP.read_text())["mesh_to_68"])
-        self._proc = subprocess.Popen(
-            [str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
+        cmd = [str(python), str(WORKER), *(["--video"] if video else [])]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self._dir = tempfile.TemporaryDirectory(prefix="facemesh-")
+        self.last_ms = 0.0
+
+    @property
+    def pid(self) -> int:
+        """Process id of the FaceMesh process (e.g. to read its peak memory)."""
+        return self._proc.pid
 
     def landmarks68(self, bgr: np.ndarray) -> np.ndarray | None:
         path = Path(self._dir.name) / "frame.png"
@@ -67,6 +76,7 @@ class FaceMeshWorker:
         stdin.write(f"{path}\n")
         stdin.flush()
         row = json.loads(stdout.readline())
+        self.last_ms = float(row["ms"])
         return None if row["landmarks"] is None else np.array(row["landmarks"], np.float64)[self.index]
 
     def close(self) -> None:
