@@ -30,8 +30,12 @@ def landmark_problem(face: Face) -> str | None:
     pts = face.landmarks[:68].astype(np.float64)
     if not np.isfinite(pts).all():
         return "landmarks are not finite"
-    spread = np.linalg.eigvalsh(np.cov(pts.T))
-    if spread[1] < 1e-6 or spread[0] < 1e-3 * spread[1]:
+    d = pts - pts.mean(axis=0)
+    sxx, syy, sxy = float(d[:, 0] @ d[:, 0]), float(d[:, 1] @ d[:, 1]), float(d[:, 0] @ d[:, 1])
+    # eigenvalues of the 2x2 scatter matrix, smallest first
+    mid, rad = (sxx + syy) / 2, float(np.hypot((sxx - syy) / 2, sxy))
+    spread = (mid - rad, mid + rad)
+    if spread[1] < 1e-6 * len(pts) or spread[0] < 1e-3 * spread[1]:
         return "landmarks are degenerate (collapsed to a point or a line)"
     return None
 

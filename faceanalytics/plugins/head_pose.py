@@ -34,9 +34,17 @@ def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 
 def rotation_to_angles(r: np.ndarray) -> tuple[float, float, float]:
-    """``(yaw, pitch, roll)`` in degrees of a 3x3 head-to-camera rotation."""
-    a, b, c = Rotation.from_matrix(r).as_euler("YXZ", degrees=True)
-    return float(-a), float(-b), float(c)
+    """``(yaw, pitch, roll)`` in degrees of a 3x3 head-to-camera rotation.
+
+    Closed form of the intrinsic ``YXZ`` decomposition ``R = Ry(a) Rx(b) Rz(c)`` (yaw = -a,
+    pitch = -b, roll = c): ``b = asin(-R[1,2])``, ``a = atan2(R[0,2], R[2,2])``,
+    ``c = atan2(R[1,0], R[1,1])``.
+    """
+    r = np.asarray(r, np.float64)
+    b = np.arcsin(np.clip(-r[1, 2], -1.0, 1.0))
+    a = np.arctan2(r[0, 2], r[2, 2])
+    c = np.arctan2(r[1, 0], r[1, 1])
+    return float(-np.degrees(a)), float(-np.degrees(b)), float(np.degrees(c))
 
 
 def _invalid(reason: str) -> HeadPose:
