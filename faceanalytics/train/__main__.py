@@ -36,8 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default OUT/checkpoints; do not commit it)")
     p.add_argument("--eye-state", default=None, help="eye_state folder (closed/, open/); default ../eye_state")
     p.add_argument("--no-eye-state", action="store_true", help="skip the closed-eye stage")
-    p.add_argument("--unlabeled", default=None, help="IDENTITY_NN.jpg frames for the teacher to label; default DATA/unlabeled")
-    p.add_argument("--no-unlabeled", action="store_true", help="do not use unlabeled frames")
+    p.add_argument(
+        "--unlabeled",
+        default=None,
+        help="folder of IDENTITY_NN.jpg frames for the teacher to label in stage 2 (e.g. DATA/unlabeled; default: none)",
+    )
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs, help="stage 1 epochs (the teacher)")
     p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="stage 3 epochs (light augmentation)")
@@ -71,16 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     if eye_state is None and not args.no_eye_state:
         guess = Path(args.data).resolve().parent / "eye_state"
         eye_state = str(guess) if (guess / "closed").is_dir() else None
-    unlabeled = args.unlabeled
-    if unlabeled is None and not args.no_unlabeled:
-        guess = Path(args.data) / "unlabeled"
-        unlabeled = str(guess) if guess.is_dir() else None
     cfg = TrainConfig(
         data=args.data,
         out=args.out,
         checkpoints=args.checkpoints,
         eye_state=None if args.no_eye_state else eye_state,
-        unlabeled=None if args.no_unlabeled else unlabeled,
+        unlabeled=args.unlabeled,
         epochs=args.epochs,
         teacher_epochs=args.teacher_epochs,
         finetune_epochs=args.finetune_epochs,
