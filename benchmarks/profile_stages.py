@@ -16,7 +16,6 @@ import argparse
 import collections
 import cProfile
 import json
-import os
 import pstats
 import sys
 import time
@@ -87,7 +86,8 @@ def main() -> None:
             prof.enable()
         stream(f, i / 30)
     prof.disable()
-    print(f"stream mode (detect every 10): {len(frames) / (time.perf_counter() - t):.0f} frames/s (half of it under cProfile); shares:")
+    fps = len(frames) / (time.perf_counter() - t)
+    print(f"stream mode (detect every 10): {fps:.0f} frames/s (the second half under cProfile); shares:")
     times = stage_times(prof, len(frames) - len(frames) // 2)
     for k, v in times.items():
         print(f"  {k:48s} {v:6.2f} ms  {100 * v / times['total']:5.1f} %")
@@ -101,7 +101,7 @@ def main() -> None:
         sess.run(None, {INPUT_NAME: x})
     trace = sess.end_profiling()
     events = json.loads(Path(trace).read_text())
-    os.remove(trace)
+    Path(trace).unlink()
     by_node: collections.Counter = collections.Counter()
     by_type: collections.Counter = collections.Counter()
     for e in events:

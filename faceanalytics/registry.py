@@ -66,6 +66,22 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         num_points=68,
         description="faceanalytics FPENet-68: recombinator network 16-32-64-64, trained on ../shared/data/landmarks68",
     ),
+    "fpenet68-int8": ModelSpec(
+        name="fpenet68-int8",
+        filename="fpenet68_int8.onnx",
+        sha256="639ae52e1954b8cfc3a51c93760d309cc6b32cab7d7efd136b744f316b3116e8",
+        size=386_043,
+        num_points=68,
+        description="fpenet68 with INT8 convolutions (onnxruntime static quantisation, QDQ U8S8), for CPUs",
+    ),
+    "fpenet68-fp16": ModelSpec(
+        name="fpenet68-fp16",
+        filename="fpenet68_fp16.onnx",
+        sha256="de19ef0487f561fa49922cf9fbb8a841e0bed9b7e16d9fa83cc543d3d783d356",
+        size=623_923,
+        num_points=68,
+        description="fpenet68 in half precision (float32 input and outputs), for CUDA and TensorRT",
+    ),
 })
 
 #: The landmark model ``Pipeline()`` uses when none is named.
