@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 __all__ = ["add_batch_parser", "batch_command"]
@@ -78,7 +79,8 @@ def batch_command(args: argparse.Namespace) -> int:
             detect_every=args.detect_every,
             smoothing=not args.no_smoothing,
         )
-    except BatchUsageError:
+    except BatchUsageError as exc:
+        print(f"faceanalytics: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     bar = tqdm(total=None, unit="source", disable=args.quiet or None, desc="batch")
 
@@ -103,14 +105,16 @@ def batch_command(args: argparse.Namespace) -> int:
             gpus_per_worker=args.gpus_per_worker,
             progress=progress,
         )
-    except BatchUsageError:
+    except BatchUsageError as exc:
+        print(f"faceanalytics: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        print(f"faceanalytics: interrupted; run again with --resume to finish {args.output}", file=sys.stderr)
         return 130
     finally:
         bar.close()
-    for _source, _error in report.failed:
-        pass
+    for source, error in report.failed:
+        print(f"faceanalytics: error: {source}: {error}", file=sys.stderr)
     logger.info(
         "%d source(s), %d failed, %d frames, %d face rows in %.1f s (%d resumed); wrote %s and %s",
         report.sources,

@@ -111,8 +111,8 @@ def run_batch(
         for task in tasks:
             if task.key in finished:
                 rows = store.read(store.sources_path(task.key)).to_pylist()
-                if [r["source"] for r in rows] == [s.path for s in task.sources] and all(r["status"] == "ok" for r in rows):
-                    results[task.key] = rows
+                if [r["source"] for r in rows] == [s.path for s in task.sources]:
+                    results[task.key] = rows  # finished, failures included: --overwrite redoes everything
         todo = [t for t in tasks if t.key not in results]
     resumed = sum(len(rows) for rows in results.values())
     logger.info("%d source(s) in %d task(s); %d resumed, %d to do", len(sources), len(tasks), resumed, len(sources) - resumed)
