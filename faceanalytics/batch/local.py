@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -65,8 +66,9 @@ class _Worker:
         child.close()  # the parent keeps one end: the pipe reads EOF when the child dies
         self.task: Task | None = None
 
-    def stop(self, timeout: float = 5.0) -> None:
-        if self.process.is_alive():
+    def stop(self, graceful: bool = True, timeout: float = 5.0) -> None:
+        """Ask the worker to finish (it ends after its current task), else terminate it."""
+        if graceful and self.process.is_alive():
             with contextlib.suppress(OSError):
                 self.conn.send(None)
             self.process.join(timeout)
@@ -74,6 +76,14 @@ class _Worker:
             self.process.terminate()
             self.process.join(timeout)
         self.conn.close()
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def run_local(
@@ -136,6 +146,9 @@ def run_local(
                             pending.appendleft(task)
                     if pending and len(pool) < workers:
                         pool.append(_Worker(ctx, config))
-    finally:
+    except BaseException:  # Ctrl-C, a set-up error: stop at once; finished parts stay for --resume
         for w in pool:
-            w.stop()
+            w.stop(graceful=False)
+        raise
+    for w in pool:
+        w.stop()

@@ -145,11 +145,9 @@ def run_batch(
     used_workers = 0
     if todo:
         if engine == "local":
-            import os
+            from .local import cpu_count, run_local
 
-            from .local import run_local
-
-            used_workers = min(workers or os.cpu_count() or 1, len(todo))
+            used_workers = min(workers or cpu_count(), len(todo))
             run_local(todo, config, workers=used_workers, retries=retries, on_done=on_done, on_failed=on_failed)
         else:
             from .ray_engine import run_ray

@@ -41,7 +41,7 @@ __all__ = ["TaskRunner", "WorkerConfig", "make_pipeline"]
 logger = logging.getLogger("faceanalytics")
 
 #: Face rows buffered before they are written to the part file as a row group.
-FLUSH_ROWS = 20_000
+FLUSH_ROWS = 5_000
 
 
 @dataclass(frozen=True)
