@@ -241,23 +241,30 @@ def test_a_task_that_keeps_killing_its_worker_is_reported(detector_home, corpus,
     assert sources.column("status").to_pylist() == ["failed", "failed", "ok", "ok"]  # broken.jpg, the crash, two photos
 
 
-def test_resume_finishes_an_interrupted_run(killed_local_run, baseline, corpus, tmp_path, landmark_model, capsys):
-    """An interrupted run leaves the parts of its finished tasks; --resume redoes only the rest."""
+def test_interrupted_run_resumes_where_it_stopped(baseline, corpus, tmp_path, landmark_model, capsys):
+    """Ctrl-C stops the workers at once and leaves the parts of the finished tasks; --resume redoes
+    only the others, and the result is that of an uninterrupted run."""
+    import multiprocessing
+
     out = tmp_path / "results.parquet"
-    parts = tmp_path / "results.parquet.parts"
-    shutil.copytree(killed_local_run[1], parts)
-    (parts / "_SUCCESS").unlink()
-    pan = next(t for t in plan_tasks(expand_inputs(_inputs(corpus))) if t.sources[0].path.endswith("pan.mp4"))
-    (parts / "sources" / f"part-{pan.key}.parquet").unlink()  # pan.mp4 never finished
+    options = BatchOptions(landmark_model=landmark_model)
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(_inputs(corpus), str(out), options, workers=1, progress=interrupt)  # after the first task: pan.mp4
+    assert multiprocessing.active_children() == []
+    assert not out.exists() and len(list((tmp_path / "results.parquet.parts" / "sources").glob("part-*.parquet"))) == 1
     args = ["batch", *_inputs(corpus), "-o", str(out), "--landmark-model", landmark_model, "-q", "--workers", "1"]
     assert main(args) == EXIT_USAGE
     assert "--resume" in capsys.readouterr().err
-    report = run_batch(_inputs(corpus), str(out), BatchOptions(landmark_model=landmark_model), workers=1, resume=True)
-    assert report.resumed == 6  # all but pan.mp4
+    report = run_batch(_inputs(corpus), str(out), options, workers=1, resume=True)
+    assert report.resumed == 1
     faces, sources = _tables(out)
     ref_faces, ref_sources = _tables(baseline[1])
     assert sources.equals(ref_sources) and faces.equals(ref_faces)
-    assert not parts.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.parquet", "results.sources.parquet"]
 
 
 def test_usage_and_setup_errors(detector_home, corpus, landmark_model, tmp_path, capsys, monkeypatch):
@@ -290,6 +297,7 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own
 def test_ray_and_local_give_the_same_tables(ray_cluster, baseline, corpus, landmark_model, tmp_path):
     out = tmp_path / "ray.parquet"
     report = run_batch(_inputs(corpus), str(out), BatchOptions(landmark_model=landmark_model), engine="ray", workers=2)
@@ -300,6 +308,7 @@ def test_ray_and_local_give_the_same_tables(ray_cluster, baseline, corpus, landm
     assert faces.equals(ref_faces)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_ray_worker_killed_mid_video_loses_and_duplicates_nothing(ray_cluster, baseline, corpus, landmark_model, tmp_path):
     marker = tmp_path / "crashed"
     out = tmp_path / "ray-parts"

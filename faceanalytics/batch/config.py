@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import FaceAnalyticsError
 
-__all__ = ["BatchError", "BatchOptions", "BatchReport", "BatchUsageError", "CrashOnce", "MissingExtraError"]
+__all__ = ["REPORT_COLUMNS", "BatchError", "BatchOptions", "BatchReport", "BatchUsageError", "CrashOnce", "MissingExtraError"]
 
 
 class BatchError(FaceAnalyticsError):
@@ -64,6 +64,10 @@ class CrashOnce:
     source: str
     marker: str
     frame: int = 0
+
+
+#: The columns of the source table that workers send back to the run (the rest stay in the parts).
+REPORT_COLUMNS = ("source", "status", "error", "frames", "faces")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -56,13 +56,33 @@ def _worker_main(conn: Connection, config: WorkerConfig) -> None:
         runner.close()
 
 
+#: Thread pools of the numeric libraries, sized when they load; Ray sets the first to an actor's CPUs.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _thread_env(threads: int) -> Iterator[None]:
+    """The environment a child process starts with: thread pools of ``threads`` unless the user set
+    them. The variables must be there when the child imports numpy, so they are set here, around
+    ``start()``, and removed again."""
+    added = [v for v in _THREAD_VARS if v not in os.environ]
+    for v in added:
+        os.environ[v] = str(threads)
+    try:
+        yield
+    finally:
+        for v in added:
+            os.environ.pop(v, None)
+
+
 class _Worker:
     def __init__(self, ctx: Any, config: WorkerConfig) -> None:
         self.conn, child = ctx.Pipe()
         self.process: BaseProcess = ctx.Process(
             target=_worker_main, args=(child, config), daemon=True, name="faceanalytics-batch"
         )
-        self.process.start()
+        with _thread_env(config.options.threads):
+            self.process.start()
         child.close()  # the parent keeps one end: the pipe reads EOF when the child dies
         self.task: Task | None = None
 

@@ -21,7 +21,7 @@ from .config import BatchError, MissingExtraError
 from .inputs import Task
 from .worker import TaskRunner, WorkerConfig
 
-__all__ = ["run_ray"]
+__all__ = ["cluster_plan", "import_ray", "run_ray"]
 
 logger = logging.getLogger("faceanalytics")
 
@@ -29,7 +29,12 @@ OnDone = Callable[[Task, list[dict[str, Any]]], None]
 OnFailed = Callable[[Task, str], None]
 
 
-def _import_ray() -> Any:
+def import_ray() -> Any:
+    """The ``ray`` module, with Ray Data.
+
+    Raises:
+        MissingExtraError: Ray Data is not installed.
+    """
     try:
         import ray
         import ray.data
@@ -82,7 +87,7 @@ def run_ray(
         MissingExtraError: Ray is not installed.
         BatchError: Ray could not run the dataset (e.g. actors that cannot start).
     """
-    ray = _import_ray()
+    ray = import_ray()
     started = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .config import BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
+from .config import REPORT_COLUMNS, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
 from .inputs import Task, expand_inputs, plan_tasks
 
 __all__ = ["ENGINES", "read_results", "run_batch", "sources_path_for"]
@@ -89,7 +89,11 @@ def run_batch(
         raise BatchUsageError(f"gpus_per_worker must be >= 0; got {gpus_per_worker!r}")
     options = options or BatchOptions()
     _require_pyarrow()
-    from .store import PartStore, resolve
+    if engine == "ray":
+        from .ray_engine import import_ray
+
+        import_ray()  # before any work
+    from .store import FACES, SOURCES, PartStore, resolve
 
     parts_root = output if partitioned else f"{output.rstrip('/')}.parts"
     store = PartStore(parts_root)
@@ -110,7 +114,7 @@ def run_batch(
         finished = store.finished()
         for task in tasks:
             if task.key in finished:
-                rows = store.read(store.sources_path(task.key)).to_pylist()
+                rows = store.read(store.sources_path(task.key)).select(list(REPORT_COLUMNS)).to_pylist()
                 if [r["source"] for r in rows] == [s.path for s in task.sources]:
                     results[task.key] = rows  # finished, failures included: --overwrite redoes everything
         todo = [t for t in tasks if t.key not in results]
@@ -140,7 +144,7 @@ def run_batch(
         with store.faces_writer(task.key, _face_schema(num_points)):
             pass  # an empty face part, so every task has both parts
         store.write_sources(task.key, pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA))
-        on_done(task, rows)
+        on_done(task, [{k: r[k] for k in REPORT_COLUMNS} for r in rows])
 
     used_workers = 0
     if todo:
@@ -171,7 +175,7 @@ def run_batch(
     counts = {"sources": len(rows), "failed": len(failed), "frames": frames, "faces": faces, "tasks": len(tasks)}
     if partitioned:
         store.mark_success(counts)
-        faces_path, sources_path = store.faces_path("*").rsplit("/", 1)[0], store.sources_path("*").rsplit("/", 1)[0]
+        faces_path, sources_path = f"{output.rstrip('/')}/{FACES}", f"{output.rstrip('/')}/{SOURCES}"
     else:
         faces_path, sources_path = output, sources_path_for(output)
         _merge(store, tasks, num_points, resolve(faces_path), resolve(sources_path))

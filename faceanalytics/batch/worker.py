@@ -31,7 +31,7 @@ from ..plugins import AlignmentPlugin, default_plugins
 from ..stream import StreamFrame
 from ..video_io import _video as open_video_file
 from ..video_outputs import SummaryBuilder
-from .config import BatchOptions, CrashOnce
+from .config import REPORT_COLUMNS, BatchOptions, CrashOnce
 from .inputs import Source, Task, is_uri, open_filesystem
 from .schema import SOURCE_SCHEMA, FaceRows, source_row
 from .store import PartStore
@@ -84,7 +84,8 @@ class TaskRunner:
 
     def run(self, task: Task) -> list[dict[str, Any]]:
         """Analyse the task's sources, write its face part then its source part; returns the
-        source rows. A source that fails is a row with its error, not an exception."""
+        source rows, cut to :data:`REPORT_COLUMNS`. A source that fails is a row with its error,
+        not an exception."""
         rows: list[dict[str, Any]] = []
         faces = FaceRows(self.config.num_points)
         writer = self.store.faces_writer(task.key, faces.schema)
@@ -97,7 +98,7 @@ class TaskRunner:
             raise
         writer.commit()
         self.store.write_sources(task.key, pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA))
-        return rows
+        return [{k: row[k] for k in REPORT_COLUMNS} for row in rows]
 
     def close(self) -> None:
         self.pipe.close()
