@@ -288,6 +288,25 @@ def test_usage_and_setup_errors(detector_home, corpus, landmark_model, tmp_path,
 
 
 # ------------------------------------------------------------------------------------------- Ray
+def test_ray_actors_and_gpu_fractions():
+    from faceanalytics.batch.ray_engine import cluster_plan
+
+    class FakeRay:
+        def __init__(self, **res):
+            self.res = res
+
+        def cluster_resources(self):
+            return self.res
+
+    gpus = FakeRay(CPU=16.0, GPU=2.0)
+    assert cluster_plan(gpus, None, 1, "auto", None) == (16, 0.125)  # 16 actors share 2 GPUs
+    assert cluster_plan(gpus, 4, 1, "cuda", None) == (4, 0.5)
+    assert cluster_plan(gpus, 1, 1, "cuda", None) == (1, 1.0)  # never more than one GPU per actor
+    assert cluster_plan(gpus, None, 4, "cpu", None) == (4, 0.0)  # --threads 4: 4 CPUs per actor; no GPU asked
+    assert cluster_plan(gpus, 8, 1, "auto", 0.25) == (8, 0.25)
+    assert cluster_plan(FakeRay(CPU=2.0), None, 1, "auto", None) == (2, 0.0)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
@@ -300,8 +319,8 @@ def ray_cluster():
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own
 def test_ray_and_local_give_the_same_tables(ray_cluster, baseline, corpus, landmark_model, tmp_path):
     out = tmp_path / "ray.parquet"
-    report = run_batch(_inputs(corpus), str(out), BatchOptions(landmark_model=landmark_model), engine="ray", workers=2)
-    assert report.workers == 2 and len(report.failed) == 2
+    args = ["batch", *_inputs(corpus), "-o", str(out), "--engine", "ray", "--workers", "2", "--landmark-model", landmark_model]
+    assert main([*args, "-q"]) == EXIT_FAILED  # broken.jpg and missing.png, as with the local engine
     faces, sources = _tables(out)
     ref_faces, ref_sources = _tables(baseline[1])
     assert sources.equals(ref_sources)
