@@ -40,6 +40,7 @@ def _worker_main(conn: Connection, config: WorkerConfig) -> None:
     except BaseException as exc:  # set-up failed: tell the parent, which stops the run
         conn.send(("setup", exc if isinstance(exc, FaceAnalyticsError) else BatchError(f"worker set-up failed: {exc!r}")))
         return
+    conn.send(("ready", None))
     try:
         while True:
             try:
@@ -85,6 +86,7 @@ class _Worker:
             self.process.start()
         child.close()  # the parent keeps one end: the pipe reads EOF when the child dies
         self.task: Task | None = None
+        self.ready = False  # models loaded
 
     def stop(self, graceful: bool = True, timeout: float = 5.0) -> None:
         """Ask the worker to finish (it ends after its current task), else terminate it."""
@@ -120,8 +122,7 @@ def run_local(
     pending = deque(tasks)
     attempts: dict[str, int] = {}
     pool: list[_Worker] = []
-    early_deaths = 0  # deaths before any task finished: a broken environment rather than a bad input
-    finished = 0
+    setup_deaths = 0  # workers dead before loading their models, in a row: a broken environment
     try:
         pool = [_Worker(ctx, config) for _ in range(min(workers, len(pending)))]
         while pending or any(w.task for w in pool):
@@ -137,9 +138,11 @@ def run_local(
                     kind, payload = "died", None
                 if kind == "setup":
                     raise payload
+                if kind == "ready":
+                    w.ready, setup_deaths = True, 0
+                    continue
                 task, w.task = w.task, None
                 if kind == "done" and task is not None:
-                    finished += 1
                     on_done(task, payload)
                 elif kind == "error" and task is not None:
                     on_failed(task, payload)
@@ -148,18 +151,15 @@ def run_local(
                     code = w.process.exitcode
                     pool.remove(w)
                     w.stop()
-                    early_deaths += finished == 0
-                    if early_deaths > max(3, 2 * workers):
-                        raise BatchError(f"worker processes keep dying (last exit code {code}) before finishing any task")
-                    if task is not None:
+                    if not w.ready:  # not the task's fault: give it back uncharged
+                        setup_deaths += 1
+                        if setup_deaths > max(3, workers):
+                            raise BatchError(f"worker processes die while loading the models (last exit code {code})")
+                        if task is not None:
+                            pending.appendleft(task)
+                    elif task is not None:
                         n = attempts[task.key] = attempts.get(task.key, 0) + 1
-                        logger.warning(
-                            "a worker died (exit code %s) on task %s (%d source(s)); attempt %d",
-                            code,
-                            task.key,
-                            len(task.sources),
-                            n,
-                        )
+                        logger.warning("a worker died (exit code %s) on task %s, attempt %d", code, task.key, n)
                         if n > retries:
                             on_failed(task, f"the worker process died (exit code {code}) on each of {n} attempts")
                         else:
