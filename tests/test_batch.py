@@ -123,6 +123,7 @@ def test_inputs_through_pyarrow_filesystems(tmp_path):
     folder = [(s.path, s.kind) for s in expand_inputs([uri])]
     assert folder == [(f"{uri}/1.jpg", "image"), (f"{uri}/sub/2.mp4", "video")]
     assert [s.path for s in expand_inputs([f"{uri}/**/*.mp4"])] == [f"{uri}/sub/2.mp4"]
+    assert [s.path for s in expand_inputs([f"{uri}/**/*.jpg"])] == [f"{uri}/1.jpg"]  # ** spans no folder too
     assert [s.path for s in expand_inputs([f"{uri}/list.txt"])] == [f"{uri}/1.jpg", f"{uri}/sub/2.mp4"]
     assert expand_inputs([f"{uri}/nothing.jpg"])[0].error == "not found"
 

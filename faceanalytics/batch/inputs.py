@@ -203,10 +203,15 @@ def _expand_uri(uri: str, in_manifest: bool) -> list[Source]:
         if f.type != pafs.FileType.File or any(part.startswith(".") for part in rel.split("/")):
             continue
         full = prefix + rel
-        if (pattern is None or fnmatch.fnmatchcase(full, pattern)) and (k := _kind(full, explicit=False)):
+        if (pattern is None or _matches(full, pattern)) and (k := _kind(full, explicit=False)):
             out.append(Source(full, k))
     what = f"no images or videos match {pattern!r}" if pattern else f"no images or videos under {uri}"
     return out or [Source(pattern or uri, "", what)]
+
+
+def _matches(path: str, pattern: str) -> bool:
+    """Glob match for URIs: ``*`` and ``**`` cross folders; ``**/`` also matches no folder (as in ``glob``)."""
+    return fnmatch.fnmatchcase(path, pattern) or ("**/" in pattern and fnmatch.fnmatchcase(path, pattern.replace("**/", "")))
 
 
 def plan_tasks(sources: Sequence[Source], images_per_task: int = 16) -> list[Task]:
