@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="versions, execution providers and model paths")
     i.add_argument("--json", action="store_true", help="print as JSON")
+
+    from .batch.cli import add_batch_parser
+
+    add_batch_parser(sub)
     return p
 
 
@@ -90,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(level)
     try:
         commands = {"detect": _detect, "video": _video, "align": _align, "download-models": _download, "info": _info}
+        commands["batch"] = _batch
         return commands[args.command](args)
     except KeyboardInterrupt:
         print("faceanalytics: interrupted", file=sys.stderr)
@@ -299,6 +304,12 @@ def _download(args: argparse.Namespace) -> int:
         print(f"{name}: {path}")
     logger.info("model cache: %s", home())
     return EXIT_OK
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch.cli import batch_command
+
+    return batch_command(args)
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,7 +21,7 @@ from .atomic import AtomicFile
 from .events import Event
 from .stream import StreamFrame, TrackSummary
 
-__all__ = ["CsvWriter", "SummaryBuilder", "VideoWriter", "csv_columns"]
+__all__ = ["CsvWriter", "SummaryBuilder", "VideoWriter", "csv_columns", "face_values"]
 
 EVENT_KINDS = ("blink", "microsleep", "yawn", "smile")
 
@@ -52,8 +53,55 @@ def csv_columns(num_points: int) -> list[str]:
     ]
 
 
-def _num(x: float | None) -> str:
-    return "" if x is None or not math.isfinite(x) else f"{x:.4f}"
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def face_values(fr: StreamFrame) -> list[list[Any]]:
+    """One list per face of ``fr``, in :func:`csv_columns` order, unformatted: ints and floats,
+    booleans for the 0/1 columns, ``None`` where the CSV has an empty cell (a plugin result that is
+    missing or invalid, or a number that is not finite). The CSV and the batch Parquet rows are both
+    made from these."""
+    ended = {(e.track_id, e.kind) for e in fr.events}
+    rows = []
+    for face in fr.faces:
+        pose, eyes, mouth = face.head_pose, face.eyes, face.mouth
+        ok = lambda r: r is not None and r.valid  # noqa: E731
+        rows.append(
+            [
+                fr.index,
+                float(fr.timestamp),
+                face.track_id,
+                float(face.score),
+                *face.box.tolist(),
+                *face.landmarks[:, 0].tolist(),
+                *face.landmarks[:, 1].tolist(),
+                *((_finite(pose.yaw), _finite(pose.pitch), _finite(pose.roll)) if ok(pose) else (None, None, None)),
+                *((_finite(eyes.left_ear), _finite(eyes.right_ear), bool(eyes.closed)) if ok(eyes) else (None, None, None)),
+                *((_finite(mouth.mar), bool(mouth.open), _finite(mouth.smile)) if ok(mouth) else (None, None, None)),
+                *(((face.track_id, k) in ended) for k in EVENT_KINDS),
+            ]
+        )
+    return rows
+
+
+def _csv_formats(num_points: int) -> list[Callable[[Any], Any]]:
+    """How each :func:`face_values` value is written in the CSV, column by column."""
+    same = lambda v: v  # noqa: E731 (csv writes None as an empty cell)
+    px = lambda v: f"{v:.2f}"  # noqa: E731
+    opt = lambda v: "" if v is None else f"{v:.4f}"  # noqa: E731
+    flag = lambda v: "" if v is None else int(v)  # noqa: E731
+    return [
+        same,
+        lambda v: f"{v:.4f}",
+        same,
+        lambda v: f"{v:.3f}",
+        *[px] * (4 + 2 * num_points),
+        opt, opt, opt,
+        opt, opt, flag,
+        opt, flag, opt,
+        *[int] * len(EVENT_KINDS),
+    ]  # fmt: skip
 
 
 class CsvWriter:
@@ -64,27 +112,12 @@ class CsvWriter:
         self._fh: IO[str] = self._file.tmp.open("w", newline="")
         self._csv = csv.writer(self._fh)
         self._csv.writerow(csv_columns(num_points))
+        self._formats = _csv_formats(num_points)
         self.rows = 0
 
     def write(self, fr: StreamFrame) -> None:
-        ended = {(e.track_id, e.kind) for e in fr.events}
-        for face in fr.faces:
-            pose, eyes, mouth = face.head_pose, face.eyes, face.mouth
-            ok = lambda r: r is not None and r.valid  # noqa: E731
-            row = [
-                fr.index,
-                f"{fr.timestamp:.4f}",
-                face.track_id,
-                f"{face.score:.3f}",
-                *(f"{v:.2f}" for v in face.box),
-                *(f"{v:.2f}" for v in face.landmarks[:, 0]),
-                *(f"{v:.2f}" for v in face.landmarks[:, 1]),
-                *((_num(pose.yaw), _num(pose.pitch), _num(pose.roll)) if ok(pose) else ("", "", "")),
-                *((_num(eyes.left_ear), _num(eyes.right_ear), int(eyes.closed)) if ok(eyes) else ("", "", "")),
-                *((_num(mouth.mar), int(mouth.open), _num(mouth.smile)) if ok(mouth) else ("", "", "")),
-                *(int((face.track_id, k) in ended) for k in EVENT_KINDS),
-            ]
-            self._csv.writerow(row)
+        for values in face_values(fr):
+            self._csv.writerow([f(v) for f, v in zip(self._formats, values, strict=True)])
             self.rows += 1
 
     def close(self) -> None:
