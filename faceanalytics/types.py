@@ -7,10 +7,11 @@ the point). Boxes are ``x1, y1, x2, y2``.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -248,8 +249,15 @@ class Face:
         if name in _BUILTIN_RESULTS:
             if not isinstance(value, _BUILTIN_RESULTS[name]):
                 raise TypeError(f"plugin {name!r} must return {_BUILTIN_RESULTS[name].__name__}, got {type(value).__name__}")
-            return replace(self, **{name: value})
-        return replace(self, extras={**self.extras, name: value})
+            return self._with(name, value)
+        return self._with("extras", MappingProxyType({**self.extras, name: value}))
+
+    def _with(self, field_name: str, value: Any) -> Face:
+        """A shallow copy with one field replaced; the other fields were checked at construction,
+        so unlike ``dataclasses.replace`` this does not validate (and copy) the arrays again."""
+        new = copy.copy(self)
+        object.__setattr__(new, field_name, value)
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: arrays become lists of floats; NaN becomes null. Plugin results appear
