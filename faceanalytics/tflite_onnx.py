@@ -40,13 +40,8 @@ def _same_pads(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[in
     return pads_before + pads_after
 
 
-def tflite_to_onnx(path: str | os.PathLike, uint8_input: tuple[float, float, bool] | None = None) -> bytes:
+def tflite_to_onnx(path: str | os.PathLike) -> bytes:
     """The serialized ONNX model equivalent to the TFLite file at ``path``.
-
-    Args:
-        uint8_input: ``(scale, offset, reverse_channels)``: take a uint8 NHWC image instead and
-            compute the float input in the graph as ``x * scale + offset``, channels reversed
-            first when asked (e.g. BGR in, RGB model), saving the caller a pass over the image.
 
     Raises:
         ModelFormatError: unreadable file or an unsupported operator/tensor type.
@@ -67,14 +62,14 @@ def tflite_to_onnx(path: str | os.PathLike, uint8_input: tuple[float, float, boo
     if graph is None or graph.InputsLength() != 1:
         raise ModelFormatError(f"{path}: not a TFLite model with one input graph")
     try:
-        return _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path, uint8_input)
+        return _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path)
     except ModelFormatError:
         raise
     except Exception as exc:  # a malformed flatbuffer surfaces as IndexError, ValueError, struct.error...
         raise ModelFormatError(f"{path}: cannot convert this TFLite model to ONNX ({type(exc).__name__}: {exc})") from exc
 
 
-def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path, uint8_input) -> bytes:  # noqa: N803
+def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path) -> bytes:  # noqa: N803
     """The conversion proper (the modules are passed in: they are imported lazily)."""
 
     op_names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -129,19 +124,7 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
 
     gin = graph.Inputs(0)
     in_shape = shapes[gin]
-    first = "input"
-    if uint8_input is not None:
-        scale, offset, reverse = uint8_input
-        nodes.append(helper.make_node("Cast", ["input"], ["input_f"], to=TensorProto.FLOAT))
-        first = "input_f"
-        if reverse:
-            rev = np.arange(in_shape[3] - 1, -1, -1, dtype=np.int64)
-            nodes.append(helper.make_node("Gather", [first, const("channels_reversed", rev)], ["input_rev"], axis=3))
-            first = "input_rev"
-        nodes.append(helper.make_node("Mul", [first, const("input_scale", np.float32(scale))], ["input_scaled"]))
-        nodes.append(helper.make_node("Add", ["input_scaled", const("input_offset", np.float32(offset))], ["input_norm"]))
-        first = "input_norm"
-    nodes.append(helper.make_node("Transpose", [first], [tname(gin)], perm=[0, 3, 1, 2]))
+    nodes.append(helper.make_node("Transpose", ["input"], [tname(gin)], perm=[0, 3, 1, 2]))
     nchw.add(gin)
 
     for k in range(graph.OperatorsLength()):
@@ -245,8 +228,7 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
         oname = graph.Tensors(o).Name().decode(errors="replace")
         nodes.append(helper.make_node("Identity", [tname(o)], [oname]))
         outputs.append(helper.make_tensor_value_info(oname, TensorProto.FLOAT, ["N", *shapes[o][1:]]))
-    in_type = TensorProto.UINT8 if uint8_input is not None else TensorProto.FLOAT
-    inp = helper.make_tensor_value_info("input", in_type, ["N", *in_shape[1:]])
+    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", *in_shape[1:]])
     onnx_graph = helper.make_graph(nodes, path.stem, [inp], outputs, inits)
     opset = [helper.make_opsetid("", 17)]
     proto = helper.make_model(onnx_graph, opset_imports=opset, producer_name="faceanalytics.tflite_onnx")
