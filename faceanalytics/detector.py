@@ -126,7 +126,8 @@ class BlazeFaceDetector:
         backend: ``"auto"`` (onnxruntime for ``"short"``, MediaPipe for ``"full"``), ``"onnx"`` or
             ``"mediapipe"``.
         device: where the onnxruntime backend runs (see :mod:`faceanalytics.device`).
-        threads: its onnxruntime threads (``None``: onnxruntime's default, one per physical core).
+        threads: its onnxruntime threads (``None``: 1. A second pool of spinning threads next to the
+            landmark model's would fight it for the cores: 1 thread is faster end to end).
 
     Boxes from the onnxruntime backend are not clipped to the image, and not rounded to whole
     pixels; MediaPipe's are.
@@ -162,7 +163,7 @@ class BlazeFaceDetector:
         self._closed = False
         self._onnx: OnnxBlazeFace | None = None
         if self.backend == "onnx":
-            self._onnx = OnnxBlazeFace(self.model_path, self.min_score, device, threads)
+            self._onnx = OnnxBlazeFace(self.model_path, self.min_score, device, 1 if threads is None else threads)
             return
         mp, base_options, vision = _import_mediapipe()
         self._mp = mp
