@@ -19,8 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from .errors import ModelFormatError
+from .errors import ModelFormatError, ParameterError
 from .hub import resolve_detector_model
+from .model_probe import check_detector_file
 from .registry import DETECTOR_MODELS
 from .types import Detection
 
@@ -68,12 +69,16 @@ def _install_exit_hook() -> None:
         _exit_hook_installed = True
 
 
+_stderr_lock = threading.RLock()
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Silence native stderr (TFLite's INFO/WARNING lines) while a MediaPipe task loads.
 
     Load failures still surface as Python exceptions carrying MediaPipe's status text. At DEBUG
-    log level nothing is silenced.
+    log level nothing is silenced. File descriptor 2 belongs to the whole process, so threads
+    take turns: two detectors loading at once must not restore each other's redirection.
     """
     if logger.isEnabledFor(logging.DEBUG):
         yield
@@ -83,17 +88,38 @@ def _quiet_native_stderr() -> Iterator[None]:
     except (AttributeError, OSError, ValueError):  # no real stderr (e.g. pythonw, captured)
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
+    with _stderr_lock:
+        sys.stderr.flush()
+        saved = os.dup(fd)
+        try:
+            with open(os.devnull, "w") as devnull:  # noqa: PTH123
+                os.dup2(devnull.fileno(), fd)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, fd)
+        finally:
+            os.close(saved)
+
+
+def _close_task(task: Any) -> None:
+    """Close a MediaPipe task; if its close fails (a model that loaded but cannot run), disarm it.
+
+    MediaPipe's ``__del__`` retries a failed close from whatever garbage collection frees the task,
+    and a collection can run inside MediaPipe's own ``executor.submit()``, which holds a
+    non-reentrant lock: the retry then deadlocks (found by fuzzing model files). The native handle
+    is left to the process rather than risking that.
+    """
     try:
-        with open(os.devnull, "w") as devnull:  # noqa: PTH123
-            os.dup2(devnull.fileno(), fd)
-            try:
-                yield
-            finally:
-                os.dup2(saved, fd)
-    finally:
-        os.close(saved)
+        with _quiet_native_stderr():
+            task.close()
+    except Exception as exc:
+        logger.debug("closing the MediaPipe task failed: %s", exc)
+        with contextlib.suppress(Exception):
+            task._handle = None
+        for part in ("_dispatcher", "_lib"):  # its result dispatcher and its executor thread
+            with contextlib.suppress(Exception):
+                getattr(task, part).close()
 
 
 def _import_mediapipe() -> Any:
@@ -112,6 +138,8 @@ class BlazeFaceDetector:
             full-range model, faces up to about 5 m, 192x192 input).
         min_score: minimum detection confidence in [0, 1].
         model_path: explicit .tflite file; otherwise the cache, then a download (see :mod:`faceanalytics.hub`).
+            A file that is not one of the registered BlazeFace files is test-loaded in a child
+            process first (about a second, once per file and process; :mod:`faceanalytics.model_probe`).
         allow_download: fetch missing weights from MediaPipe's model storage.
 
     Detections carry the six BlazeFace keypoints (:data:`faceanalytics.types.DETECTOR_KEYPOINT_NAMES`).
@@ -127,12 +155,13 @@ class BlazeFaceDetector:
         allow_download: bool = True,
     ) -> None:
         if model not in DETECTOR_MODELS:
-            raise ValueError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
+            raise ParameterError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
         if not (0.0 <= float(min_score) <= 1.0):
-            raise ValueError(f"min_score must be in [0, 1]; got {min_score}")
+            raise ParameterError(f"min_score must be in [0, 1]; got {min_score}")
         self.model = model
         self.min_score = float(min_score)
         self.model_path = resolve_detector_model(model, model_path, allow_download=allow_download)
+        check_detector_file(self.model_path)  # a file the registry does not know is test-loaded in a child first
         mp, base_options, vision = _import_mediapipe()
         self._mp = mp
         options = vision.FaceDetectorOptions(
@@ -140,13 +169,20 @@ class BlazeFaceDetector:
             running_mode=vision.RunningMode.IMAGE,
             min_detection_confidence=self.min_score,
         )
+        task = None
         try:
             with _quiet_native_stderr():
-                self._task = vision.FaceDetector.create_from_options(options)
+                task = vision.FaceDetector.create_from_options(options)
                 # The first inference logs LiteRT notices of its own; have it here, quietly.
-                self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+                task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
-            raise ModelFormatError(f"MediaPipe cannot load detector model {self.model_path}: {exc}") from exc
+            if task is not None:  # loaded but cannot run: close it now, not from a garbage collection
+                _close_task(task)
+            raise ModelFormatError(
+                f"MediaPipe cannot load detector model {self.model_path}: {exc}. Pass a BlazeFace .tflite file, or delete "
+                "a damaged cached copy and run `faceanalytics download-models`"
+            ) from exc
+        self._task = task
         self._lock = threading.Lock()
         self._closed = False
         _install_exit_hook()
@@ -160,7 +196,10 @@ class BlazeFaceDetector:
         with self._lock:
             if self._closed:
                 raise RuntimeError("detector is closed")
-            result = self._task.detect(mp_image)
+            try:
+                result = self._task.detect(mp_image)
+            except Exception as exc:  # a model file that loaded but cannot run on this image size
+                raise ModelFormatError(f"detector model {self.model_path} failed on a {w}x{h} image: {exc}") from exc
         out = []
         for d in result.detections:
             bb = d.bounding_box
@@ -176,13 +215,21 @@ class BlazeFaceDetector:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                with _quiet_native_stderr():
-                    self._task.close()
+                _close_task(self._task)
 
-    def __del__(self) -> None:
-        # Close quietly here rather than in MediaPipe's own __del__, which logs to stderr.
+    def _close_quietly(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+    def __del__(self) -> None:
+        # Close here rather than in MediaPipe's own __del__, which logs to stderr; but not on this
+        # thread: MediaPipe's close() submits to its executor, and a garbage collection can run
+        # inside that very submit() on this thread, which holds a non-reentrant lock (a deadlock
+        # found by fuzzing model files). A short-lived thread waits for the lock instead.
+        if getattr(self, "_closed", True):
+            return
+        with contextlib.suppress(Exception):
+            threading.Thread(target=self._close_quietly, name="faceanalytics-detector-close", daemon=True).start()
 
     def __repr__(self) -> str:
         return f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, model_path='{self.model_path}')"

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .crop import to_gray
-from .errors import FaceAnalyticsError
+from .errors import FaceAnalyticsError, ParameterError
 from .events import BlinkMonitor, Event, SustainedMonitor
 from .image import ImageInput, load_image
 from .plugins import Frame
@@ -189,9 +189,9 @@ class Stream:
         smile_seconds: float = 0.3,
     ) -> None:
         if not isinstance(detect_every, int) or detect_every < 1:
-            raise ValueError(f"detect_every must be a positive integer; got {detect_every!r}")
+            raise ParameterError(f"detect_every must be a positive integer; got {detect_every!r}")
         if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
-            raise ValueError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+            raise ParameterError(f"max_faces must be a positive integer or None; got {max_faces!r}")
         self.pipeline = pipeline
         self.detect_every, self.max_faces, self.smoothing = detect_every, max_faces, bool(smoothing)
         self.landmark_smoothing, self.pose_smoothing = tuple(landmark_smoothing), tuple(pose_smoothing)

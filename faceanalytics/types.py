@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ParameterError
 from .schema import LandmarkSchema
 
 __all__ = ["DETECTOR_KEYPOINT_NAMES", "Alignment", "Detection", "Eyes", "Face", "HeadPose", "Mouth", "Result"]
@@ -231,7 +232,7 @@ class Face:
         object.__setattr__(self, "score", float(self.score))
         n = self.schema.num_points
         if self.landmarks.shape != (n, 2) or self.confidence.shape != (n,):
-            raise ValueError(
+            raise ParameterError(
                 f"schema {self.schema.name} has {n} points but landmarks are {self.landmarks.shape} "
                 f"and confidence {self.confidence.shape}"
             )
