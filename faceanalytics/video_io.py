@@ -42,6 +42,11 @@ class FrameSource:
         fps: nominal frames per second (the file's, the ``fps`` given for image sequences).
         frame_count: number of frames when known in advance, else ``None`` (cameras).
         size: ``(width, height)`` of the first frame.
+        live: a camera: it has no end of its own, so running out of frames means it stopped.
+
+    Iteration ends at the end of the input; a frame that cannot be decoded (a truncated or
+    corrupt file) also ends it, since decoders cannot tell the two apart: compare the frames
+    read with ``frame_count``. An error while reading raises :class:`VideoError`.
     """
 
     name: str
@@ -50,6 +55,7 @@ class FrameSource:
     size: tuple[int, int]
     _frames: Iterator[tuple[np.ndarray, float]]
     _release: object = None
+    live: bool = False
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
         return self._frames
@@ -108,7 +114,7 @@ def _video(path: Path) -> FrameSource:
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 30.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-    ok, first = cap.read()
+    ok, first = _read(cap, f"the first frame of {path}", cap)
     if not ok or first is None:
         cap.release()
         raise VideoError(f"video {path} has no readable frames")
@@ -124,7 +130,7 @@ def _video(path: Path) -> FrameSource:
             yield frame, t
             last_t = t
             index += 1
-            ok, nxt = cap.read()
+            ok, nxt = _read(cap, f"frame {index} of {path}")
             frame = nxt if ok else None
 
     return FrameSource(str(path), fps, count, (first.shape[1], first.shape[0]), frames(), cap)
@@ -134,19 +140,34 @@ def _camera(index: int) -> FrameSource:
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise VideoError(f"cannot open camera {index}")
-    ok, first = cap.read()
+    ok, first = _read(cap, f"the first frame of camera {index}", cap)
     if not ok or first is None:
         cap.release()
         raise VideoError(f"camera {index} gives no frames")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 30.0
     t0 = time.monotonic()
 
     def frames() -> Iterator[tuple[np.ndarray, float]]:
         frame = first
+        last_t = -1.0
         while True:
-            yield frame, time.monotonic() - t0
-            ok, frame = cap.read()
+            t = max(time.monotonic() - t0, last_t + 1e-6)
+            yield frame, t
+            last_t = t
+            ok, frame = _read(cap, f"camera {index}")
             if not ok or frame is None:
                 return
 
-    return FrameSource(f"camera {index}", float(fps), None, (first.shape[1], first.shape[0]), frames(), cap)
+    return FrameSource(f"camera {index}", float(fps), None, (first.shape[1], first.shape[0]), frames(), cap, live=True)
+
+
+def _read(cap: cv2.VideoCapture, what: str, release_on_error: cv2.VideoCapture | None = None) -> tuple[bool, np.ndarray | None]:
+    """``cap.read()``, with OpenCV's exceptions (some backends raise on corrupt data) as VideoError."""
+    try:
+        ok, frame = cap.read()
+    except cv2.error as exc:
+        if release_on_error is not None:
+            release_on_error.release()
+        raise VideoError(f"cannot read {what}: {exc}") from exc
+    return bool(ok) and frame is not None, frame
