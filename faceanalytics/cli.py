@@ -251,7 +251,7 @@ def _video(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
     from .plugins import AlignmentPlugin, default_plugins
     from .report import ReportBuilder
-    from .video_io import VideoError, open_source
+    from .video_io import open_source
     from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
 
     outputs = [Path(p) for p in (args.out, args.csv, args.json, args.report) if p]
@@ -269,7 +269,7 @@ def _video(args: argparse.Namespace) -> int:
     pipe.detector  # noqa: B018 (set-up errors before any output exists)
     try:
         source = open_source(args.input, fps=args.fps)
-    except VideoError as exc:  # nothing read, nothing written
+    except FaceAnalyticsError as exc:  # unreadable input (VideoError, a bad first image): nothing read, nothing written
         _error(str(exc))
         return EXIT_FAILED
     stream = pipe.stream(detect_every=args.detect_every, max_faces=args.max_faces, smoothing=not args.no_smoothing)

@@ -161,11 +161,15 @@ def _locate(model: str | os.PathLike) -> tuple[Path, ModelSpec | None]:
     if isinstance(model, str) and model in LANDMARK_MODELS:
         return landmark_model_path(model)
     path = Path(model).expanduser()
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ModelNotFoundError(f"not a usable landmark model path: {str(path)[:200]}: {exc.strerror or exc}") from None
+    if not exists:
         if isinstance(model, str) and os.sep not in model and not model.endswith(".onnx"):
             return landmark_model_path(model)  # a name: explains what is registered
         raise ModelNotFoundError(f"landmark model file not found: {path}")
-    if not path.is_file():
+    if not is_file:
         raise ModelNotFoundError(f"landmark model path is not a file: {path}")
     digest = sha256_file(path)
     spec = next((s for s in LANDMARK_MODELS.values() if s.sha256 == digest), None)

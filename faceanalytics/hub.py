@@ -154,8 +154,12 @@ def resolve_detector_model(
     """
     if path is not None:
         p = Path(path).expanduser()
-        if not p.is_file():
-            raise ModelNotFoundError(f"detector model file not found: {p}")
+        try:
+            is_file = p.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise ModelNotFoundError(f"not a usable detector model path: {str(p)[:200]}: {exc.strerror or exc}") from None
+        if not is_file:
+            raise ModelNotFoundError(f"detector model file not found (or not a file): {p}")
         return p
     try:
         spec = DETECTOR_MODELS[name]

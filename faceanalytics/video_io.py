@@ -80,6 +80,15 @@ def open_source(source: str, fps: float = 30.0) -> FrameSource:
     """
     if source.isdigit():
         return _camera(int(source))
+    try:
+        return _open_path(source, fps)
+    except OSError as exc:
+        if isinstance(exc, VideoError):
+            raise
+        raise VideoError(f"cannot open {source[:200]}: {exc.strerror or exc}") from None
+
+
+def _open_path(source: str, fps: float) -> FrameSource:
     path = Path(source)
     if path.is_dir():
         files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
