@@ -166,8 +166,12 @@ class Stream:
         yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long.
         smile_threshold, smile_seconds: a smile is the smile score above the threshold this long.
 
-    A Stream belongs to one video and one thread at a time; calls from a second thread while one
-    runs raise :class:`StreamError`.
+    A Stream belongs to one video and one thread at a time: a call from a second thread while a
+    frame is in progress raises :class:`StreamError` (the frame in progress is unaffected). Between
+    frames it may move to another thread (a worker pool, ``run_in_executor``); ``close()`` waits
+    for a frame in progress. For several videos at once, use one Stream per video over one shared
+    Pipeline. Memory stays flat however long it runs: per-track history is windowed, and an ended
+    track leaves only its :class:`TrackSummary` (docs/reliability.md).
     """
 
     def __init__(
