@@ -245,14 +245,8 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _video(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .draw import annotate
     from .pipeline import Pipeline
     from .plugins import AlignmentPlugin, default_plugins
-    from .report import ReportBuilder
-    from .video_io import open_source
-    from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
 
     outputs = [Path(p) for p in (args.out, args.csv, args.json, args.report) if p]
     if not outputs:
@@ -265,7 +259,18 @@ def _video(args: argparse.Namespace) -> int:
         _error(problem)
         return EXIT_USAGE
     plugins = [p for p in default_plugins() if not isinstance(p, AlignmentPlugin)]  # crops are not written
-    pipe = Pipeline(args.landmark_model, detector=args.detector, device=args.device, plugins=plugins)
+    with Pipeline(args.landmark_model, detector=args.detector, device=args.device, plugins=plugins) as pipe:
+        return _run_video(args, pipe, outputs)
+
+
+def _run_video(args: argparse.Namespace, pipe: Any, outputs: list[Path]) -> int:
+    from tqdm import tqdm
+
+    from .draw import annotate
+    from .report import ReportBuilder
+    from .video_io import open_source
+    from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
+
     pipe.detector  # noqa: B018 (set-up errors before any output exists)
     try:
         source = open_source(args.input, fps=args.fps)

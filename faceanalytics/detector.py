@@ -41,10 +41,22 @@ _LIVE: weakref.WeakSet[BlazeFaceDetector] = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
 _exit_hook_installed = False
 
+# Every open MediaPipe task, held strongly until faceanalytics closes it. MediaPipe's own __del__
+# closes a task through ``ThreadPoolExecutor.submit()``, which holds a module-global,
+# non-reentrant lock; a garbage collection that runs inside any submit() on the same thread and
+# finalises a task deadlocks there (found by fuzzing model files, and with a detector caught in a
+# reference cycle). So no open task is ever left to the garbage collector.
+_OPEN_TASKS: set[Any] = set()
+_tasks_lock = threading.Lock()
+
 
 def _close_all() -> None:
     for det in list(_LIVE):
         det.close()
+    with _tasks_lock:
+        orphans = list(_OPEN_TASKS)
+    for task in orphans:  # detectors collected while their closing thread had not run yet
+        _close_task(task)
 
 
 def _install_exit_hook() -> None:
@@ -103,13 +115,13 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 
 def _close_task(task: Any) -> None:
-    """Close a MediaPipe task; if its close fails (a model that loaded but cannot run), disarm it.
-
-    MediaPipe's ``__del__`` retries a failed close from whatever garbage collection frees the task,
-    and a collection can run inside MediaPipe's own ``executor.submit()``, which holds a
-    non-reentrant lock: the retry then deadlocks (found by fuzzing model files). The native handle
-    is left to the process rather than risking that.
-    """
+    """Close a MediaPipe task once (later calls do nothing); if its close fails (a model that
+    loaded but cannot run), disarm it: MediaPipe's ``__del__`` would retry from a garbage
+    collection (see ``_OPEN_TASKS``). The native handle is then left to the process."""
+    with _tasks_lock:
+        if task not in _OPEN_TASKS:
+            return
+        _OPEN_TASKS.discard(task)
     try:
         with _quiet_native_stderr():
             task.close()
@@ -122,12 +134,40 @@ def _close_task(task: Any) -> None:
                 getattr(task, part).close()
 
 
-def _import_mediapipe() -> Any:
-    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
+_mediapipe: tuple[Any, Any, Any] | None = None
+_mediapipe_lock = threading.Lock()
 
-    return mp, BaseOptions, vision
+
+def _import_mediapipe() -> tuple[Any, Any, Any]:
+    """``mediapipe``, its ``BaseOptions`` and ``vision``, imported once, on a helper thread.
+
+    mediapipe keeps an exception from its own import (``audio_record``'s "PortAudio library not
+    found") in a module global; its traceback holds the importing frames, and through them every
+    local of every caller: imported from here, the first detector and the Pipeline that made it
+    would never be freed. A helper thread's stack holds nothing of ours.
+    """
+    global _mediapipe
+    with _mediapipe_lock:
+        if _mediapipe is None:
+            box: dict[str, Any] = {}
+
+            def load() -> None:
+                try:
+                    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
+                    import mediapipe as mp
+                    from mediapipe.tasks.python import BaseOptions, vision
+
+                    box["modules"] = (mp, BaseOptions, vision)
+                except BaseException as exc:  # re-raised on the caller's thread
+                    box["error"] = exc
+
+            loader = threading.Thread(target=load, name="faceanalytics-import-mediapipe")
+            loader.start()
+            loader.join()
+            if "error" in box:
+                raise box.pop("error")
+            _mediapipe = box["modules"]
+    return _mediapipe
 
 
 class BlazeFaceDetector:
@@ -173,6 +213,8 @@ class BlazeFaceDetector:
         try:
             with _quiet_native_stderr():
                 task = vision.FaceDetector.create_from_options(options)
+                with _tasks_lock:
+                    _OPEN_TASKS.add(task)
                 # The first inference logs LiteRT notices of its own; have it here, quietly.
                 task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
@@ -211,7 +253,8 @@ class BlazeFaceDetector:
         return tuple(out)
 
     def close(self) -> None:
-        """Release the MediaPipe task (also done when the object is collected, and at exit)."""
+        """Release the MediaPipe task. Also done at exit, and when the object is collected (then on
+        a short-lived thread, see ``__del__``); call it (or use ``with Pipeline(...)``) to free it now."""
         with self._lock:
             if not self._closed:
                 self._closed = True
@@ -222,10 +265,9 @@ class BlazeFaceDetector:
             self.close()
 
     def __del__(self) -> None:
-        # Close here rather than in MediaPipe's own __del__, which logs to stderr; but not on this
-        # thread: MediaPipe's close() submits to its executor, and a garbage collection can run
-        # inside that very submit() on this thread, which holds a non-reentrant lock (a deadlock
-        # found by fuzzing model files). A short-lived thread waits for the lock instead.
+        # Not on this thread: MediaPipe's close() goes through executor.submit(), and this may be a
+        # garbage collection running inside a submit() on this very thread (see _OPEN_TASKS). A
+        # short-lived thread waits for the lock instead; the task stays referenced until then.
         if getattr(self, "_closed", True):
             return
         with contextlib.suppress(Exception):

@@ -204,3 +204,34 @@ def test_pipelines_in_threads_do_not_share_stream_state(tmp_path):
 
     with ThreadPoolExecutor(THREADS) as pool:
         assert all(r == list(range(15)) for r in pool.map(run, range(THREADS)))
+
+
+def test_a_detector_lost_in_a_reference_cycle_closes_without_deadlock(detector_home):
+    """A garbage collection can run inside ThreadPoolExecutor.submit(), which holds a global,
+    non-reentrant lock; a MediaPipe task finalised there used to deadlock the process. Here the
+    collection runs while this thread holds that lock, as it would inside submit()."""
+    import concurrent.futures.thread as cft
+    import faulthandler
+    import gc
+    import sys
+
+    from faceanalytics import BlazeFaceDetector
+
+    lock = getattr(cft, "_global_shutdown_lock", None)
+    if lock is None:
+        pytest.skip("this Python's ThreadPoolExecutor has no global shutdown lock")
+    det = BlazeFaceDetector()
+    task = det._task
+    cycle = {"detector": det}
+    cycle["self"] = cycle
+    del det, cycle
+    faulthandler.dump_traceback_later(60, exit=True, file=sys.__stderr__)
+    try:
+        with lock:
+            gc.collect()  # finalises the detector: its close must not need this lock on this thread
+        deadline = time.monotonic() + 30
+        while task._handle and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not task._handle  # closed, by the detector's own closing thread
+    finally:
+        faulthandler.cancel_dump_traceback_later()

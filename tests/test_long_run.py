@@ -34,3 +34,26 @@ def test_a_long_stream_stays_flat_and_closes_everything(detector_home):
     assert rep.max_alive_over_present == 0
     assert rep.events > 0 and rep.open_at_end >= 1 and rep.open_at_end_complete == 0
     assert rep.active_after_close == 0
+
+
+def test_a_dropped_pipeline_and_its_detector_are_freed(detector_home):
+    """In a fresh interpreter (where the detector's first use imports mediapipe): nothing keeps a
+    Pipeline, its detector or its onnxruntime session alive once the caller lets go."""
+    import subprocess
+
+    code = """
+import gc, sys, threading, weakref
+from faceanalytics import Pipeline
+pipe = Pipeline(device="cpu")
+pipe.detector
+refs = [weakref.ref(pipe), weakref.ref(pipe.detector), weakref.ref(pipe.landmarker)]
+del pipe
+gc.collect()
+for t in threading.enumerate():  # a detector dropped without close() is closed on a short-lived thread
+    if t.name == "faceanalytics-detector-close":
+        t.join(30)
+gc.collect()
+sys.exit(sum(r() is not None for r in refs))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
