@@ -146,13 +146,18 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+def _same_file_key(path: Path) -> Path:
+    """``path`` absolute, with ``..`` and links resolved as far as they exist: two spellings of one file compare equal."""
+    return Path(os.path.realpath(path))
+
+
 def _check_outputs(paths: Sequence[Path], overwrite: bool) -> str | None:
     """Why these output files cannot be written (``None`` when they can): a folder given as a
     file, a file that exists without ``--overwrite``, a folder without write permission, or two
     outputs naming the same file."""
     seen: dict[Path, Path] = {}
     for p in paths:
-        key = p.absolute()
+        key = _same_file_key(p)
         if key in seen:
             return f"{seen[key]} and {p} name the same file; give each output its own name"
         seen[key] = p
@@ -194,14 +199,14 @@ def _detect(args: argparse.Namespace) -> int:
     if args.json and Path(args.json).is_dir():
         _error(f"--json {args.json} is a folder; give a file name")
         return EXIT_USAGE
-    drawn: dict[Path, str] = {}
+    drawn: dict[Path, tuple[str, Path]] = {}  # the same image twice may share its picture
     for image in args.images if args.draw else ():
         target = _draw_target(args.draw, image, several)
-        other = drawn.setdefault(target.absolute(), image)
-        if Path(other).absolute() != Path(image).absolute():
+        other, _ = drawn.setdefault(_same_file_key(target), (image, target))
+        if _same_file_key(Path(other)) != _same_file_key(Path(image)):
             _error(f"{other} and {image} would both be drawn to {target}; draw them into separate folders")
             return EXIT_USAGE
-    outputs = [Path(p) for p in drawn] + ([Path(args.json)] if args.json else [])
+    outputs = [target for _, target in drawn.values()] + ([Path(args.json)] if args.json else [])
     problem = _check_outputs(outputs, args.overwrite)
     if problem:
         _error(problem)
@@ -373,7 +378,7 @@ def _align(args: argparse.Namespace) -> int:
     for image in args.images:
         stem = Path(image).stem
         other = stems.setdefault(stem, image)
-        if problem is None and Path(other).absolute() != Path(image).absolute():
+        if problem is None and _same_file_key(Path(other)) != _same_file_key(Path(image)):
             problem = f"{other} and {image} would both write {stem}_<i>.png; align them into separate folders"
         if problem is None and not args.overwrite and out.is_dir():
             pattern = re.compile(re.escape(stem) + r"_\d+\.png")
