@@ -61,7 +61,8 @@ class Detection:
     @property
     def area(self) -> float:
         """Box area in square pixels."""
-        return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
+        x1, y1, x2, y2 = (float(v) for v in self.box)  # Python floats: a huge box is inf, not a float32 overflow warning
+        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
 def _num(x: float) -> float | None:
