@@ -114,7 +114,7 @@ def _quiet_native_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def _close_task(task: Any) -> None:
+def _close_task(task: Any, quiet: bool = True) -> None:
     """Close a MediaPipe task once (later calls do nothing); if its close fails (a model that
     loaded but cannot run), disarm it: MediaPipe's ``__del__`` would retry from a garbage
     collection (see ``_OPEN_TASKS``). The native handle is then left to the process."""
@@ -123,7 +123,7 @@ def _close_task(task: Any) -> None:
             return
         _OPEN_TASKS.discard(task)
     try:
-        with _quiet_native_stderr():
+        with _quiet_native_stderr() if quiet else contextlib.nullcontext():
             task.close()
     except Exception as exc:
         logger.debug("closing the MediaPipe task failed: %s", exc)
@@ -255,14 +255,19 @@ class BlazeFaceDetector:
     def close(self) -> None:
         """Release the MediaPipe task. Also done at exit, and when the object is collected (then on
         a short-lived thread, see ``__del__``); call it (or use ``with Pipeline(...)``) to free it now."""
+        self._close(quiet=True)
+
+    def _close(self, quiet: bool) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                _close_task(self._task)
+                _close_task(self._task, quiet)
 
-    def _close_quietly(self) -> None:
+    def _close_in_background(self) -> None:
+        # Without silencing stderr: file descriptor 2 belongs to the whole process, and redirecting
+        # it from a background thread at an arbitrary moment races with whoever else uses it.
         with contextlib.suppress(Exception):
-            self.close()
+            self._close(quiet=False)
 
     def __del__(self) -> None:
         # Not on this thread: MediaPipe's close() goes through executor.submit(), and this may be a
@@ -271,7 +276,7 @@ class BlazeFaceDetector:
         if getattr(self, "_closed", True):
             return
         with contextlib.suppress(Exception):
-            threading.Thread(target=self._close_quietly, name="faceanalytics-detector-close", daemon=True).start()
+            threading.Thread(target=self._close_in_background, name="faceanalytics-detector-close", daemon=True).start()
 
     def __repr__(self) -> str:
         return f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, model_path='{self.model_path}')"

@@ -267,7 +267,7 @@ class Stream:
                 track.frames += 1
                 smooth = pts
                 if self.smoothing:
-                    size = float(np.ptp(pts[:68, 0]) + 1.0)
+                    size = float(np.ptp(pts[:68, 0].astype(np.float64)) + 1.0)
                     smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
                 faces.append(
                     Face(box=boxes[tid], score=1.0, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
@@ -313,7 +313,7 @@ class Stream:
 
     def _is_lost(self, track: _Track, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
         c = float(np.mean(conf))
-        centre = pts[:68].mean(axis=0)
+        centre = pts[:68].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
         outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
         if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
             return True
