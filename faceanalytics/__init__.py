@@ -12,6 +12,8 @@ import logging
 from .detector import BlazeFaceDetector, Detector
 from .draw import annotate
 from .errors import (
+    AnnotationError,
+    AnnotationNotFoundError,
     BoxError,
     CameraMatrixError,
     ChecksumError,
@@ -23,6 +25,7 @@ from .errors import (
     ImageNotFoundError,
     ModelFormatError,
     ModelNotFoundError,
+    ParameterError,
 )
 from .fpenet import FPENetRunner
 from .pipeline import Pipeline
@@ -39,6 +42,8 @@ __all__ = [
     "SCHEMA_80",
     "SCHEMA_104",
     "Alignment",
+    "AnnotationError",
+    "AnnotationNotFoundError",
     "BlazeFaceDetector",
     "BoxError",
     "CameraMatrixError",
@@ -59,6 +64,7 @@ __all__ = [
     "ModelFormatError",
     "ModelNotFoundError",
     "Mouth",
+    "ParameterError",
     "Pipeline",
     "Result",
     "Stream",

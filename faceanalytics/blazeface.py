@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from .device import Device, create_session
+from .errors import ModelFormatError
 from .tflite_onnx import tflite_to_onnx
 from .types import Detection
 
@@ -114,11 +115,18 @@ class OnnxBlazeFace:
         self._outputs = ("regressors", "classificators")
         missing = [o for o in self._outputs if o not in {x.name for x in self.session.get_outputs()}]
         if missing:
-            from .errors import ModelFormatError
-
             raise ModelFormatError(f"{self.model_path}: not a BlazeFace short-range model (no output {missing[0]!r})")
         self.anchors = ssd_anchors()
         self._local = threading.local()
+        try:  # a file that converts but cannot run (or has other output shapes) fails here, not in detect()
+            raw, logits = self.session.run(list(self._outputs), {"input": np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32)})
+        except Exception as exc:  # onnxruntime's own exception types
+            raise ModelFormatError(f"{self.model_path}: the converted BlazeFace model cannot run ({exc})") from exc
+        if raw.shape != (1, len(self.anchors), 16) or logits.shape != (1, len(self.anchors), 1):
+            raise ModelFormatError(
+                f"{self.model_path}: not a BlazeFace short-range model (outputs {raw.shape} and {logits.shape}, "
+                f"expected (1, {len(self.anchors)}, 16) and (1, {len(self.anchors)}, 1))"
+            )
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -145,7 +153,10 @@ class OnnxBlazeFace:
     def detect(self, image: np.ndarray) -> tuple[Detection, ...]:
         """Faces in an HxWx3 uint8 BGR image, best first."""
         x, side, ox, oy = self._letterbox(image)
-        raw, logits = self.session.run(list(self._outputs), {"input": x})
+        try:
+            raw, logits = self.session.run(list(self._outputs), {"input": x})
+        except Exception as exc:  # onnxruntime's own exception types
+            raise ModelFormatError(f"{self.model_path}: BlazeFace failed on a {image.shape} image: {exc}") from exc
         raw, logits = raw[0], logits[0, :, 0]
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0).astype(np.float64)))
         keep = np.flatnonzero(scores >= self.min_score)

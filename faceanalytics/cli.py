@@ -1,7 +1,9 @@
 """The ``faceanalytics`` command line.
 
 Exit codes: 0 success; 1 some inputs failed (each named on stderr, the others still processed);
-2 usage error; 3 set-up failed (model, device), nothing processed.
+2 usage error (including outputs that exist without ``--overwrite`` or cannot be written);
+3 set-up failed (model, device), nothing processed; 4 an unexpected error (a bug); 130 interrupted.
+No traceback is shown unless ``--debug``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +22,7 @@ from typing import Any
 from . import __version__
 from .errors import FaceAnalyticsError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 logger = logging.getLogger("faceanalytics")
 
@@ -42,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces")
     d.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: automatic)")
     d.add_argument("--indent", type=int, default=None, help="indent JSON (stdout lines stay one per image without it)")
+    d.add_argument("--overwrite", action="store_true", help="replace output files that exist")
 
     v = sub.add_parser("video", help="track faces through a video: annotated video, per-frame CSV, per-track summary")
     v.add_argument("input", metavar="INPUT", help="video file, image folder, image glob (quoted), or camera index")
@@ -67,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--margin", type=float, default=0.0, help="extra framing on every side, fraction (default: 0)")
     a.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt (default: auto)")
     a.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name")
+    a.add_argument("--overwrite", action="store_true", help="replace crops that exist")
 
     m = sub.add_parser("download-models", help="fetch the BlazeFace detector weights into the model cache")
     m.add_argument("--model", choices=["short", "full", "all"], default="all")
@@ -104,12 +110,70 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"faceanalytics: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
+    except OSError as exc:  # a file that could not be read or written
+        if args.debug:
+            raise
+        _error(_os_message(exc))
+        return EXIT_FAILED
+    except Exception as exc:
+        if args.debug:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc}. This is a bug: rerun with --debug for the traceback, and report it")
+        return EXIT_INTERNAL
     finally:
         logger.removeHandler(handler)
 
 
 def _error(msg: str) -> None:
     print(f"faceanalytics: error: {msg}", file=sys.stderr)
+
+
+def _warn(msg: str) -> None:
+    print(f"faceanalytics: warning: {msg}", file=sys.stderr)
+
+
+def _os_message(exc: OSError) -> str:
+    """``[Errno 13] Permission denied: 'x'`` -> ``x: permission denied``."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
+    return str(exc)
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be created in ``folder`` (created if missing), or ``None``."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot create files under {folder}: {existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"no permission to write in {existing}"
+    return None
+
+
+def _same_file_key(path: Path) -> Path:
+    """``path`` absolute, with ``..`` and links resolved as far as they exist: two spellings of one file compare equal."""
+    return Path(os.path.realpath(path))
+
+
+def _check_outputs(paths: Sequence[Path], overwrite: bool) -> str | None:
+    """Why these output files cannot be written (``None`` when they can): a folder given as a
+    file, a file that exists without ``--overwrite``, a folder without write permission, or two
+    outputs naming the same file."""
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        key = _same_file_key(p)
+        if key in seen:
+            return f"{seen[key]} and {p} name the same file; give each output its own name"
+        seen[key] = p
+        if p.is_dir():
+            return f"{p} is a folder; give a file name"
+        if p.exists() and not overwrite:
+            return f"{p} exists; pass --overwrite to replace it"
+        problem = _unwritable(p.parent)
+        if problem:
+            return problem
+    return None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -134,11 +198,23 @@ def _detect(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
 
     several = len(args.images) > 1
-    if args.draw and several and Path(args.draw).is_file():
+    if args.draw and several and Path(args.draw).exists() and not Path(args.draw).is_dir():
         _error(f"--draw {args.draw} is a file, but several images need a folder")
         return EXIT_USAGE
     if args.json and Path(args.json).is_dir():
         _error(f"--json {args.json} is a folder; give a file name")
+        return EXIT_USAGE
+    drawn: dict[Path, tuple[str, Path]] = {}  # the same image twice may share its picture
+    for image in args.images if args.draw else ():
+        target = _draw_target(args.draw, image, several)
+        other, _ = drawn.setdefault(_same_file_key(target), (image, target))
+        if _same_file_key(Path(other)) != _same_file_key(Path(image)):
+            _error(f"{other} and {image} would both be drawn to {target}; draw them into separate folders")
+            return EXIT_USAGE
+    outputs = [target for _, target in drawn.values()] + ([Path(args.json)] if args.json else [])
+    problem = _check_outputs(outputs, args.overwrite)
+    if problem:
+        _error(problem)
         return EXIT_USAGE
     pipe = Pipeline(
         args.landmark_model,
@@ -179,36 +255,52 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _video(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .draw import annotate
     from .pipeline import Pipeline
     from .plugins import AlignmentPlugin, default_plugins
-    from .report import ReportBuilder
-    from .video_io import open_source
-    from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
 
     outputs = [Path(p) for p in (args.out, args.csv, args.json, args.report) if p]
     if not outputs:
         _error("give at least one of --out, --csv, --json, --report")
         return EXIT_USAGE
-    for p in outputs:
-        if p.is_dir():
-            _error(f"{p} is a folder; give a file name")
-            return EXIT_USAGE
-        if p.exists() and not args.overwrite:
-            _error(f"{p} exists; pass --overwrite to replace it")
-            return EXIT_USAGE
+    problem = _check_outputs(outputs, args.overwrite)
+    if problem is None and args.out and Path(args.out).suffix.lower() not in (".mp4", ".avi"):
+        problem = f"--out {args.out}: use a .mp4 or .avi name"
+    if problem:
+        _error(problem)
+        return EXIT_USAGE
     plugins = [p for p in default_plugins() if not isinstance(p, AlignmentPlugin)]  # crops are not written
-    pipe = Pipeline(args.landmark_model, detector=args.detector, device=args.device, plugins=plugins)
+    with Pipeline(args.landmark_model, detector=args.detector, device=args.device, plugins=plugins) as pipe:
+        return _run_video(args, pipe, outputs)
+
+
+def _run_video(args: argparse.Namespace, pipe: Any, outputs: list[Path]) -> int:
+    from tqdm import tqdm
+
+    from .draw import annotate
+    from .report import ReportBuilder
+    from .video_io import open_source
+    from .video_outputs import CsvWriter, SummaryBuilder, VideoWriter
+
     pipe.detector  # noqa: B018 (set-up errors before any output exists)
-    source = open_source(args.input, fps=args.fps)
+    try:
+        source = open_source(args.input, fps=args.fps)
+    except FaceAnalyticsError as exc:  # unreadable input (VideoError, a bad first image): nothing read, nothing written
+        _error(str(exc))
+        return EXIT_FAILED
     stream = pipe.stream(detect_every=args.detect_every, max_faces=args.max_faces, smoothing=not args.no_smoothing)
-    csv_out = CsvWriter(Path(args.csv), pipe.schema.num_points) if args.csv else None
-    video_out = VideoWriter(Path(args.out), source.fps, source.size) if args.out else None
+    csv_out = video_out = None
+    try:
+        csv_out = CsvWriter(Path(args.csv), pipe.schema.num_points) if args.csv else None
+        video_out = VideoWriter(Path(args.out), source.fps, source.size) if args.out else None
+    except BaseException:
+        source.close()
+        for w in (csv_out, video_out):
+            if w is not None:
+                w.discard()
+        raise
     summary = SummaryBuilder()
     report = ReportBuilder() if args.report else None
-    frames, interrupted, failure = 0, False, None
+    frames, interrupted, failure, finished = 0, False, None, False
     bar = tqdm(total=source.frame_count, unit="frame", disable=args.quiet or None, desc=Path(source.name).name)
     try:
         for frame, t in source:
@@ -222,19 +314,28 @@ def _video(args: argparse.Namespace) -> int:
             if report:
                 report.add(result, frame)
             bar.update()
+        finished = True
     except KeyboardInterrupt:
         interrupted = True
     except (FaceAnalyticsError, OSError) as exc:
         failure = exc  # keep what was done so far
-    finally:
+    finally:  # also on an unexpected error: every output is closed with the frames done so far
         bar.close()
         source.close()
         summary.add_events(stream.close())
+        stopped = _why_stopped(source, frames, interrupted, failure, finished)
         if csv_out:
             csv_out.close()
         if video_out:
             video_out.close()
-        data = summary.to_dict(stream.summaries(), source.name, frames, interrupted or failure is not None)
+        data = summary.to_dict(
+            stream.summaries(),
+            source.name,
+            frames,
+            interrupted or failure is not None,
+            expected_frames=source.frame_count,
+            stopped=stopped,
+        )
         if args.json:
             summary.write(Path(args.json), data)
         if report:
@@ -246,11 +347,25 @@ def _video(args: argparse.Namespace) -> int:
     if failure is not None:
         _error(f"stopped after {frames} frames: {failure}; {written} hold those frames")
         return EXIT_FAILED
-    if frames == 0:
-        _error(f"{source.name} gave no frames")
-        return EXIT_FAILED
+    if stopped:
+        _warn(f"{stopped}; {written} hold the frames read")
     logger.info("%d frames, %d tracks; wrote %s", frames, len(stream.summaries()), written)
     return EXIT_OK
+
+
+def _why_stopped(source: Any, frames: int, interrupted: bool, failure: BaseException | None, finished: bool) -> str | None:
+    """Why a run ended before the end of its input, for the summary and the message; ``None`` if it did not."""
+    if interrupted:
+        return "interrupted"
+    if failure is not None:
+        return f"stopped by an error: {failure}"
+    if not finished:
+        return "stopped by an unexpected error"
+    if source.live:
+        return f"{source.name} stopped giving frames after {frames}"
+    if source.frame_count is not None and frames < source.frame_count:
+        return f"{source.name} ended after {frames} of the {source.frame_count} frames it declares (truncated or corrupt)"
+    return None
 
 
 def _align(args: argparse.Namespace) -> int:
@@ -262,6 +377,21 @@ def _align(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         _error(f"--out {out} is a file; give a folder")
+        return EXIT_USAGE
+    problem = _unwritable(out)
+    stems: dict[str, str] = {}
+    for image in args.images:
+        stem = Path(image).stem
+        other = stems.setdefault(stem, image)
+        if problem is None and _same_file_key(Path(other)) != _same_file_key(Path(image)):
+            problem = f"{other} and {image} would both write {stem}_<i>.png; align them into separate folders"
+        if problem is None and not args.overwrite and out.is_dir():
+            pattern = re.compile(re.escape(stem) + r"_\d+\.png")
+            existing = sorted(p.name for p in out.iterdir() if pattern.fullmatch(p.name))
+            if existing:
+                problem = f"{out / existing[0]} exists; pass --overwrite to replace the crops of {image}"
+    if problem:
+        _error(problem)
         return EXIT_USAGE
     try:
         plugin = AlignmentPlugin(args.template, size=args.size, margin=args.margin)

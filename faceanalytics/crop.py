@@ -34,7 +34,7 @@ def validate_boxes(boxes: np.ndarray | Sequence[Sequence[float]], image_size: tu
     """
     try:
         arr = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise BoxError(f"boxes must be numbers shaped (M, 4) as x1, y1, x2, y2: {exc}") from None
     if arr.size == 0:
         return np.zeros((0, 4), np.float32)
@@ -42,15 +42,19 @@ def validate_boxes(boxes: np.ndarray | Sequence[Sequence[float]], image_size: tu
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise BoxError(f"boxes must have shape (M, 4) as x1, y1, x2, y2; got {arr.shape}")
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32)  # checked as returned: 1e39 is finite in float64, not in float32
     w, h = image_size
-    for i, (x1, y1, x2, y2) in enumerate(arr):
-        if not np.isfinite([x1, y1, x2, y2]).all():
+    for i, (x1, y1, x2, y2) in enumerate(out.tolist()):
+        if not np.isfinite(arr[i]).all():
             raise BoxError(f"box {i} is not finite: {arr[i].tolist()}")
+        if not np.isfinite(out[i]).all():
+            raise BoxError(f"box {i} does not fit in float32 (|coordinates| must stay below 3.4e38): {arr[i].tolist()}")
         if x2 <= x1 or y2 <= y1:
             raise BoxError(f"box {i} has zero or negative size (need x2 > x1 and y2 > y1): {arr[i].tolist()}")
         if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
             raise BoxError(f"box {i} lies entirely outside the {w}x{h} image: {arr[i].tolist()}")
-    return arr.astype(np.float32)
+    return out
 
 
 def square_crop_matrices(boxes: np.ndarray, size: int = 80) -> np.ndarray:

@@ -26,8 +26,9 @@ import numpy as np
 
 from .blazeface import OnnxBlazeFace
 from .device import Device
-from .errors import ModelFormatError
+from .errors import ModelFormatError, ParameterError
 from .hub import resolve_detector_model
+from .model_probe import check_detector_file, require_tflite
 from .registry import DETECTOR_MODELS
 from .types import Detection
 
@@ -47,10 +48,22 @@ _LIVE: weakref.WeakSet[BlazeFaceDetector] = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
 _exit_hook_installed = False
 
+# Every open MediaPipe task, held strongly until faceanalytics closes it. MediaPipe's own __del__
+# closes a task through ``ThreadPoolExecutor.submit()``, which holds a module-global,
+# non-reentrant lock; a garbage collection that runs inside any submit() on the same thread and
+# finalises a task deadlocks there (found by fuzzing model files, and with a detector caught in a
+# reference cycle). So no open task is ever left to the garbage collector.
+_OPEN_TASKS: set[Any] = set()
+_tasks_lock = threading.Lock()
+
 
 def _close_all() -> None:
     for det in list(_LIVE):
         det.close()
+    with _tasks_lock:
+        orphans = list(_OPEN_TASKS)
+    for task in orphans:  # detectors collected while their closing thread had not run yet
+        _close_task(task)
 
 
 def _install_exit_hook() -> None:
@@ -75,12 +88,16 @@ def _install_exit_hook() -> None:
         _exit_hook_installed = True
 
 
+_stderr_lock = threading.RLock()
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Silence native stderr (TFLite's INFO/WARNING lines) while a MediaPipe task loads.
 
     Load failures still surface as Python exceptions carrying MediaPipe's status text. At DEBUG
-    log level nothing is silenced.
+    log level nothing is silenced. File descriptor 2 belongs to the whole process, so threads
+    take turns: two detectors loading at once must not restore each other's redirection.
     """
     if logger.isEnabledFor(logging.DEBUG):
         yield
@@ -90,25 +107,74 @@ def _quiet_native_stderr() -> Iterator[None]:
     except (AttributeError, OSError, ValueError):  # no real stderr (e.g. pythonw, captured)
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
+    with _stderr_lock:
+        sys.stderr.flush()
+        saved = os.dup(fd)
+        try:
+            with open(os.devnull, "w") as devnull:  # noqa: PTH123
+                os.dup2(devnull.fileno(), fd)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, fd)
+        finally:
+            os.close(saved)
+
+
+def _close_task(task: Any, quiet: bool = True) -> None:
+    """Close a MediaPipe task once (later calls do nothing); if its close fails (a model that
+    loaded but cannot run), disarm it: MediaPipe's ``__del__`` would retry from a garbage
+    collection (see ``_OPEN_TASKS``). The native handle is then left to the process."""
+    with _tasks_lock:
+        if task not in _OPEN_TASKS:
+            return
+        _OPEN_TASKS.discard(task)
     try:
-        with open(os.devnull, "w") as devnull:  # noqa: PTH123
-            os.dup2(devnull.fileno(), fd)
-            try:
-                yield
-            finally:
-                os.dup2(saved, fd)
-    finally:
-        os.close(saved)
+        with _quiet_native_stderr() if quiet else contextlib.nullcontext():
+            task.close()
+    except Exception as exc:
+        logger.debug("closing the MediaPipe task failed: %s", exc)
+        with contextlib.suppress(Exception):
+            task._handle = None
+        for part in ("_dispatcher", "_lib"):  # its result dispatcher and its executor thread
+            with contextlib.suppress(Exception):
+                getattr(task, part).close()
 
 
-def _import_mediapipe() -> Any:
-    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
+_mediapipe: tuple[Any, Any, Any] | None = None
+_mediapipe_lock = threading.Lock()
 
-    return mp, BaseOptions, vision
+
+def _import_mediapipe() -> tuple[Any, Any, Any]:
+    """``mediapipe``, its ``BaseOptions`` and ``vision``, imported once, on a helper thread.
+
+    mediapipe keeps an exception from its own import (``audio_record``'s "PortAudio library not
+    found") in a module global; its traceback holds the importing frames, and through them every
+    local of every caller: imported from here, the first detector and the Pipeline that made it
+    would never be freed. A helper thread's stack holds nothing of ours.
+    """
+    global _mediapipe
+    with _mediapipe_lock:
+        if _mediapipe is None:
+            box: dict[str, Any] = {}
+
+            def load() -> None:
+                try:
+                    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
+                    import mediapipe as mp
+                    from mediapipe.tasks.python import BaseOptions, vision
+
+                    box["modules"] = (mp, BaseOptions, vision)
+                except BaseException as exc:  # re-raised on the caller's thread
+                    box["error"] = exc
+
+            loader = threading.Thread(target=load, name="faceanalytics-import-mediapipe")
+            loader.start()
+            loader.join()
+            if "error" in box:
+                raise box.pop("error")
+            _mediapipe = box["modules"]
+    return _mediapipe
 
 
 BACKENDS = ("auto", "onnx", "mediapipe")
@@ -122,6 +188,8 @@ class BlazeFaceDetector:
             full-range model, faces up to about 5 m, 192x192 input).
         min_score: minimum detection confidence in [0, 1].
         model_path: explicit .tflite file; otherwise the cache, then a download (see :mod:`faceanalytics.hub`).
+            A file that is not one of the registered BlazeFace files is test-loaded in a child
+            process first (about a second, once per file and process; :mod:`faceanalytics.model_probe`).
         allow_download: fetch missing weights from MediaPipe's model storage.
         backend: ``"auto"`` (onnxruntime for ``"short"``, MediaPipe for ``"full"``), ``"onnx"`` or
             ``"mediapipe"``.
@@ -148,13 +216,13 @@ class BlazeFaceDetector:
         threads: int | None = None,
     ) -> None:
         if model not in DETECTOR_MODELS:
-            raise ValueError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
+            raise ParameterError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
         if not (0.0 <= float(min_score) <= 1.0):
-            raise ValueError(f"min_score must be in [0, 1]; got {min_score}")
+            raise ParameterError(f"min_score must be in [0, 1]; got {min_score}")
         if backend not in BACKENDS:
-            raise ValueError(f"unknown detector backend {backend!r}; use one of {', '.join(BACKENDS)}")
+            raise ParameterError(f"unknown detector backend {backend!r}; use one of {', '.join(BACKENDS)}")
         if backend == "onnx" and model != "short":
-            raise ValueError("the onnx backend runs the 'short' model only; use backend='mediapipe' for 'full'")
+            raise ParameterError("the onnx backend runs the 'short' model only; use backend='mediapipe' for 'full'")
         self.model = model
         self.min_score = float(min_score)
         self.model_path = resolve_detector_model(model, model_path, allow_download=allow_download)
@@ -162,9 +230,12 @@ class BlazeFaceDetector:
         self._lock = threading.Lock()
         self._closed = False
         self._onnx: OnnxBlazeFace | None = None
+        self._task: Any = None
         if self.backend == "onnx":
+            require_tflite(self.model_path)  # read by our own parser and onnxruntime: no child process needed
             self._onnx = OnnxBlazeFace(self.model_path, self.min_score, device, 1 if threads is None else threads)
             return
+        check_detector_file(self.model_path)  # a file the registry does not know is test-loaded in a child first
         mp, base_options, vision = _import_mediapipe()
         self._mp = mp
         options = vision.FaceDetectorOptions(
@@ -172,13 +243,22 @@ class BlazeFaceDetector:
             running_mode=vision.RunningMode.IMAGE,
             min_detection_confidence=self.min_score,
         )
+        task = None
         try:
             with _quiet_native_stderr():
-                self._task = vision.FaceDetector.create_from_options(options)
+                task = vision.FaceDetector.create_from_options(options)
+                with _tasks_lock:
+                    _OPEN_TASKS.add(task)
                 # The first inference logs LiteRT notices of its own; have it here, quietly.
-                self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+                task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
-            raise ModelFormatError(f"MediaPipe cannot load detector model {self.model_path}: {exc}") from exc
+            if task is not None:  # loaded but cannot run: close it now, not from a garbage collection
+                _close_task(task)
+            raise ModelFormatError(
+                f"MediaPipe cannot load detector model {self.model_path}: {exc}. Pass a BlazeFace .tflite file, or delete "
+                "a damaged cached copy and run `faceanalytics download-models`"
+            ) from exc
+        self._task = task
         _install_exit_hook()
         _LIVE.add(self)
 
@@ -199,7 +279,10 @@ class BlazeFaceDetector:
         with self._lock:
             if self._closed:
                 raise RuntimeError("detector is closed")
-            result = self._task.detect(mp_image)
+            try:
+                result = self._task.detect(mp_image)
+            except Exception as exc:  # a model file that loaded but cannot run on this image size
+                raise ModelFormatError(f"detector model {self.model_path} failed on a {w}x{h} image: {exc}") from exc
         out = []
         for d in result.detections:
             bb = d.bounding_box
@@ -211,18 +294,31 @@ class BlazeFaceDetector:
         return tuple(out)
 
     def close(self) -> None:
-        """Release the MediaPipe task (also done when the object is collected, and at exit)."""
+        """Release the MediaPipe task. Also done at exit, and when the object is collected (then on
+        a short-lived thread, see ``__del__``); call it (or use ``with Pipeline(...)``) to free it now."""
+        self._close(quiet=True)
+
+    def _close(self, quiet: bool) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                if self._onnx is None:
-                    with _quiet_native_stderr():
-                        self._task.close()
+                if self._task is not None:
+                    _close_task(self._task, quiet)
+
+    def _close_in_background(self) -> None:
+        # Without silencing stderr: file descriptor 2 belongs to the whole process, and redirecting
+        # it from a background thread at an arbitrary moment races with whoever else uses it.
+        with contextlib.suppress(Exception):
+            self._close(quiet=False)
 
     def __del__(self) -> None:
-        # Close quietly here rather than in MediaPipe's own __del__, which logs to stderr.
+        # Not on this thread: MediaPipe's close() goes through executor.submit(), and this may be a
+        # garbage collection running inside a submit() on this very thread (see _OPEN_TASKS). A
+        # short-lived thread waits for the lock instead; the task stays referenced until then.
+        if getattr(self, "_closed", True) or getattr(self, "_task", None) is None:
+            return  # closed already, or the onnxruntime backend: nothing to release
         with contextlib.suppress(Exception):
-            self.close()
+            threading.Thread(target=self._close_in_background, name="faceanalytics-detector-close", daemon=True).start()
 
     def __repr__(self) -> str:
         return (

@@ -125,7 +125,10 @@ def create_session(model: str | os.PathLike | bytes, device: Device = "auto", th
     try:
         session = ort.InferenceSession(source, sess_options=opts, providers=wanted)
     except Exception as exc:  # onnxruntime raises its own pybind exception types
-        raise ModelFormatError(f"onnxruntime cannot load model {label}: {exc}") from exc
+        raise ModelFormatError(
+            f"onnxruntime cannot load model {label}: {exc}. The file is not a complete ONNX model (truncated or corrupt "
+            "copy, or another format such as .tflite or .pt): copy or export it again"
+        ) from exc
     finally:
         if gpu_probe:
             ort.set_default_logger_severity(2)

@@ -8,6 +8,8 @@ also subclasses the built-in exception that fits (``ValueError`` for bad argumen
 from __future__ import annotations
 
 __all__ = [
+    "AnnotationError",
+    "AnnotationNotFoundError",
     "BoxError",
     "CameraMatrixError",
     "ChecksumError",
@@ -19,6 +21,7 @@ __all__ = [
     "ImageNotFoundError",
     "ModelFormatError",
     "ModelNotFoundError",
+    "ParameterError",
 ]
 
 
@@ -64,3 +67,15 @@ class DownloadError(FaceAnalyticsError, OSError):
 
 class ChecksumError(DownloadError):
     """A downloaded or cached file does not have the declared sha256."""
+
+
+class ParameterError(FaceAnalyticsError, ValueError):
+    """An option is out of range or of the wrong kind (``max_faces=0``, ``detect_every=-1``, ...)."""
+
+
+class AnnotationError(FaceAnalyticsError, ValueError):
+    """An annotation file (landmarks CSV, iBUG ``.pts``, COCO keypoint JSON) is malformed."""
+
+
+class AnnotationNotFoundError(FaceAnalyticsError, FileNotFoundError):
+    """An annotation file does not exist, is not a file, or cannot be read."""

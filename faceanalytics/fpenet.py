@@ -21,12 +21,12 @@ import onnxruntime as ort
 
 from .crop import crop_faces, crop_to_image, square_crop_matrices
 from .device import Device, create_session
-from .errors import ModelFormatError, ModelNotFoundError
+from .errors import FaceAnalyticsError, ModelFormatError, ModelNotFoundError, ParameterError
 from .hub import landmark_model_path, sha256_file
 from .registry import LANDMARK_MODELS, ModelSpec
 from .schema import LandmarkSchema, schema_for
 
-__all__ = ["CROP_SIZE", "INPUT_NAME", "OUTPUT_CONFIDENCE", "OUTPUT_POINTS", "FPENetRunner"]
+__all__ = ["CONTRACT_FIX", "CROP_SIZE", "INPUT_NAME", "OUTPUT_CONFIDENCE", "OUTPUT_POINTS", "FPENetRunner"]
 
 logger = logging.getLogger("faceanalytics")
 
@@ -34,6 +34,7 @@ INPUT_NAME = "input_face_images"
 OUTPUT_POINTS = "softargmax"
 OUTPUT_CONFIDENCE = "softargmax:1"
 CROP_SIZE = 80
+CONTRACT_FIX = "Export the model with the FPENet contract (docs/models.md) or pass a registered name such as 'fpenet68'"
 
 #: Largest batch one onnxruntime call gets on the CPU. The N x K x 6400 softmax maps of larger
 #: batches no longer fit the caches and throughput drops (docs/performance.md), so larger
@@ -64,17 +65,24 @@ class FPENetRunner:
         self, model: str | os.PathLike, device: Device = "auto", threads: int | None = None, max_batch: int | None = None
     ) -> None:
         if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
-            raise ValueError(f"max_batch must be a positive integer or None; got {max_batch!r}")
+            raise ParameterError(f"max_batch must be a positive integer or None; got {max_batch!r}")
         path, spec = _locate(model)
         self.path: Path = path
         self.session: ort.InferenceSession = create_session(path, device, threads)
-        self.batch_size, k = _check_contract(self.session, path)
+        try:
+            self.batch_size, k = _check_contract(self.session, path)
+        except FaceAnalyticsError:
+            raise
+        except Exception as exc:  # e.g. tensor names that are not UTF-8 in a corrupt file
+            raise ModelFormatError(f"{path}: cannot read the model's inputs and outputs ({exc!r}); {CONTRACT_FIX}") from exc
         if k is None:
             k = self._probe_points()
         if k not in (68, 80, 104):
-            raise ModelFormatError(f"{path}: output {OUTPUT_POINTS!r} has {k} keypoints; FPENet models have 68, 80 or 104")
+            raise ModelFormatError(
+                f"{path}: output {OUTPUT_POINTS!r} has {k} keypoints; FPENet models have 68, 80 or 104. {CONTRACT_FIX}"
+            )
         if spec is not None and spec.num_points != k:
-            raise ModelFormatError(f"{path}: registered as {spec.num_points} points but the model returns {k}")
+            raise ModelFormatError(f"{path}: registered as {spec.num_points} points but returns {k}; reinstall faceanalytics")
         self.spec: ModelSpec | None = spec
         self.schema: LandmarkSchema = schema_for(k)
         self.name: str = spec.name if spec else path.name
@@ -101,7 +109,7 @@ class FPENetRunner:
         try:
             pts, conf = self.session.run([OUTPUT_POINTS, OUTPUT_CONFIDENCE], {INPUT_NAME: crops})
         except Exception as exc:  # onnxruntime's pybind errors
-            raise ModelFormatError(f"{self.path}: inference failed on a {crops.shape} batch: {exc}") from exc
+            raise ModelFormatError(f"{self.path}: inference failed on a {crops.shape} batch: {exc}. {CONTRACT_FIX}") from exc
         n = crops.shape[0]
         if pts.ndim != 3 or pts.shape[0] != n or pts.shape[2] != 2:
             raise ModelFormatError(f"{self.path}: {OUTPUT_POINTS!r} returned shape {pts.shape}, expected ({n}, K, 2)")
@@ -121,7 +129,7 @@ class FPENetRunner:
         """
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (1, CROP_SIZE, CROP_SIZE):
-            raise ValueError(f"crops must be (M, 1, {CROP_SIZE}, {CROP_SIZE}); got {crops.shape}")
+            raise ParameterError(f"crops must be (M, 1, {CROP_SIZE}, {CROP_SIZE}); got {crops.shape}")
         crops = np.ascontiguousarray(crops, dtype=np.float32)
         m, k = crops.shape[0], self.num_points
         if m == 0:
@@ -166,11 +174,15 @@ def _locate(model: str | os.PathLike) -> tuple[Path, ModelSpec | None]:
     if isinstance(model, str) and model in LANDMARK_MODELS:
         return landmark_model_path(model)
     path = Path(model).expanduser()
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ModelNotFoundError(f"not a usable landmark model path: {str(path)[:200]}: {exc.strerror or exc}") from None
+    if not exists:
         if isinstance(model, str) and os.sep not in model and not model.endswith(".onnx"):
             return landmark_model_path(model)  # a name: explains what is registered
         raise ModelNotFoundError(f"landmark model file not found: {path}")
-    if not path.is_file():
+    if not is_file:
         raise ModelNotFoundError(f"landmark model path is not a file: {path}")
     digest = sha256_file(path)
     spec = next((s for s in LANDMARK_MODELS.values() if s.sha256 == digest), None)
@@ -190,7 +202,7 @@ def _check_contract(session: ort.InferenceSession, path: Path) -> tuple[int | No
         if name not in outputs:
             problems.append(f"no output named {name!r} (outputs: {', '.join(outputs) or 'none'})")
     if problems:
-        raise ModelFormatError(f"{path} is not an FPENet-contract model: " + "; ".join(problems))
+        raise ModelFormatError(f"{path} is not an FPENet-contract model: " + "; ".join(problems) + f". {CONTRACT_FIX}")
 
     inp = inputs[INPUT_NAME]
     if inp.type != "tensor(float)":
@@ -213,7 +225,7 @@ def _check_contract(session: ort.InferenceSession, path: Path) -> tuple[int | No
     if len(cshape) not in (2, 3) or (len(cshape) == 3 and _dim(cshape[2]) not in (None, 1)):
         problems.append(f"output {OUTPUT_CONFIDENCE!r} has shape {cshape}, expected [N, K]")
     if problems:
-        raise ModelFormatError(f"{path} is not an FPENet-contract model: " + "; ".join(problems))
+        raise ModelFormatError(f"{path} is not an FPENet-contract model: " + "; ".join(problems) + f". {CONTRACT_FIX}")
     k = _dim(pshape[1]) or _dim(cshape[1])
     if _dim(pshape[1]) and _dim(cshape[1]) and pshape[1] != cshape[1]:
         raise ModelFormatError(f"{path}: {OUTPUT_POINTS!r} has {pshape[1]} keypoints but {OUTPUT_CONFIDENCE!r} has {cshape[1]}")

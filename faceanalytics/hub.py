@@ -1,7 +1,8 @@
 """Finding model files: explicit path, then the cache ``$FACEANALYTICS_HOME``, then download.
 
 The cache defaults to ``~/.cache/faceanalytics``. Downloads go over HTTPS (plain HTTP only to
-this machine, for tests), with a timeout, a progress bar on stderr, the declared sha256 checked
+this machine, for tests; redirects are held to the same rule), with a timeout per read and for the
+whole transfer, the declared size as a cap, a progress bar on stderr, the declared sha256 checked
 before the file is renamed into place, and a partial file never left where it could be used.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -54,36 +56,74 @@ def _check_url(url: str) -> None:
     raise DownloadError(f"refusing to download over {parts.scheme or 'no scheme'}: {url} (HTTPS only)")
 
 
-def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0, progress: bool = True) -> Path:
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL that passes :func:`_check_url` (no HTTPS -> HTTP downgrade)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        _check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_CheckedRedirects)
+
+
+def download(
+    url: str,
+    dest: Path,
+    sha256: str,
+    *,
+    timeout: float = 30.0,
+    size: int | None = None,
+    total_timeout: float = 600.0,
+    progress: bool = True,
+) -> Path:
     """Download ``url`` to ``dest`` atomically and return ``dest``.
 
     The body goes to a temporary file beside ``dest``; only when its sha256 equals ``sha256`` is
     it renamed to ``dest``. On any failure the temporary file is removed and ``dest`` is untouched.
 
+    Args:
+        timeout: seconds any one connect or read may wait.
+        size: expected bytes; a body announced or found to be larger is refused as it arrives.
+        total_timeout: seconds the whole download may take (a server that trickles bytes ends too).
+
     Raises:
-        DownloadError: refused URL, network failure, HTTP error or timeout.
+        DownloadError: refused URL (also after a redirect), network failure, HTTP error, timeout,
+            or a body larger than ``size``.
         ChecksumError: the body's digest differs from ``sha256``.
     """
     _check_url(url)
     dest = Path(dest)
+    by_hand = f"Without network access, fetch the file elsewhere and place it at {dest} (sha256 {sha256})"
     with AtomicFile(dest) as tmp:
         h = hashlib.sha256()
+        received = 0
+        deadline = time.monotonic() + total_timeout
         with tmp.open("wb") as out:
             try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                with _opener.open(url, timeout=timeout) as resp:
                     total = int(resp.headers.get("Content-Length") or 0) or None
+                    if size is not None and total is not None and total > size:
+                        raise DownloadError(f"{url} announces {total} bytes, expected {size}; refused")
                     bar = _progress_bar(total, dest.name, progress)
                     try:
-                        while chunk := resp.read(1 << 16):
+                        while chunk := resp.read1(1 << 16):  # what has arrived: the deadline holds
+                            received += len(chunk)
+                            if size is not None and received > size:
+                                raise DownloadError(f"{url} sent more than the expected {size} bytes; refused")
+                            if time.monotonic() > deadline:
+                                raise DownloadError(f"download of {url} took longer than {total_timeout:.0f} s. {by_hand}")
                             out.write(chunk)
                             h.update(chunk)
                             bar.update(len(chunk))
                     finally:
                         bar.close()
+                    if total is not None and received < total:
+                        raise DownloadError(f"connection to {url} closed after {received} of {total} bytes. {by_hand}")
+            except DownloadError:
+                raise
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise DownloadError(
-                    f"cannot download {url}: {exc}. Without network access, fetch the file elsewhere and place it at {dest}"
-                ) from exc
+                raise DownloadError(f"cannot download {url}: {exc}. {by_hand}") from exc
         digest = h.hexdigest()
         if digest != sha256:
             raise ChecksumError(f"download of {url} has sha256 {digest}, expected {sha256}; the file was discarded")
@@ -114,8 +154,12 @@ def resolve_detector_model(
     """
     if path is not None:
         p = Path(path).expanduser()
-        if not p.is_file():
-            raise ModelNotFoundError(f"detector model file not found: {p}")
+        try:
+            is_file = p.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise ModelNotFoundError(f"not a usable detector model path: {str(p)[:200]}: {exc.strerror or exc}") from None
+        if not is_file:
+            raise ModelNotFoundError(f"detector model file not found (or not a file): {p}")
         return p
     try:
         spec = DETECTOR_MODELS[name]
@@ -141,7 +185,7 @@ def fetch(spec: ModelSpec, cache: Path, *, allow_download: bool = True, progress
             "or set FACEANALYTICS_HOME to a folder that holds it"
         )
     logger.info("model %s not cached; downloading %s (%d bytes) to %s", spec.name, spec.url, spec.size, target)
-    return download(spec.url, target, spec.sha256, progress=progress)
+    return download(spec.url, target, spec.sha256, size=spec.size, progress=progress)
 
 
 def landmark_model_path(name: str) -> tuple[Path, ModelSpec]:

@@ -44,9 +44,13 @@ def load_image(source: ImageInput) -> np.ndarray:
 
 
 def _read_file(path: Path) -> np.ndarray:
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ImageNotFoundError(f"not a usable image path: {str(path)[:200]}: {exc.strerror or exc}") from None
+    if not exists:
         raise ImageNotFoundError(f"image file not found: {path}")
-    if not path.is_file():
+    if not is_file:  # folders, devices, pipes (reading a pipe could block forever)
         raise ImageNotFoundError(f"not a file: {path}")
     try:
         data = np.fromfile(path, dtype=np.uint8)  # works with non-ASCII paths, unlike cv2.imread

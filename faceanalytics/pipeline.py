@@ -13,6 +13,7 @@ import numpy as np
 from .crop import to_gray, validate_boxes
 from .detector import BlazeFaceDetector, Detector
 from .device import Device
+from .errors import ParameterError
 from .fpenet import FPENetRunner
 from .image import ImageInput, load_image
 from .plugins import Frame, Plugin, default_plugins
@@ -50,7 +51,7 @@ class Pipeline:
     Raises:
         ModelNotFoundError, ModelFormatError: the landmark model is missing or not FPENet-shaped.
         DeviceError: unknown device.
-        ValueError: bad ``detector``, ``min_score`` or ``max_faces``.
+        ParameterError: bad ``detector``, ``min_score``, ``max_faces`` or ``plugins`` (a ``ValueError``).
     """
 
     def __init__(
@@ -66,21 +67,23 @@ class Pipeline:
         plugins: Sequence[Plugin] | None = None,
     ) -> None:
         if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
-            raise ValueError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+            raise ParameterError(f"max_faces must be a positive integer or None; got {max_faces!r}")
         if not (0.0 <= float(min_score) <= 1.0):
-            raise ValueError(f"min_score must be in [0, 1]; got {min_score}")
+            raise ParameterError(f"min_score must be in [0, 1]; got {min_score}")
         if isinstance(detector, str):
             if detector not in ("short", "full"):
-                raise ValueError(f"detector must be 'short', 'full' or a Detector object; got {detector!r}")
+                raise ParameterError(f"detector must be 'short', 'full' or a Detector object; got {detector!r}")
         elif not isinstance(detector, Detector):
-            raise ValueError(f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}")
+            raise ParameterError(
+                f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}"
+            )
         self.plugins: tuple[Plugin, ...] = tuple(default_plugins() if plugins is None else plugins)
         names = [getattr(p, "name", None) for p in self.plugins]
         for p, name in zip(self.plugins, names, strict=True):
             if not isinstance(name, str) or not name or not callable(p):
-                raise ValueError(f"plugins need a non-empty str `name` and __call__(face, frame); got {p!r}")
+                raise ParameterError(f"plugins need a non-empty str `name` and __call__(face, frame); got {p!r}")
         if len(set(names)) != len(names):
-            raise ValueError(f"plugin names must be unique; got {names}")
+            raise ParameterError(f"plugin names must be unique; got {names}")
         self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
         self.max_faces = max_faces
         self.min_score = float(min_score)

@@ -151,7 +151,8 @@ class ReportBuilder:
                 + _svg("Mouth (shaded: yawns, smiles)", s.t, {"mar": v["mar"], "smile": v["smile"]}, mouth_ev, "")
             )
         title = html.escape(Path(str(summary.get("source", "video"))).name)
-        note = " (interrupted: the report covers the frames processed)" if summary.get("interrupted") else ""
+        why = summary.get("stopped") or ("interrupted" if summary.get("interrupted") else None)
+        note = f" ({html.escape(str(why))}: the report covers the frames processed)" if why else ""
         doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>faceanalytics report: {title}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse}}

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .errors import ParameterError
+
 __all__ = ["SCHEMA_68", "SCHEMA_80", "SCHEMA_104", "LandmarkSchema", "schema_for"]
 
 
@@ -126,9 +128,9 @@ def schema_for(num_points: int) -> LandmarkSchema:
     """The schema of a model with ``num_points`` landmarks (68, 80 or 104).
 
     Raises:
-        ValueError: for any other count.
+        ParameterError: for any other count (a ``ValueError``).
     """
     try:
         return _BY_POINTS[num_points]
     except KeyError:
-        raise ValueError(f"no landmark schema has {num_points} points; FPENet models have 68, 80 or 104") from None
+        raise ParameterError(f"no landmark schema has {num_points} points; FPENet models have 68, 80 or 104") from None

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .errors import ParameterError
+
 __all__ = ["OneEuroFilter"]
 
 
@@ -33,7 +35,7 @@ class OneEuroFilter:
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
-            raise ValueError("min_cutoff and d_cutoff must be > 0 and beta >= 0")
+            raise ParameterError("min_cutoff and d_cutoff must be > 0 and beta >= 0")
         self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None

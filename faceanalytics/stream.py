@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .crop import to_gray
-from .errors import FaceAnalyticsError
+from .errors import FaceAnalyticsError, ParameterError
 from .events import BlinkMonitor, Event, SustainedMonitor
 from .image import ImageInput, load_image
 from .plugins import Frame
@@ -169,8 +169,12 @@ class Stream:
         yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long.
         smile_threshold, smile_seconds: a smile is the smile score above the threshold this long.
 
-    A Stream belongs to one video and one thread at a time; calls from a second thread while one
-    runs raise :class:`StreamError`.
+    A Stream belongs to one video and one thread at a time: a call from a second thread while a
+    frame is in progress raises :class:`StreamError` (the frame in progress is unaffected). Between
+    frames it may move to another thread (a worker pool, ``run_in_executor``); ``close()`` waits
+    for a frame in progress. For several videos at once, use one Stream per video over one shared
+    Pipeline. Memory stays flat however long it runs: per-track history is windowed, and an ended
+    track leaves only its :class:`TrackSummary` (docs/reliability.md).
     """
 
     def __init__(
@@ -192,9 +196,9 @@ class Stream:
         smile_seconds: float = 0.3,
     ) -> None:
         if not isinstance(detect_every, int) or detect_every < 1:
-            raise ValueError(f"detect_every must be a positive integer; got {detect_every!r}")
+            raise ParameterError(f"detect_every must be a positive integer; got {detect_every!r}")
         if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
-            raise ValueError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+            raise ParameterError(f"max_faces must be a positive integer or None; got {max_faces!r}")
         self.pipeline = pipeline
         self.detect_every, self.max_faces, self.smoothing = detect_every, max_faces, bool(smoothing)
         self.landmark_smoothing, self.pose_smoothing = tuple(landmark_smoothing), tuple(pose_smoothing)
@@ -276,7 +280,7 @@ class Stream:
                 track.frames += 1
                 smooth = pts
                 if self.smoothing:
-                    size = float(np.ptp(pts[:68, 0]) + 1.0)
+                    size = float(np.ptp(pts[:68, 0].astype(np.float64)) + 1.0)
                     smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
                 faces.append(
                     Face(box=boxes[tid], score=1.0, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
@@ -322,7 +326,7 @@ class Stream:
 
     def _is_lost(self, track: _Track, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
         c = float(np.mean(conf))
-        centre = pts[:68].mean(axis=0)
+        centre = pts[:68].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
         outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
         if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
             return True

@@ -57,9 +57,10 @@ def tflite_to_onnx(path: str | os.PathLike) -> bytes:
         buf = path.read_bytes()
         model = tflite.Model.GetRootAsModel(buf, 0)
         graph = model.Subgraphs(0) if model.SubgraphsLength() else None
-    except Exception as exc:  # flatbuffers raises assorted errors on garbage
-        raise ModelFormatError(f"{path}: not a readable TFLite model ({exc})") from exc
-    if graph is None or graph.InputsLength() != 1:
+        one_input = graph is not None and graph.InputsLength() == 1
+    except Exception as exc:  # flatbuffers raises assorted errors (struct.error, TypeError...) on garbage
+        raise ModelFormatError(f"{path}: not a readable TFLite model ({type(exc).__name__}: {exc})") from exc
+    if not one_input:
         raise ModelFormatError(f"{path}: not a TFLite model with one input graph")
     try:
         return _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ParameterError
 from .schema import LandmarkSchema
 
 __all__ = ["DETECTOR_KEYPOINT_NAMES", "Alignment", "Detection", "Eyes", "Face", "HeadPose", "Mouth", "Result"]
@@ -61,7 +62,8 @@ class Detection:
     @property
     def area(self) -> float:
         """Box area in square pixels."""
-        return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
+        x1, y1, x2, y2 = (float(v) for v in self.box)  # Python floats: a huge box is inf, not a float32 overflow warning
+        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
 def _num(x: float) -> float | None:
@@ -232,7 +234,7 @@ class Face:
         object.__setattr__(self, "score", float(self.score))
         n = self.schema.num_points
         if self.landmarks.shape != (n, 2) or self.confidence.shape != (n,):
-            raise ValueError(
+            raise ParameterError(
                 f"schema {self.schema.name} has {n} points but landmarks are {self.landmarks.shape} "
                 f"and confidence {self.confidence.shape}"
             )

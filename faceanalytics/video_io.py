@@ -8,6 +8,8 @@ times (so variable frame rates are kept), image sequences ``index / fps``, camer
 from __future__ import annotations
 
 import glob
+import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -23,6 +25,12 @@ from .image import load_image
 __all__ = ["IMAGE_SUFFIXES", "FrameSource", "VideoError", "open_source"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+if not logging.getLogger("faceanalytics").isEnabledFor(logging.DEBUG):
+    # FFmpeg prints a line per damaged macroblock of a corrupt file; the run reports the outcome
+    # itself (frames read of frames declared). Read once, before OpenCV's first video; an explicit
+    # setting wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class VideoError(FaceAnalyticsError, OSError):
@@ -42,6 +50,11 @@ class FrameSource:
         fps: nominal frames per second (the file's, the ``fps`` given for image sequences).
         frame_count: number of frames when known in advance, else ``None`` (cameras).
         size: ``(width, height)`` of the first frame.
+        live: a camera: it has no end of its own, so running out of frames means it stopped.
+
+    Iteration ends at the end of the input; a frame that cannot be decoded (a truncated or
+    corrupt file) also ends it, since decoders cannot tell the two apart: compare the frames
+    read with ``frame_count``. An error while reading raises :class:`VideoError`.
     """
 
     name: str
@@ -50,6 +63,7 @@ class FrameSource:
     size: tuple[int, int]
     _frames: Iterator[tuple[np.ndarray, float]]
     _release: object = None
+    live: bool = False
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
         return self._frames
@@ -74,6 +88,15 @@ def open_source(source: str, fps: float = 30.0) -> FrameSource:
     """
     if source.isdigit():
         return _camera(int(source))
+    try:
+        return _open_path(source, fps)
+    except OSError as exc:
+        if isinstance(exc, VideoError):
+            raise
+        raise VideoError(f"cannot open {source[:200]}: {exc.strerror or exc}") from None
+
+
+def _open_path(source: str, fps: float) -> FrameSource:
     path = Path(source)
     if path.is_dir():
         files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
@@ -108,7 +131,7 @@ def _video(path: Path) -> FrameSource:
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 30.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-    ok, first = cap.read()
+    ok, first = _read(cap, f"the first frame of {path}", cap)
     if not ok or first is None:
         cap.release()
         raise VideoError(f"video {path} has no readable frames")
@@ -124,7 +147,7 @@ def _video(path: Path) -> FrameSource:
             yield frame, t
             last_t = t
             index += 1
-            ok, nxt = cap.read()
+            ok, nxt = _read(cap, f"frame {index} of {path}")
             frame = nxt if ok else None
 
     return FrameSource(str(path), fps, count, (first.shape[1], first.shape[0]), frames(), cap)
@@ -134,19 +157,34 @@ def _camera(index: int) -> FrameSource:
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise VideoError(f"cannot open camera {index}")
-    ok, first = cap.read()
+    ok, first = _read(cap, f"the first frame of camera {index}", cap)
     if not ok or first is None:
         cap.release()
         raise VideoError(f"camera {index} gives no frames")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    fps = fps if np.isfinite(fps) and 0 < fps < 1000 else 30.0
     t0 = time.monotonic()
 
     def frames() -> Iterator[tuple[np.ndarray, float]]:
         frame = first
+        last_t = -1.0
         while True:
-            yield frame, time.monotonic() - t0
-            ok, frame = cap.read()
+            t = max(time.monotonic() - t0, last_t + 1e-6)
+            yield frame, t
+            last_t = t
+            ok, frame = _read(cap, f"camera {index}")
             if not ok or frame is None:
                 return
 
-    return FrameSource(f"camera {index}", float(fps), None, (first.shape[1], first.shape[0]), frames(), cap)
+    return FrameSource(f"camera {index}", float(fps), None, (first.shape[1], first.shape[0]), frames(), cap, live=True)
+
+
+def _read(cap: cv2.VideoCapture, what: str, release_on_error: cv2.VideoCapture | None = None) -> tuple[bool, np.ndarray | None]:
+    """``cap.read()``, with OpenCV's exceptions (some backends raise on corrupt data) as VideoError."""
+    try:
+        ok, frame = cap.read()
+    except cv2.error as exc:
+        if release_on_error is not None:
+            release_on_error.release()
+        raise VideoError(f"cannot read {what}: {exc}") from exc
+    return bool(ok) and frame is not None, frame

@@ -124,6 +124,11 @@ class CsvWriter:
         self._fh.close()
         self._file.commit()
 
+    def discard(self) -> None:
+        """Close and delete the temporary file: the target is not created (or stays as it was)."""
+        self._fh.close()
+        self._file.discard()
+
 
 class _TrackStats:
     def __init__(self) -> None:
@@ -166,7 +171,19 @@ class SummaryBuilder:
     def add_events(self, events: tuple[Event, ...] | list[Event]) -> None:
         self._events += list(events)
 
-    def to_dict(self, summaries: tuple[TrackSummary, ...], source: str, frames: int, interrupted: bool) -> dict[str, Any]:
+    def to_dict(
+        self,
+        summaries: tuple[TrackSummary, ...],
+        source: str,
+        frames: int,
+        interrupted: bool,
+        *,
+        expected_frames: int | None = None,
+        stopped: str | None = None,
+    ) -> dict[str, Any]:
+        """The summary: ``source``, ``frames`` read, ``expected_frames`` (what the file declares;
+        ``None`` when unknown), ``interrupted`` (the run ended before the input did), ``stopped``
+        (why, or ``None``) and per-track figures."""
         tracks = []
         for tid, st in sorted(self._tracks.items()):
             evs = [e for e in self._events if e.track_id == tid]
@@ -197,7 +214,14 @@ class SummaryBuilder:
                     "events": [e.to_dict() for e in evs],
                 }
             )
-        return {"source": source, "frames": frames, "interrupted": interrupted, "tracks": tracks}
+        return {
+            "source": source,
+            "frames": frames,
+            "expected_frames": expected_frames,
+            "interrupted": interrupted,
+            "stopped": stopped,
+            "tracks": tracks,
+        }
 
     def write(self, path: Path, data: dict[str, Any]) -> None:
         with AtomicFile(path) as tmp:
@@ -224,3 +248,8 @@ class VideoWriter:
     def close(self) -> None:
         self._writer.release()
         self._file.commit()
+
+    def discard(self) -> None:
+        """Release the writer and delete the temporary file: the target is not created."""
+        self._writer.release()
+        self._file.discard()

@@ -106,3 +106,157 @@ def test_align_writes_one_crop_per_face(detector_home, astronaut_file, tmp_path,
     assert cv2.imread(str(crops[0])).shape == (96, 96, 3)
     assert "bad.jpg" in capsys.readouterr().err
     assert main(["align", str(astronaut_file), "--out", str(out), "--size", "2"]) == EXIT_USAGE
+
+
+# --- bad paths, existing outputs, permissions, errors (issue 7) -------------------------------------
+
+import os  # noqa: E402
+
+from faceanalytics.cli import EXIT_INTERNAL  # noqa: E402
+
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0  # root ignores file permissions
+
+
+def _clean(err: str) -> None:
+    assert "Traceback" not in err and err.startswith("faceanalytics: "), err
+
+
+def test_detect_refuses_existing_outputs_without_overwrite(detector_home, fpenet68, astronaut_file, tmp_path, capsys):
+    out_json, drawn = tmp_path / "r.json", tmp_path / "r.png"
+    base = ["detect", str(astronaut_file), "--landmark-model", str(fpenet68), "--device", "cpu"]
+    for extra, existing in ((["--json", str(out_json)], out_json), (["--draw", str(drawn)], drawn)):
+        existing.write_text("keep me")
+        assert main([*base, *extra]) == EXIT_USAGE
+        _, err = capsys.readouterr()
+        _clean(err)
+        assert "--overwrite" in err and existing.read_text() == "keep me"
+        assert main([*base, *extra, "--overwrite"]) == EXIT_OK
+        capsys.readouterr()
+        assert existing.read_bytes() != b"keep me"
+
+
+def test_detect_bad_paths(detector_home, fpenet68, astronaut_file, tmp_path, capsys):
+    base = ["detect", "--landmark-model", str(fpenet68), "--device", "cpu"]
+    assert main([*base, str(tmp_path)]) == EXIT_FAILED  # a folder given as an image
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert "not a file" in err
+    assert main([*base, str(tmp_path / ("x" * 300))]) == EXIT_FAILED  # a name too long for the file system
+    _clean(capsys.readouterr().err)
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("")
+    assert main([*base, str(astronaut_file), "--json", str(a_file / "out.json")]) == EXIT_USAGE  # under a file
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert "not a folder" in err
+    assert main(["detect", str(astronaut_file), "--landmark-model", str(tmp_path)]) == EXIT_SETUP  # folder as model
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert "not a file" in err
+
+
+def test_detect_refuses_two_images_drawn_to_one_file(fpenet68, astronaut_file, tmp_path, capsys):
+    other = tmp_path / "b" / astronaut_file.name
+    other.parent.mkdir()
+    other.write_bytes(astronaut_file.read_bytes())
+    code = main(["detect", str(astronaut_file), str(other), "--landmark-model", str(fpenet68), "--draw", str(tmp_path / "out")])
+    assert code == EXIT_USAGE
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert "both be drawn" in err
+
+
+@pytest.mark.skipif(ROOT, reason="root ignores file permissions")
+def test_no_write_or_read_permission(fpenet68, astronaut_file, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        code = main(["detect", str(astronaut_file), "--landmark-model", str(fpenet68), "--json", str(locked / "r.json")])
+        assert code == EXIT_USAGE
+        _, err = capsys.readouterr()
+        _clean(err)
+        assert "no permission to write" in err
+    finally:
+        locked.chmod(0o700)
+    unreadable = tmp_path / "secret.png"
+    unreadable.write_bytes(astronaut_file.read_bytes())
+    unreadable.chmod(0)
+    assert main(["detect", str(unreadable), "--landmark-model", str(fpenet68), "--device", "cpu"]) == EXIT_FAILED
+    _clean(capsys.readouterr().err)
+
+
+def test_a_write_that_fails_late_is_a_message(detector_home, fpenet68, astronaut_file, tmp_path, monkeypatch, capsys):
+    """Permissions can change during a run (or root-owned mounts refuse): the OSError at the
+    final write is reported, without a traceback, unless --debug."""
+    import faceanalytics.cli as cli
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(cli, "_write_atomic", refuse)
+    argv = ["detect", str(astronaut_file), "--landmark-model", str(fpenet68), "--json", str(tmp_path / "r.json")]
+    assert main(argv) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert f"{tmp_path / 'r.json'}: permission denied" in err
+    with pytest.raises(PermissionError):
+        main(["--debug", *argv])
+
+
+def test_an_unexpected_error_is_a_message_unless_debug(fpenet68, astronaut_file, monkeypatch, capsys):
+    from faceanalytics.pipeline import Pipeline
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Pipeline, "__call__", boom)
+    argv = ["detect", str(astronaut_file), "--landmark-model", str(fpenet68)]
+    assert main(argv) == EXIT_INTERNAL
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert "boom" in err and "--debug" in err
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", *argv])
+
+
+def test_align_refuses_existing_crops_without_overwrite(detector_home, astronaut_file, tmp_path, capsys):
+    out = tmp_path / "aligned"
+    assert main(["align", str(astronaut_file), "--out", str(out)]) == EXIT_OK
+    first = (out / "astronaut_0.png").read_bytes()
+    capsys.readouterr()
+    assert main(["align", str(astronaut_file), "--out", str(out), "--size", "96"]) == EXIT_USAGE
+    _, err = capsys.readouterr()
+    _clean(err)
+    assert "--overwrite" in err and (out / "astronaut_0.png").read_bytes() == first
+    assert main(["align", str(astronaut_file), "--out", str(out), "--size", "96", "--overwrite"]) == EXIT_OK
+    assert cv2.imread(str(out / "astronaut_0.png")).shape == (96, 96, 3)
+    a_file = tmp_path / "file.png"
+    a_file.write_bytes(b"")
+    assert main(["align", str(astronaut_file), "--out", str(a_file)]) == EXIT_USAGE
+    _clean(capsys.readouterr().err)
+
+
+def test_errors_without_traceback_in_a_real_process(tmp_path, astronaut_file):
+    """Through the real entry point: stderr holds one clear line, and a traceback only with --debug."""
+    argv = [sys.executable, "-m", "faceanalytics", "detect", str(astronaut_file), "--landmark-model", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert proc.returncode == EXIT_SETUP and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("faceanalytics: error:") and "not a file" in proc.stderr
+    debug = subprocess.run([*argv[:3], "--debug", *argv[3:]], capture_output=True, text=True, check=False)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_an_unwritable_folder_is_refused_before_any_work(fpenet68, astronaut_file, tmp_path, monkeypatch, capsys):
+    import faceanalytics.cli as cli
+
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)  # as a read-only folder answers
+    for argv in (
+        ["detect", str(astronaut_file), "--json", str(tmp_path / "r.json")],
+        ["align", str(astronaut_file), "--out", str(tmp_path / "crops")],
+        ["video", str(astronaut_file), "--csv", str(tmp_path / "f.csv")],
+    ):
+        assert main([*argv, "--landmark-model", str(fpenet68)]) == EXIT_USAGE
+        _, err = capsys.readouterr()
+        _clean(err)
+        assert "no permission to write" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

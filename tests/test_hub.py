@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import shutil
@@ -97,7 +98,8 @@ def test_a_server_that_never_answers_times_out(tmp_path):
 
 def test_fetch_downloads_once_then_uses_the_cache(serve, payload, tmp_path):
     folder, digest = payload
-    spec = replace(DETECTOR_MODELS["short"], filename="model.bin", sha256=digest, url=serve(folder) + "/model.bin")
+    size = (folder / "model.bin").stat().st_size
+    spec = replace(DETECTOR_MODELS["short"], filename="model.bin", sha256=digest, size=size, url=serve(folder) + "/model.bin")
     cache = tmp_path / "cache"
     path = fetch(spec, cache, progress=False)
     assert path == cache / "model.bin"
@@ -150,3 +152,125 @@ def test_files_placed_by_hand_in_the_cache_are_found(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path))
     for name, spec in DETECTOR_MODELS.items():
         assert resolve_detector_model(name, allow_download=False) == tmp_path / spec.filename
+
+
+# --- hostile and broken servers (issue 7) ---------------------------------------------------------
+
+
+@pytest.fixture
+def raw_server():
+    """raw_server(respond) -> base URL of a one-thread server on 127.0.0.1 that reads each request
+    and lets ``respond(conn)`` write whatever bytes it likes."""
+    socks = []
+
+    def start(respond) -> str:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+        socks.append(sock)
+
+        def loop() -> None:
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.recv(65536)
+                    with contextlib.suppress(OSError):
+                        respond(conn)
+
+        threading.Thread(target=loop, daemon=True).start()
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    yield start
+    for sock in socks:
+        sock.close()
+
+
+def _redirect_to(location: str):
+    def respond(conn) -> None:
+        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    return respond
+
+
+def test_redirects_are_held_to_https_only(raw_server, serve, payload, tmp_path):
+    folder, digest = payload
+    dest = tmp_path / "cache" / "model.bin"
+    for target in ("http://example.com/model.bin", "ftp://example.com/model.bin", "file:///etc/passwd"):
+        with pytest.raises(DownloadError, match=r"HTTPS only|not allowed"):  # urllib itself refuses file://
+            download(raw_server(_redirect_to(target)) + "/model.bin", dest, digest, progress=False)
+        assert _leftovers(dest.parent) == []
+    # A redirect to an allowed URL is followed.
+    good = serve(folder) + "/model.bin"
+    assert download(raw_server(_redirect_to(good)) + "/x", dest, digest, progress=False) == dest
+
+
+def test_a_body_larger_than_declared_is_refused(serve, payload, tmp_path):
+    folder, digest = payload
+    dest = tmp_path / "cache" / "model.bin"
+    with pytest.raises(DownloadError, match="512000 bytes, expected 1000"):
+        download(serve(folder) + "/model.bin", dest, digest, size=1000, progress=False)
+    assert _leftovers(dest.parent) == []
+
+
+def test_an_endless_body_without_length_is_cut_at_the_declared_size(raw_server, tmp_path):
+    def endless(conn) -> None:
+        conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+        for _ in range(1000):
+            conn.sendall(b"x" * 4096)
+
+    dest = tmp_path / "model.bin"
+    with pytest.raises(DownloadError, match="more than the expected 100000 bytes"):
+        download(raw_server(endless) + "/m", dest, "0" * 64, size=100_000, progress=False)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_trickling_server_hits_the_total_timeout(raw_server, tmp_path):
+    import time
+
+    def trickle(conn) -> None:
+        conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+        for _ in range(100):
+            conn.sendall(b"x")
+            time.sleep(0.05)
+
+    with pytest.raises(DownloadError, match="took longer than"):
+        download(raw_server(trickle) + "/m", tmp_path / "m.bin", "0" * 64, total_timeout=0.3, progress=False)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_connection_cut_mid_body_leaves_nothing(raw_server, tmp_path):
+    def cut(conn) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
+
+    with pytest.raises(DownloadError, match=r"after 5000 of 100000 bytes.*place it at"):
+        download(raw_server(cut) + "/m", tmp_path / "m.bin", "0" * 64, progress=False)
+    assert _leftovers(tmp_path) == []
+
+
+def test_offline_says_how_to_place_the_file_by_hand(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there: connection refused, as offline
+    spec = replace(DETECTOR_MODELS["short"], url=f"http://127.0.0.1:{port}/{DETECTOR_MODELS['short'].filename}")
+    with pytest.raises(DownloadError) as info:
+        fetch(spec, tmp_path / "cache", progress=False)
+    msg = str(info.value)
+    assert f"place it at {tmp_path / 'cache' / spec.filename}" in msg and spec.sha256 in msg
+    assert _leftovers(tmp_path / "cache") == []
+
+
+def test_a_partial_file_left_by_a_killed_download_is_never_used(serve, payload, tmp_path):
+    folder, digest = payload
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    size = (folder / "model.bin").stat().st_size
+    stale = cache / ".model.bin.k1ll3d.part.bin"  # what AtomicFile leaves when the process dies
+    stale.write_bytes((folder / "model.bin").read_bytes()[:1000])
+    spec = replace(DETECTOR_MODELS["short"], filename="model.bin", sha256=digest, size=size, url=serve(folder) + "/model.bin")
+    with pytest.raises(ModelNotFoundError):
+        fetch(spec, cache, allow_download=False)
+    assert sha256_file(fetch(spec, cache, progress=False)) == digest

@@ -145,3 +145,227 @@ def test_closures_in_a_clip_are_counted_as_blinks(detector_home, tmp_path):
     assert track["blinks"] == 3 and track["microsleeps"] == 0
     assert [round(e["start"] * 30) for e in track["events"] if e["kind"] == "blink"] == [30, 60, 90]
     assert "<svg" in out["html"].read_text()
+
+
+# --- broken inputs: every output written so far complete and valid (issue 7) -----------------------
+
+import itertools  # noqa: E402
+
+from faceanalytics.cli import EXIT_FAILED, EXIT_INTERNAL  # noqa: E402
+
+
+def _frames(astronaut: np.ndarray, n: int) -> list[np.ndarray]:
+    return [cv2.warpAffine(astronaut, np.float32([[1, 0, 60 + 3 * i], [0, 1, -20]]), (640, 480)) for i in range(n)]
+
+
+def _avi(path: Path, astronaut: np.ndarray, n: int = 30) -> Path:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (640, 480))
+    for f in _frames(astronaut, n):
+        w.write(f)
+    w.release()
+    return path
+
+
+def _outputs(tmp_path: Path) -> dict[str, Path]:
+    return {k: tmp_path / "out" / f"o.{k}" for k in ("avi", "csv", "json", "html")}
+
+
+def _run(source: str, out: dict[str, Path], model: Path, *extra: str) -> int:
+    argv = ["video", source, "--out", str(out["avi"]), "--csv", str(out["csv"]), "--json", str(out["json"])]
+    return main([*argv, "--report", str(out["html"]), "--landmark-model", str(model), "-q", *extra])
+
+
+def _check_outputs(out: dict[str, Path], frames: int, video: bool = True) -> dict:
+    """Every file is there, complete and parseable, with ``frames`` frames; no temporary files."""
+    assert sorted(p.name for p in out["csv"].parent.iterdir()) == sorted(p.name for p in out.values())
+    rows = list(csv.DictReader(out["csv"].open()))
+    assert len({r["frame"] for r in rows}) == frames and (not rows or rows[-1]["event_smile"] in ("0", "1"))
+    data = json.loads(out["json"].read_text())
+    assert data["frames"] == frames
+    page = out["html"].read_text()
+    assert page.rstrip().endswith("</html>") and f"{frames} frames" in page
+    if video:
+        cap = cv2.VideoCapture(str(out["avi"]))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == frames
+        cap.release()
+    return data
+
+
+def test_a_truncated_video_ends_with_a_warning_and_complete_outputs(detector_home, fpenet68, astronaut, tmp_path, capsys):
+    data = _avi(tmp_path / "full.avi", astronaut).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with open_source(str(cut)) as src:
+        read = sum(1 for _ in src)
+    assert 0 < read < 30
+    out = _outputs(tmp_path)
+    assert _run(str(cut), out, fpenet68) == EXIT_OK
+    _, err = capsys.readouterr()
+    assert f"ended after {read} of the 30 frames" in err and "Traceback" not in err
+    summary = _check_outputs(out, read)
+    assert summary["expected_frames"] == 30 and "truncated" in summary["stopped"]
+    assert "truncated" in out["html"].read_text()
+
+
+def test_corrupt_data_inside_a_video_ends_cleanly(detector_home, fpenet68, astronaut, tmp_path, capsys):
+    data = bytearray(_avi(tmp_path / "full.avi", astronaut).read_bytes())
+    for at in (0.3, 0.5, 0.7):
+        i = int(len(data) * at)
+        data[i : i + 3000] = bytes(3000)
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(bytes(data))
+    out = _outputs(tmp_path)
+    assert _run(str(bad), out, fpenet68) == EXIT_OK
+    _, err = capsys.readouterr()
+    assert "Traceback" not in err
+    frames = json.loads(out["json"].read_text())["frames"]
+    assert 0 < frames <= 30
+    _check_outputs(out, frames)
+
+
+@pytest.mark.parametrize("kind", ["zero frames", "truncated mp4", "text", "empty folder", "missing"])
+def test_videos_that_cannot_be_read_write_nothing(detector_home, fpenet68, clip, tmp_path, capsys, kind):
+    source = tmp_path / "in.mp4"
+    if kind == "zero frames":
+        cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48)).release()
+    elif kind == "truncated mp4":
+        source.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])  # the index (moov) is at the end
+    elif kind == "text":
+        source.write_text("not a video\n")
+    elif kind == "empty folder":
+        source = tmp_path / "frames"
+        source.mkdir()
+    out = _outputs(tmp_path)
+    assert _run(str(source), out, fpenet68) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    assert err.startswith("faceanalytics: error:") and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+class _FakeCapture:
+    """A cv2.VideoCapture stand-in: given frames, presentation times (ms), a count, an error."""
+
+    def __init__(self, frames, msec=None, count=None, fail_at=None, fps=30.0) -> None:
+        self.frames, self.msec, self.count, self.fail_at, self.fps = frames, msec, count, fail_at, fps
+        self.i, self.pos = 0, 0.0
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return True
+
+    def read(self):
+        if self.i == self.fail_at:
+            raise cv2.error("device lost")
+        if self.i >= len(self.frames):
+            return False, None
+        self.pos = self.msec[self.i] if self.msec is not None else 0.0
+        self.i += 1
+        return True, self.frames[self.i - 1]
+
+    def get(self, prop: int) -> float:
+        values = {cv2.CAP_PROP_FPS: self.fps, cv2.CAP_PROP_FRAME_COUNT: self.count or 0, cv2.CAP_PROP_POS_MSEC: self.pos}
+        return values.get(prop, 0.0)
+
+    def release(self) -> None:
+        pass
+
+
+def _fake(monkeypatch, capture: _FakeCapture) -> None:
+    import faceanalytics.video_io as vio
+
+    monkeypatch.setattr(vio.cv2, "VideoCapture", lambda *_: capture)
+
+
+def test_variable_frame_rate_keeps_the_files_times(monkeypatch, tmp_path, astronaut):
+    """Presentation times are kept as they are (gaps and all); repeated, backwards or missing
+    ones are replaced by the nominal time (index / fps) or just past the previous frame, so a
+    Stream always sees increasing times."""
+    msec = [0.0, 33.0, 100.0, 100.0, 90.0, float("nan"), 250.0, 1250.0]
+    frames = _frames(astronaut, len(msec))
+    path = tmp_path / "vfr.mp4"
+    path.write_bytes(b"")
+    _fake(monkeypatch, _FakeCapture(frames, msec, count=len(msec)))
+    with open_source(str(path)) as src:
+        ts = [t for _, t in src]
+    assert ts[:3] == [0.0, 0.033, 0.1] and ts[6:] == [0.25, 1.25]
+    assert all(b > a for a, b in itertools.pairwise(ts)) and all(0.1 < t < 0.25 for t in ts[3:6])
+
+
+def test_a_variable_frame_rate_run(detector_home, fpenet68, monkeypatch, tmp_path, astronaut):
+    msec = [0.0, 40.0, 60.0, 200.0, 210.0, 500.0]
+    path = tmp_path / "vfr.mp4"
+    path.write_bytes(b"")
+    _fake(monkeypatch, _FakeCapture(_frames(astronaut, len(msec)), msec, count=len(msec)))
+    table = tmp_path / "f.csv"
+    assert main(["video", str(path), "--csv", str(table), "--landmark-model", str(fpenet68), "-q"]) == EXIT_OK
+    assert [float(r["timestamp"]) for r in csv.DictReader(table.open())] == [m / 1000 for m in msec]
+
+
+def test_a_camera_that_stops(detector_home, fpenet68, monkeypatch, tmp_path, astronaut, capsys):
+    _fake(monkeypatch, _FakeCapture(_frames(astronaut, 8)))
+    out = _outputs(tmp_path)
+    assert _run("0", out, fpenet68) == EXIT_OK
+    _, err = capsys.readouterr()
+    assert "camera 0 stopped giving frames after 8" in err and "Traceback" not in err
+    monkeypatch.undo()  # the real VideoCapture, to check the written video
+    summary = _check_outputs(out, 8)
+    assert summary["expected_frames"] is None and "stopped" in summary["stopped"]
+
+
+def test_a_camera_that_fails_mid_run(detector_home, fpenet68, monkeypatch, tmp_path, astronaut, capsys):
+    _fake(monkeypatch, _FakeCapture(_frames(astronaut, 12), fail_at=5))
+    out = _outputs(tmp_path)
+    assert _run("0", out, fpenet68) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    assert "stopped after 5 frames" in err and "device lost" in err and "Traceback" not in err
+    monkeypatch.undo()
+    summary = _check_outputs(out, 5)
+    assert summary["interrupted"] and "device lost" in summary["stopped"]
+
+
+def test_an_unexpected_error_mid_run_still_closes_every_output(detector_home, fpenet68, clip, tmp_path, monkeypatch, capsys):
+    from faceanalytics.stream import Stream
+
+    real = Stream.__call__
+    calls = {"n": 0}
+
+    def fail_at_six(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise RuntimeError("a plugin bug")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Stream, "__call__", fail_at_six)
+    out = _outputs(tmp_path)
+    assert _run(str(clip), out, fpenet68) == EXIT_INTERNAL
+    _, err = capsys.readouterr()
+    assert "a plugin bug" in err and "--debug" in err and "Traceback" not in err
+    summary = _check_outputs(out, 5)
+    assert summary["stopped"] == "stopped by an unexpected error"
+
+
+def test_video_outputs_are_checked_before_anything_runs(fpenet68, clip, tmp_path, capsys):
+    bad = [
+        (["--out", str(tmp_path / "a.mkv")], "use a .mp4 or .avi"),
+        (["--csv", str(tmp_path / "x"), "--json", str(tmp_path / "x")], "name the same file"),
+        (["--csv", str(clip / "f.csv")], "not a folder"),
+        (["--json", str(tmp_path)], "is a folder"),
+    ]
+    for extra, message in bad:
+        assert main(["video", str(clip), *extra, "--landmark-model", str(fpenet68), "-q"]) == EXIT_USAGE
+        _, err = capsys.readouterr()
+        assert message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_writer_that_fails_to_open_leaves_no_partial_files(detector_home, fpenet68, clip, tmp_path, monkeypatch, capsys):
+    import faceanalytics.video_outputs as vo
+
+    def no_codec(*args, **kwargs):
+        raise OSError("cannot write video: no codec")
+
+    monkeypatch.setattr(vo, "VideoWriter", no_codec)
+    argv = ["video", str(clip), "--csv", str(tmp_path / "f.csv"), "--out", str(tmp_path / "a.mp4")]
+    assert main([*argv, "--landmark-model", str(fpenet68), "-q"]) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    assert "no codec" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..errors import ParameterError
 from ..face_models import FIVE_POINT_112, MEAN_SHAPE_68
 from ..geometry import GeometryError, invert_affine, similarity_transform
 from ..schema import LandmarkSchema
@@ -57,11 +58,11 @@ class AlignmentPlugin:
 
     def __init__(self, template: str = "5pt", size: int = 112, margin: float = 0.0) -> None:
         if template not in _TEMPLATES:
-            raise ValueError(f"template must be one of {_TEMPLATES}; got {template!r}")
+            raise ParameterError(f"template must be one of {_TEMPLATES}; got {template!r}")
         if not isinstance(size, int) or size < 8:
-            raise ValueError(f"size must be an integer >= 8; got {size!r}")
+            raise ParameterError(f"size must be an integer >= 8; got {size!r}")
         if not 0.0 <= margin <= 2.0:
-            raise ValueError(f"margin must be in [0, 2]; got {margin}")
+            raise ParameterError(f"margin must be in [0, 2]; got {margin}")
         self.template, self.size, self.margin = template, size, float(margin)
         self._dst = template_points(template, size, margin)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..schema import LandmarkSchema
 from ..types import Eyes, Face
 from .base import Frame, landmark_problem
@@ -42,7 +43,7 @@ class EyesPlugin:
 
     def __init__(self, threshold: float = DEFAULT_EAR_THRESHOLD) -> None:
         if not 0.0 < threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1); got {threshold}")
+            raise ParameterError(f"threshold must be in (0, 1); got {threshold}")
         self.threshold = float(threshold)
 
     def __call__(self, face: Face, frame: Frame) -> Eyes:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..errors import ParameterError
 from ..face_models import MEAN_FACE_3D_68
 from ..types import Face, HeadPose
 from .base import Frame
@@ -72,7 +73,7 @@ class HeadPosePlugin:
         self, points: tuple[int, ...] = DEFAULT_POSE_POINTS, min_relative_confidence: float = 0.3, max_error: float = 0.15
     ) -> None:
         if len(points) < 6 or min(points) < 0 or max(points) >= 68:
-            raise ValueError("points must be at least 6 indices of the 68 iBUG points")
+            raise ParameterError("points must be at least 6 indices of the 68 iBUG points")
         self.points = np.array(points)
         self.min_relative_confidence = float(min_relative_confidence)
         self.max_error = float(max_error)

@@ -9,9 +9,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
+
+from ..errors import AnnotationError, AnnotationNotFoundError
+from ..image import load_image
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -52,24 +56,36 @@ def read_csv(csv_path: str | Path, image_dir: str | Path | None = None) -> list[
         image_dir: folder of the images; default ``images/`` next to the CSV.
 
     Raises:
-        ValueError: a row with an odd number of coordinates or a missing header.
+        AnnotationNotFoundError: the file is missing or unreadable (a ``FileNotFoundError``).
+        AnnotationError: a missing header, or a row without a file name, with an odd number of
+            coordinates, with values that are not finite numbers, or with another point count
+            than the rows before it (a ``ValueError``).
     """
     csv_path = Path(csv_path)
     image_dir = Path(image_dir) if image_dir is not None else csv_path.parent / "images"
     samples: list[LandmarkSample] = []
-    with csv_path.open(newline="") as f:
+    num_points: int | None = None
+    with _open_text(csv_path) as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if not header or header[:2] != ["file", "identity"]:
-            raise ValueError(f"{csv_path}: expected a header starting with 'file,identity', got {header}")
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            coords = row[2:]
-            if len(coords) % 2:
-                raise ValueError(f"{csv_path}:{line}: odd number of coordinates ({len(coords)})")
-            pts = np.asarray(coords, np.float32).reshape(-1, 2)
-            samples.append(LandmarkSample(image_dir / row[0], row[1], pts))
+        try:
+            header = next(reader, None)
+            if not header or header[:2] != ["file", "identity"]:
+                raise AnnotationError(f"{csv_path}: expected a header starting with 'file,identity', got {header}")
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) < 2 or not row[0]:
+                    raise AnnotationError(f"{csv_path}:{line}: a row needs a file name and an identity, got {row[:2]}")
+                coords = row[2:]
+                if len(coords) % 2:
+                    raise AnnotationError(f"{csv_path}:{line}: odd number of coordinates ({len(coords)})")
+                pts = _numbers(coords, f"{csv_path}:{line}").reshape(-1, 2)
+                if num_points is not None and len(pts) != num_points:
+                    raise AnnotationError(f"{csv_path}:{line}: {len(pts)} points, but the rows before have {num_points}")
+                num_points = len(pts)
+                samples.append(LandmarkSample(image_dir / row[0], row[1], pts))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise AnnotationError(f"{csv_path}: not a readable CSV text file: {exc}") from None
     logger.info("read %d samples from %s", len(samples), csv_path)
     return samples
 
@@ -88,12 +104,27 @@ def read_coco_keypoints(json_path: str | Path, image_dir: str | Path | None = No
     """
     json_path = Path(json_path)
     image_dir = Path(image_dir) if image_dir is not None else json_path.parent
-    doc = json.loads(json_path.read_text())
-    files = {im["id"]: im["file_name"] for im in doc["images"]}
+    with _open_text(json_path) as f:
+        try:
+            doc = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise AnnotationError(f"{json_path}: not a JSON text file: {exc}") from None
+    try:
+        files = {im["id"]: str(im["file_name"]) for im in doc["images"]}
+        anns = list(doc["annotations"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnnotationError(f"{json_path}: expected 'images' with 'id' and 'file_name', and 'annotations': {exc!r}") from None
     samples = []
-    for ann in doc["annotations"]:
-        name = files[ann["image_id"]]
-        pts = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)[:, :2] + offset
+    for i, ann in enumerate(anns):
+        where = f"{json_path}: annotation {i}"
+        try:
+            name = files[ann["image_id"]]
+            keypoints = ann["keypoints"]
+        except (KeyError, TypeError) as exc:
+            raise AnnotationError(f"{where}: needs an 'image_id' listed in 'images' and 'keypoints': {exc!r}") from None
+        if not isinstance(keypoints, list) or len(keypoints) % 3:
+            raise AnnotationError(f"{where}: 'keypoints' must be a list of x, y, visibility triples")
+        pts = _numbers(keypoints, where).reshape(-1, 3)[:, :2] + np.float32(offset)
         parts = Path(name).parts
         identity = parts[0] if len(parts) > 1 else Path(name).stem
         samples.append(LandmarkSample(image_dir / name, identity, pts))
@@ -107,21 +138,35 @@ def read_pts(path: str | Path) -> np.ndarray:
     returned 0-based (pixel centres on integers), as everywhere in faceanalytics.
 
     Raises:
-        ValueError: a malformed file.
+        AnnotationNotFoundError: the file is missing or unreadable (a ``FileNotFoundError``).
+        AnnotationError: a malformed file (a ``ValueError``).
     """
     path = Path(path)
-    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    with _open_text(path) as f:
+        try:
+            lines = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+        except UnicodeDecodeError as exc:
+            raise AnnotationError(f"{path}: not a text file: {exc}") from None
     n = None
     for ln in lines:
         if ln.lower().startswith("n_points"):
-            n = int(ln.split(":")[1])
+            try:
+                n = int(ln.split(":", 1)[1])
+            except (IndexError, ValueError):
+                raise AnnotationError(f"{path}: malformed line {ln[:80]!r}; expected 'n_points: K'") from None
     try:
         start, end = lines.index("{"), lines.index("}")
     except ValueError:
-        raise ValueError(f"{path}: no '{{ ... }}' point block") from None
-    pts = np.asarray([ln.split()[:2] for ln in lines[start + 1 : end]], np.float32).reshape(-1, 2)
+        raise AnnotationError(f"{path}: no '{{ ... }}' point block") from None
+    if end < start:
+        raise AnnotationError(f"{path}: '}}' comes before '{{'")
+    rows = [ln.split() for ln in lines[start + 1 : end]]
+    for ln, row in zip(lines[start + 1 : end], rows, strict=True):
+        if len(row) < 2:
+            raise AnnotationError(f"{path}: point line {ln[:80]!r} needs 'x y'")
+    pts = _numbers([v for row in rows for v in row[:2]], str(path)).reshape(-1, 2)
     if n is not None and len(pts) != n:
-        raise ValueError(f"{path}: n_points is {n} but {len(pts)} points are listed")
+        raise AnnotationError(f"{path}: n_points is {n} but {len(pts)} points are listed")
     return pts - 1.0
 
 
@@ -178,9 +223,30 @@ def load_gray(path: str | Path) -> np.ndarray:
     """An image file as HxW uint8 gray (BT.601, as :func:`faceanalytics.crop.to_gray`).
 
     Raises:
-        FileNotFoundError: unreadable file.
+        ImageNotFoundError: no such file (a ``FileNotFoundError``).
+        ImageDecodeError: the file cannot be read or decoded (an ``OSError``).
     """
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    return cv2.cvtColor(load_image(Path(path)), cv2.COLOR_BGR2GRAY)
+
+
+def _open_text(path: Path) -> IO[str]:
+    """``path`` opened for reading text (strict UTF-8, a BOM skipped, newlines kept for the csv module)."""
+    try:
+        return path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise AnnotationNotFoundError(f"cannot read annotation file {path}: {exc.strerror or exc}") from None
+
+
+def _numbers(values: Sequence[object], where: str) -> np.ndarray:
+    """A flat, non-empty list of numbers as a float32 array of finite values."""
+    try:
+        arr = np.asarray(values, np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise AnnotationError(f"{where}: coordinates must be numbers") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise AnnotationError(f"{where}: expected a flat, non-empty list of coordinates")
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32)
+    if not np.isfinite(out).all():
+        raise AnnotationError(f"{where}: coordinates must be finite numbers (no NaN, inf or values beyond float32)")
+    return out

@@ -326,7 +326,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     start_epoch, history = 0, []
     last = ckdir / "last.pt"
     if resume and last.exists():
-        ck = torch.load(last, map_location=device, weights_only=False)
+        ck = torch.load(last, map_location=device, weights_only=True)  # tensors and plain data only: no pickled code
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         start_epoch, history = ck["epoch"] + 1, ck["history"]
@@ -342,7 +342,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             if not (ckdir / "teacher.pt").exists():
                 torch.save(model.state_dict(), ckdir / "teacher.pt")
             teacher = RecombinatorNet(SCHEMA_68.num_points, cfg.widths).to(device)
-            teacher.load_state_dict(torch.load(ckdir / "teacher.pt", map_location=device))
+            teacher.load_state_dict(torch.load(ckdir / "teacher.pt", map_location=device, weights_only=True))
             if cfg.eye_state:
                 if not pseudo_path.exists():
                     _pseudo_labels(cfg, teacher, device, pseudo_path)
