@@ -203,7 +203,7 @@ def test_a_write_that_fails_late_is_a_message(detector_home, fpenet68, astronaut
         main(["--debug", *argv])
 
 
-def test_an_unexpected_error_is_a_message_unless_debug(fpenet68, astronaut_file, monkeypatch, capsys):
+def test_an_unexpected_error_is_a_message_unless_debug(detector_home, fpenet68, astronaut_file, monkeypatch, capsys):
     from faceanalytics.pipeline import Pipeline
 
     def boom(self, *args, **kwargs):
