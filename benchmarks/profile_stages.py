@@ -31,7 +31,7 @@ from faceanalytics import Pipeline
 from faceanalytics.fpenet import INPUT_NAME, _locate
 
 STAGES = {  # (file fragment, function) -> stage; cumulative times of these calls
-    "detector": [("blazeface.py", "detect"), ("detector.py", "detect")],
+    "detector": [("blazeface.py", "detect")],
     "landmark network": [("fpenet.py", "_run_raw")],
     "crops": [("crop.py", "crop_faces"), ("crop.py", "to_gray")],
     "plugins": [("head_pose.py", "__call__"), ("eyes.py", "__call__"), ("mouth.py", "__call__"), ("alignment.py", "__call__")],
@@ -45,8 +45,6 @@ def stage_times(prof: cProfile.Profile, calls: int) -> dict[str, float]:
     for (file, _, func), (_, _, _, cum, _) in st.stats.items():  # type: ignore[attr-defined]
         for stage, keys in STAGES.items():
             if any(file.endswith(f) and func == fn for f, fn in keys) and (stage, file, func) not in seen:
-                if stage == "detector" and file.endswith("detector.py"):
-                    continue  # the BlazeFaceDetector wrapper: counted through its backend
                 seen.add((stage, file, func))
                 out[stage] += cum
     total = st.total_tt  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ import numpy as np
 from .device import Device, create_session
 from .errors import ModelFormatError
 from .tflite_onnx import tflite_to_onnx
+from .tracking import iou as box_iou
 from .types import Detection
 
 __all__ = ["OnnxBlazeFace", "ssd_anchors", "weighted_nms"]
@@ -56,16 +57,6 @@ def ssd_anchors(size: int = INPUT_SIZE, strides: tuple[int, ...] = (8, 16, 16, 1
     return np.concatenate(out).astype(np.float32)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float = SUPPRESSION_IOU):
     """MediaPipe's weighted non-maximum suppression.
 
@@ -80,15 +71,14 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     kept_b, kept_k, kept_s = [], [], []
     while len(order):
         top = order[0]
-        sim = _iou(boxes[top], boxes[order])
-        group = order[sim > iou]
-        if len(group) == 0:  # degenerate box: keep it alone
-            group = order[:1]
+        merge = box_iou(boxes[top], boxes[order])[0] > iou
+        merge[0] = True  # a degenerate best box (no area, IoU 0 with itself) stays alone
+        group = order[merge]
         w = scores[group][:, None]
         kept_b.append((boxes[group] * w).sum(0) / w.sum())
         kept_k.append((keypoints[group] * w[:, :, None]).sum(0) / w.sum())
         kept_s.append(scores[top])
-        order = order[~np.isin(order, group)]
+        order = order[~merge]
     if not kept_b:
         return np.zeros((0, 4), np.float32), np.zeros((0, keypoints.shape[1], 2), np.float32), np.zeros(0, np.float32)
     return np.array(kept_b, np.float32), np.array(kept_k, np.float32), np.array(kept_s, np.float32)

@@ -226,7 +226,9 @@ class BlazeFaceDetector:
         self.model = model
         self.min_score = float(min_score)
         self.model_path = resolve_detector_model(model, model_path, allow_download=allow_download)
-        self.backend = "onnx" if backend == "auto" and model == "short" else ("mediapipe" if backend == "auto" else backend)
+        if backend == "auto":
+            backend = "onnx" if model == "short" else "mediapipe"
+        self.backend = backend
         self._lock = threading.Lock()
         self._closed = False
         self._onnx: OnnxBlazeFace | None = None

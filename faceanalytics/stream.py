@@ -120,7 +120,6 @@ class _Track:
         # boxes keep that placement, so a model's own bias (e.g. a slightly contracted jaw line)
         # cannot shrink or shift the crops from frame to frame.
         self.box_rel: tuple[float, float, float] = DETECTOR_BOX_OFFSET
-        self.from_detector = False
         self.conf_ref: float | None = None
         self.missed = 0
         self.lost = False
@@ -251,13 +250,13 @@ class Stream:
         # to the detector's box every N frames would make the landmarks jump); a new or lost one from
         # the detector's box. The detector's boxes keep the box-to-landmarks offset up to date.
         boxes: dict[int, np.ndarray] = {}
+        followed: set[int] = set()
         for track in self._tracks.values():
-            follow = not track.lost and track.raw is not None
-            if follow:
-                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)  # type: ignore[arg-type]
+            if not track.lost and track.raw is not None:
+                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
+                followed.add(track.id)
             elif track.id in found:
                 boxes[track.id] = found[track.id]
-            track.from_detector = not follow and track.id in found
 
         faces: list[Face] = []
         if boxes:
@@ -269,13 +268,12 @@ class Stream:
                     track.lost = True
                     continue
                 track.raw = pts
-                if track.from_detector:
-                    track.box_rel = box_offset(boxes[tid], pts)
-                elif tid in found:  # a running average of the offset the detector shows
+                if tid in found:
                     seen = box_offset(found[tid], pts)
-                    track.box_rel = tuple(  # type: ignore[assignment]
-                        (1 - OFFSET_UPDATE) * a + OFFSET_UPDATE * b for a, b in zip(track.box_rel, seen, strict=True)
-                    )
+                    if tid in followed:  # a running average of the offset the detector shows
+                        old = track.box_rel
+                        seen = tuple((1 - OFFSET_UPDATE) * a + OFFSET_UPDATE * b for a, b in zip(old, seen, strict=True))
+                    track.box_rel = seen  # type: ignore[assignment]
                 track.last_seen = t
                 track.frames += 1
                 smooth = pts

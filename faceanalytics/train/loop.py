@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -210,26 +210,43 @@ def _detector(name: str) -> Callable[[np.ndarray], np.ndarray]:
     return detect
 
 
+def _teacher_labels(
+    model: torch.nn.Module,
+    device: torch.device,
+    detect: Callable[[np.ndarray], np.ndarray],
+    images: Iterable[tuple[str, np.ndarray | None]],
+) -> tuple[list[str], np.ndarray]:
+    """The teacher's flip-averaged landmarks of the largest detected face of each ``(name, bgr)``
+    image; unreadable images (``None``) and images without a face are left out.
+
+    Returns:
+        ``(names, points)``: the names kept and (N, 68, 2) image points.
+    """
+    frames, boxes, names = [], [], []
+    for name, bgr in images:
+        if bgr is None:
+            continue
+        found = detect(bgr)
+        if len(found) == 0:
+            continue
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+        boxes.append(found[np.argmax((found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]))])
+        names.append(name)
+    if not frames:
+        return names, np.zeros((0, SCHEMA_68.num_points, 2), np.float32)
+    return names, predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True)
+
+
 def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
     """Label the training part of eye_state with the teacher; save ``files``, ``points`` (padded-image
     pixels, see :func:`.eyes.pad_face_crop`) and ``closed`` to ``path``."""
     split = split_eye_state(cfg.eye_state, seed=cfg.seed)
-    detect = _detector(cfg.detector)
-    frames, boxes, closed, names = [], [], [], []
-    for files, is_closed in ((split.closed_train, True), (split.open_train, False)):
-        for f in files:
-            bgr = pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))
-            found = detect(bgr)
-            if len(found) == 0:
-                continue
-            box = found[np.argmax((found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]))]
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-            boxes.append(box)
-            closed.append(is_closed)
-            names.append(str(f))
-    pts = predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True)
-    closed_arr = np.array(closed)
-    pts[closed_arr] = np.stack([collapse_eyelids(p) for p in pts[closed_arr]])
+    closed_files = {str(f) for f in split.closed_train}
+    images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in [*split.closed_train, *split.open_train])
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images)
+    closed_arr = np.array([n in closed_files for n in names], bool)
+    if closed_arr.any():
+        pts[closed_arr] = np.stack([collapse_eyelids(p) for p in pts[closed_arr]])
     np.savez_compressed(path, points=pts, closed=closed_arr, files=np.array(names))
     logger.info("pseudo-labelled %d closed-eye and %d open-eye faces -> %s", closed_arr.sum(), (~closed_arr).sum(), path)
 
@@ -245,20 +262,8 @@ def _label_unlabeled(cfg: TrainConfig, model: torch.nn.Module, device: torch.dev
     """Label the unlabeled frames of the training identities with the teacher (BlazeFace box, flip
     test-time averaging); frames of other identities (validation ones) are never used."""
     files = sorted(f for f in Path(cfg.unlabeled).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    files = [f for f in files if unlabeled_identity(f) in identities]
-    detect = _detector(cfg.detector)
-    frames, boxes, names = [], [], []
-    for f in files:
-        bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if bgr is None:
-            continue
-        found = detect(bgr)
-        if len(found) == 0:
-            continue
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-        boxes.append(found[np.argmax((found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]))])
-        names.append(str(f))
-    pts = predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True) if frames else np.zeros((0, 68, 2))
+    images = ((str(f), cv2.imread(str(f), cv2.IMREAD_COLOR)) for f in files if unlabeled_identity(f) in identities)
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d unlabeled frames of %d training identities -> %s", len(names), len(identities), path)
 

@@ -20,10 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ..crop import square_crop_matrices
+from ..crop import crop_faces, square_crop_matrices
 from .boxes import BoxStats, sample_detector_box
 from .data import load_gray, split_by_identity
 from .loop import load_samples
@@ -39,13 +38,12 @@ def calibration_crops(data: str | Path, box_stats: str | Path, n: int = 256, see
     stats = BoxStats.load(box_stats)
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(train), size=min(n, len(train)), replace=False)
-    crops = []
-    for i in picks:
+    crops = np.empty((len(picks), 1, 80, 80), np.float32)
+    for j, i in enumerate(picks):
         s = train[int(i)]
         box = sample_detector_box(s.points, stats, rng, spread=1.0)
-        m = square_crop_matrices(box[None], 80)[0]
-        crops.append(cv2.warpAffine(load_gray(s.path), m, (80, 80), flags=cv2.INTER_LINEAR))
-    return np.stack(crops).astype(np.float32)[:, None]
+        crop_faces(load_gray(s.path), square_crop_matrices(box[None], 80), 80, out=crops[j : j + 1])
+    return crops
 
 
 def quantize_int8(model: str | Path, out: str | Path, crops: np.ndarray) -> Path:
