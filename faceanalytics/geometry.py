@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import FaceAnalyticsError
@@ -43,24 +45,23 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray |
     var_s = float(w @ (xs**2).sum(axis=1))
     if var_s < 1e-12:
         raise GeometryError("source points coincide; no similarity transform is defined")
-    cov = (xd * w[:, None]).T @ xs  # (2, 2)
-    u, d, vt = np.linalg.svd(cov)
-    s_fix = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
-    r = u @ s_fix @ vt
-    scale = float(np.trace(np.diag(d) @ s_fix)) / var_s
-    t = mu_d - scale * r @ mu_s
-    return np.hstack([scale * r, t[:, None]])
+    # Umeyama's SVD solution in closed form for 2D: with a + ib = sum_i w_i conj(xs_i) xd_i (points
+    # as complex numbers), the best proper rotation and scale give s R = [[a, -b], [b, a]] / var_s.
+    a = float(w @ (xs * xd).sum(axis=1))
+    b = float(w @ (xs[:, 0] * xd[:, 1] - xs[:, 1] * xd[:, 0]))
+    sr = np.array([[a, -b], [b, a]]) / var_s
+    t = mu_d - sr @ mu_s
+    return np.hstack([sr, t[:, None]])
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:
     """Inverse of a (2, 3) affine matrix (raises :class:`GeometryError` when singular)."""
-    m = np.asarray(m, np.float64)
-    a = m[:, :2]
-    det = float(np.linalg.det(a))
-    if not np.isfinite(det) or abs(det) < 1e-12:
+    (a, b, tx), (c, d, ty) = np.asarray(m, np.float64).tolist()
+    det = a * d - b * c
+    if not math.isfinite(det) or abs(det) < 1e-12:
         raise GeometryError("affine matrix is singular")
-    inv = np.linalg.inv(a)
-    return np.hstack([inv, -inv @ m[:, 2:]])
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return np.array([[ia, ib, -(ia * tx + ib * ty)], [ic, id_, -(ic * tx + id_ * ty)]])
 
 
 def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:

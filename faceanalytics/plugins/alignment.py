@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -20,16 +22,17 @@ _TEMPLATES = ("5pt", "68pt")
 def five_points(landmarks: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
     """(5, 2) points in the order of the 5-point template: image-left eye centre (the subject's
     right eye), image-right eye centre, nose tip, image-left mouth corner, image-right mouth corner."""
-    pts = np.asarray(landmarks, np.float64)
-    return np.stack(
-        [
-            pts[list(schema.right_eye)].mean(axis=0),
-            pts[list(schema.left_eye)].mean(axis=0),
-            pts[schema.nose_tip],
-            pts[schema.mouth_right],
-            pts[schema.mouth_left],
-        ]
-    )
+    return _five_point_weights(schema) @ np.asarray(landmarks, np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _five_point_weights(schema: LandmarkSchema) -> np.ndarray:
+    """(5, N) matrix whose product with (N, 2) landmarks gives :func:`five_points`."""
+    w = np.zeros((5, schema.num_points))
+    for row, idx in enumerate((schema.right_eye, schema.left_eye, (schema.nose_tip,), (schema.mouth_right,), (schema.mouth_left,))):
+        w[row, list(idx)] = 1.0 / len(idx)
+    w.setflags(write=False)
+    return w
 
 
 def template_points(template: str, size: int = 112, margin: float = 0.0) -> np.ndarray:

@@ -22,9 +22,24 @@ from ..types import Face
 __all__ = ["Frame", "Plugin", "check_camera_matrix", "estimate_camera_matrix", "landmark_problem"]
 
 
+_PROBLEM_MEMO = "_landmark_problem"  # per-face memo: plugins ask in turn, the landmarks are read-only
+
+
 def landmark_problem(face: Face) -> str | None:
     """Why a face's landmarks cannot be measured (``None`` when they can): too few points for the
-    68 iBUG regions, values that are not finite, or a face collapsed to a point or a line."""
+    68 iBUG regions, values that are not finite, or a face collapsed to a point or a line.
+
+    Computed once per face (the landmark arrays of a :class:`Face` are read-only, and copies made
+    by :meth:`Face.with_result` share them and the answer)."""
+    memo = face.__dict__
+    if _PROBLEM_MEMO in memo:
+        return memo[_PROBLEM_MEMO]
+    problem = _landmark_problem(face)
+    object.__setattr__(face, _PROBLEM_MEMO, problem)
+    return problem
+
+
+def _landmark_problem(face: Face) -> str | None:
     if face.schema.num_points < 68:
         return f"schema {face.schema.name} lacks the 68 iBUG points"
     pts = face.landmarks[:68].astype(np.float64)

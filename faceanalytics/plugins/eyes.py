@@ -22,14 +22,13 @@ def eye_aspect_ratios(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.nd
     points): ``EAR = (|p1 - p5| + |p2 - p4|) / (2 |p0 - p3|)``. NaN where the corners coincide.
     """
     pts = np.asarray(points, np.float64)
-    out = []
-    for eye in (schema.left_eye, schema.right_eye):
-        p = pts[..., list(eye), :]
-        vertical = np.linalg.norm(p[..., 1, :] - p[..., 5, :], axis=-1) + np.linalg.norm(p[..., 2, :] - p[..., 4, :], axis=-1)
-        width = np.linalg.norm(p[..., 0, :] - p[..., 3, :], axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(np.where(width > 1e-6, vertical / (2 * width), np.nan))
-    return out[0], out[1]
+    p = pts[..., np.array([schema.left_eye, schema.right_eye]), :]  # (..., 2 eyes, 6, 2)
+    d = p[..., [1, 2, 0], :] - p[..., [5, 4, 3], :]  # p1 - p5, p2 - p4, p0 - p3
+    lengths = np.hypot(d[..., 0], d[..., 1])
+    vertical, width = lengths[..., 0] + lengths[..., 1], lengths[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ear = np.where(width > 1e-6, vertical / (2 * width), np.nan)
+    return ear[..., 0], ear[..., 1]
 
 
 class EyesPlugin:

@@ -13,6 +13,8 @@ into the camera, upright. See docs/plugins.md for a figure.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -75,6 +77,7 @@ class HeadPosePlugin:
         if len(points) < 6 or min(points) < 0 or max(points) >= 68:
             raise ParameterError("points must be at least 6 indices of the 68 iBUG points")
         self.points = np.array(points)
+        self._object_points = np.ascontiguousarray(MEAN_FACE_3D_68[self.points], np.float64)
         self.min_relative_confidence = float(min_relative_confidence)
         self.max_error = float(max_error)
 
@@ -86,12 +89,15 @@ class HeadPosePlugin:
         keep = np.isfinite(image_pts).all(axis=1) & np.isfinite(conf)
         if self.min_relative_confidence > 0 and keep.any():
             keep &= conf >= self.min_relative_confidence * float(np.median(conf[keep]))
-        if keep.sum() < 6:
+        if keep.all():
+            obj, img = self._object_points, image_pts
+        elif keep.sum() < 6:
             return _invalid("fewer than 6 usable landmarks")
-        obj = MEAN_FACE_3D_68[self.points][keep]
-        img = image_pts[keep]
-        iod = float(np.linalg.norm(face.landmarks[45] - face.landmarks[36]))
-        if not np.isfinite(iod) or iod < 1.0:
+        else:
+            obj, img = self._object_points[keep], image_pts[keep]
+        (x36, y36), (x45, y45) = face.landmarks[[36, 45]].tolist()
+        iod = math.hypot(x45 - x36, y45 - y36)
+        if not math.isfinite(iod) or iod < 1.0:
             return _invalid("eye corners coincide: degenerate face")
         k = frame.intrinsics.astype(np.float64)
         try:

@@ -27,6 +27,8 @@ from .base import Frame, landmark_problem
 
 __all__ = ["MOUTH_CALIBRATION", "MouthPlugin", "mouth_features"]
 
+_MOUTH_POINTS = [36, 45, 48, 51, 54, 57, 60, 61, 62, 63, 64, 65, 66, 67]  # eye corners, lips
+
 #: Fitted by ``python benchmarks/calibrate_mouth.py`` for the bundled FPENet-68 model (rerun it
 #: whenever that model changes).
 MOUTH_CALIBRATION = {"bias": -7.128, "width": 11.033, "lift": 6.277, "open_threshold": 0.146}
@@ -35,18 +37,19 @@ MOUTH_CALIBRATION = {"bias": -7.128, "width": 11.033, "lift": 6.277, "open_thres
 def mouth_features(points: np.ndarray, pitch_deg: float | None = None) -> tuple[float, float, float]:
     """``(mar, width, lift)`` of (68+, 2) iBUG landmarks (see the module docstring); NaN when degenerate."""
     p = np.asarray(points, np.float64)
-    eye_vec = p[45] - p[36]
-    iod = float(np.hypot(*eye_vec))
-    if not np.isfinite(p[:68]).all() or iod < 1e-6:
+    if not np.isfinite(p[:68]).all():
         return math.nan, math.nan, math.nan
-    c, s = eye_vec / iod
-    rot = np.array([[c, s], [-s, c]])  # makes the eye line horizontal
-    q = (p[:68] - p[36]) @ rot.T / iod
-    inner_width = float(np.hypot(*(q[64] - q[60])))
-    gaps = np.linalg.norm(q[[61, 62, 63]] - q[[67, 66, 65]], axis=1).mean()
-    mar = float(gaps / inner_width) if inner_width > 1e-6 else math.nan
-    width = float(np.hypot(*(q[54] - q[48])))
-    lift = float((q[51, 1] + q[57, 1]) / 2 - (q[48, 1] + q[54, 1]) / 2)
+    (ex0, ey0), (ex1, ey1), c48, c51, c54, c57, c60, c61, c62, c63, c64, c65, c66, c67 = p[_MOUTH_POINTS].tolist()
+    iod = math.hypot(ex1 - ex0, ey1 - ey0)
+    if iod < 1e-6:
+        return math.nan, math.nan, math.nan
+    # Distances do not change with roll; "up" is the normal of the eye line (the face's own y axis).
+    nx, ny = -(ey1 - ey0) / iod, (ex1 - ex0) / iod
+    inner_width = math.dist(c64, c60)
+    gaps = (math.dist(c61, c67) + math.dist(c62, c66) + math.dist(c63, c65)) / 3
+    mar = gaps / inner_width if inner_width > 1e-6 * iod else math.nan
+    width = math.dist(c54, c48) / iod
+    lift = (nx * (c51[0] + c57[0] - c48[0] - c54[0]) + ny * (c51[1] + c57[1] - c48[1] - c54[1])) / (2 * iod)
     if pitch_deg is not None and np.isfinite(pitch_deg):
         lift /= max(math.cos(math.radians(pitch_deg)), 0.5)
     return mar, width, lift
