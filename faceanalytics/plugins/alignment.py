@@ -29,7 +29,8 @@ def five_points(landmarks: np.ndarray, schema: LandmarkSchema) -> np.ndarray:
 def _five_point_weights(schema: LandmarkSchema) -> np.ndarray:
     """(5, N) matrix whose product with (N, 2) landmarks gives :func:`five_points`."""
     w = np.zeros((5, schema.num_points))
-    for row, idx in enumerate((schema.right_eye, schema.left_eye, (schema.nose_tip,), (schema.mouth_right,), (schema.mouth_left,))):
+    groups = (schema.right_eye, schema.left_eye, (schema.nose_tip,), (schema.mouth_right,), (schema.mouth_left,))
+    for row, idx in enumerate(groups):
         w[row, list(idx)] = 1.0 / len(idx)
     w.setflags(write=False)
     return w
