@@ -1,70 +1,137 @@
-"""Fit the mouth plugin's smile and mouth-open calibration on the calibration half of
-../shared/data/expressions (see ``expressions.py``), and print it for ``MOUTH_CALIBRATION``.
+"""Fit the mouth plugin's smile and mouth-open models on the calibration half of
+../shared/data/expressions (see ``expressions.py``).
 
-    python benchmarks/calibrate_mouth.py [--data ../shared/data/expressions] [--landmark-model PATH]
+    python benchmarks/calibrate_mouth.py [--data ../shared/data/expressions] [--landmark-model PATH] [--write]
 
-Smile: logistic regression of happy (1) vs neutral (0) on the features ``width`` and ``lift`` of
-``faceanalytics.plugins.mouth.mouth_features`` (plain gradient descent, L2 1e-3).
-Mouth open: the MAR threshold with the best balanced accuracy, surprise vs neutral.
+Each model is ``sigmoid(bias + weights . shape)`` over ``faceanalytics.plugins.mouth.mouth_shape``
+(44 coordinates, head-pose corrected with the pipeline's own head pose): smile is happy (1) vs
+every other expression (0: neutral, surprise, sad, angry), so that an open but unsmiling mouth
+does not score as a smile; mouth open is surprise (1) vs neutral (0). Logistic regression by Newton's method
+on standardised coordinates with an L2 penalty of ``--l2`` (default 1.0; deterministic), then
+brought back to raw coordinates. ``--write`` replaces ``faceanalytics/plugins/mouth_calibration.py``;
+without it the result is printed only. Rerun whenever the landmark model changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import numpy as np
-from expressions import mouth_pipeline, mouth_results, split
+from expressions import CLASSES, load, split
 
-from faceanalytics.plugins.mouth import mouth_features
+from faceanalytics import Pipeline
+from faceanalytics.plugins import HeadPosePlugin
+from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, mouth_shape
+from faceanalytics.train.evaluate import auc
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "faceanalytics" / "plugins" / "mouth_calibration.py"
+SMILE_NEGATIVES = ("neutral", "surprise", "sad", "angry")
 
 
-def features(faces) -> np.ndarray:
+def shapes(pipe: Pipeline, files: list[Path]) -> np.ndarray:
+    """(N, 44) mouth shapes of each file's largest face (its own square when nothing is detected)."""
     rows = []
-    for face in faces:
-        pitch = face.head_pose.pitch if face.head_pose is not None and face.head_pose.valid else None
-        rows.append(mouth_features(face.landmarks, pitch))
-    return np.array(rows, np.float64)
+    for f in files:
+        image, box = load(f)
+        res = pipe(image)
+        if not res.faces:
+            res = pipe(image, boxes=[box])
+        face = res.faces[0]
+        pose = face.head_pose
+        yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
+        rows.append(mouth_shape(face.landmarks, yaw, pitch))
+    return np.array(rows)
 
 
-def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 5000) -> np.ndarray:
+def logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 30) -> tuple[float, np.ndarray]:
+    """``(bias, weights)`` in raw units of ``x``; Newton's method on standardised ``x``."""
     mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-12
-    z = (x - mu) / sd
-    w = np.zeros(z.shape[1] + 1)
+    z = np.c_[(x - mu) / sd, np.ones(len(x))]
+    w = np.zeros(z.shape[1])
+    penalty = np.diag(np.r_[np.full(x.shape[1], l2), 0.0])
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-(w[0] + z @ w[1:])))
-        g = np.r_[np.mean(p - y), z.T @ (p - y) / len(y) + l2 * w[1:]]
-        w -= 0.5 * g
-    coef = w[1:] / sd
-    return np.r_[w[0] - (mu * coef).sum(), coef]  # back to raw feature units
+        p = 1 / (1 + np.exp(-z @ w))
+        grad = z.T @ (p - y) + penalty @ w
+        hess = z.T @ (z * (p * (1 - p))[:, None]) + penalty
+        w -= np.linalg.solve(hess, grad)
+    coef = w[:-1] / sd
+    return float(w[-1] - (mu * coef).sum()), coef
+
+
+def fit(pos: np.ndarray, neg: np.ndarray, l2: float) -> tuple[float, np.ndarray, float]:
+    x = np.vstack([pos, neg])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    bias, w = logistic(x, y, l2)
+    return bias, w, auc(neg @ w + bias, pos @ w + bias)
+
+
+def render(smile: tuple[float, np.ndarray], open_: tuple[float, np.ndarray], info: dict[str, str]) -> str:
+    def vec(w: np.ndarray) -> str:
+        items = [f"{v:.6f}" for v in w]
+        lines = [", ".join(items[i : i + 6]) for i in range(0, len(items), 6)]
+        return "(\n        " + ",\n        ".join(lines) + ",\n    )"
+
+    notes = "\n".join(f"#   {k}: {v}" for k, v in info.items())
+    points = f"{MOUTH_SHAPE_POINTS[0]}-{MOUTH_SHAPE_POINTS[19]}, {MOUTH_SHAPE_POINTS[20]} and {MOUTH_SHAPE_POINTS[21]}"
+    return f'''"""Mouth models of :class:`faceanalytics.plugins.mouth.MouthPlugin`: ``(bias, weights)`` over
+:func:`faceanalytics.plugins.mouth.mouth_shape` (points {points}; ``x0, y0, x1, y1, ...``).
+
+Written by ``python benchmarks/calibrate_mouth.py --write``; do not edit by hand.
+"""
+
+# Fit:
+{notes}
+
+SMILE = (
+    {smile[0]:.6f},
+    {vec(smile[1])},
+)
+
+OPEN = (
+    {open_[0]:.6f},
+    {vec(open_[1])},
+)
+'''
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "expressions"))
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "expressions"))
     ap.add_argument("--landmark-model", default=None)
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--write", action="store_true", help=f"write {TARGET.relative_to(ROOT)}")
     args = ap.parse_args()
-    parts = split(Path(args.data))["calibration"]
-    pipe = mouth_pipeline(args.landmark_model)
-    feats = {cls: features(mouth_results(pipe, files)) for cls, files in parts.items()}
-    for cls, f in feats.items():
-        feats[cls] = f[np.isfinite(f).all(axis=1)]
-    x = np.vstack([feats["happy"][:, 1:], feats["neutral"][:, 1:]])
-    y = np.r_[np.ones(len(feats["happy"])), np.zeros(len(feats["neutral"]))]
-    b, w_width, w_lift = logistic(x, y)
-    mars = np.r_[feats["surprise"][:, 0], feats["neutral"][:, 0]]
-    labels = np.r_[np.ones(len(feats["surprise"])), np.zeros(len(feats["neutral"]))]
-    best = max(
-        (0.5 * (np.mean(mars[labels == 1] > t) + np.mean(mars[labels == 0] <= t)), float(t)) for t in np.unique(np.round(mars, 3))
-    )
-    cal = {
-        "bias": round(float(b), 3),
-        "width": round(float(w_width), 3),
-        "lift": round(float(w_lift), 3),
-        "open_threshold": round(best[1], 3),
+    parts = split(Path(args.data))
+    pipe = Pipeline(args.landmark_model, device="cpu", plugins=[HeadPosePlugin()])
+    cal = {cls: shapes(pipe, parts["calibration"][cls]) for cls in CLASSES}
+    held = {cls: shapes(pipe, parts["held_out"][cls]) for cls in CLASSES}
+    for d in (cal, held):
+        for cls in d:
+            d[cls] = d[cls][np.isfinite(d[cls]).all(axis=1)]
+    others = np.vstack([cal[cls] for cls in SMILE_NEGATIVES])
+    smile_b, smile_w, smile_fit = fit(cal["happy"], others, args.l2)
+    open_b, open_w, open_fit = fit(cal["surprise"], cal["neutral"], args.l2)
+    smile_held = {cls: auc(held[cls] @ smile_w + smile_b, held["happy"] @ smile_w + smile_b) for cls in SMILE_NEGATIVES}
+    open_held = auc(held["neutral"] @ open_w + open_b, held["surprise"] @ open_w + open_b)
+    model_path = pipe.landmarker.path
+    info = {
+        "landmark model": f"{pipe.landmarker.name} (sha256 {hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]}...)",
+        "data": "calibration half of ../shared/data/expressions (FER-2013), "
+        + ", ".join(f"{cls} {len(v)}" for cls, v in cal.items()),
+        "L2 on standardised coordinates": f"{args.l2}",
+        "AUC on the calibration half": f"smile (happy vs others) {smile_fit:.3f}, open (surprise vs neutral) {open_fit:.3f}",
+        "AUC on the held-out half, open (surprise vs neutral)": f"{open_held:.3f}",
+        "AUC on the held-out half, smile (happy vs each)": ", ".join(f"{cls} {v:.3f}" for cls, v in smile_held.items()),
     }
-    print(f"faces: { ({k: len(v) for k, v in feats.items()}) }; open balanced accuracy {best[0]:.3f}")
-    print(f"MOUTH_CALIBRATION = {cal}")
+    for k, v in info.items():
+        print(f"{k}: {v}")
+    text = render((smile_b, smile_w), (open_b, open_w), info)
+    if args.write:
+        TARGET.write_text(text)
+        print(f"wrote {TARGET}")
 
 
 if __name__ == "__main__":

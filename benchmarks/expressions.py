@@ -17,7 +17,7 @@ import numpy as np
 from faceanalytics import Pipeline
 from faceanalytics.plugins import HeadPosePlugin, MouthPlugin
 
-CLASSES = ("happy", "neutral", "surprise")
+CLASSES = ("happy", "neutral", "surprise", "sad", "angry")
 UPSCALE = 4
 PAD = 0.3
 

@@ -112,19 +112,28 @@ class Mouth:
     Attributes:
         mar: mouth aspect ratio from the inner lips, mean of the three inner vertical gaps over the
             inner corner-to-corner width (dimensionless; about 0 closed, 0.5 and more wide open).
-        open: ``mar`` above the plugin's threshold.
-        smile: smile score in [0, 1].
+        open: ``open_score`` at or above the plugin's threshold (0.5 by default).
+        smile: smile score in [0, 1] (a calibrated probability of happy vs neutral faces).
+        open_score: mouth-open score in [0, 1] (calibrated on surprised vs neutral faces).
         valid: False when the cues could not be computed; ``reason`` says why.
     """
 
     mar: float
     open: bool
     smile: float
+    open_score: float = float("nan")
     valid: bool = True
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mar": _num(self.mar), "open": self.open, "smile": _num(self.smile), "valid": self.valid, "reason": self.reason}
+        return {
+            "mar": _num(self.mar),
+            "open": self.open,
+            "open_score": _num(self.open_score),
+            "smile": _num(self.smile),
+            "valid": self.valid,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, SCHEMA_80, Face
+from faceanalytics.errors import ParameterError
 from faceanalytics.face_models import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.mouth import MouthPlugin, mouth_features
+from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, MouthPlugin, mouth_features, mouth_shape
 
 FRAME = Frame(np.zeros((4, 4, 3), np.uint8))
 
@@ -31,23 +32,68 @@ def test_golden_features():
     assert lift_pitched == pytest.approx(0.1)  # foreshortening undone
 
 
-def test_plugin_open_and_smile_are_monotone():
-    plugin = MouthPlugin(open_threshold=0.3)
+def _face(pts: np.ndarray, schema=SCHEMA_68) -> Face:
+    n = schema.num_points
+    full = np.vstack([pts, np.zeros((n - 68, 2))])
+    return Face(box=[0, 0, 1, 1], score=1, landmarks=full, confidence=np.ones(n), schema=schema)
 
-    def face(pts, schema=SCHEMA_68):
-        n = schema.num_points
-        full = np.vstack([pts, np.zeros((n - 68, 2))])
-        return Face(box=[0, 0, 1, 1], score=1, landmarks=full, confidence=np.ones(n), schema=schema)
 
-    closed, wide = plugin(face(_mouth(opening=2)), FRAME), plugin(face(_mouth(opening=30)), FRAME)
-    assert not closed.open and wide.open and wide.mar > closed.mar
-    flat, smiling = plugin(face(_mouth(corner_lift=-3)), FRAME), plugin(face(_mouth(corner_lift=8)), FRAME)
-    assert 0 <= flat.smile < smiling.smile <= 1
-    assert plugin(face(_mouth(), SCHEMA_80), FRAME).valid
+def _mean_face(opening: float = 0.0, corner_lift: float = 0.0, scale: float = 3.0, angle_deg: float = 0.0) -> np.ndarray:
+    """The 68-point mean shape; ``opening`` drops the lower lip and the jaw, ``corner_lift``
+    raises and widens the mouth corners (both in eye-corner distances)."""
+    p = np.array(MEAN_SHAPE_68, float)
+    iod = np.hypot(*(p[45] - p[36]))
+    p[[*range(55, 60), 65, 66, 67, *range(5, 12)], 1] += opening * iod
+    p[[48, 54], 1] -= corner_lift * iod
+    p[48, 0] -= corner_lift * iod / 2
+    p[54, 0] += corner_lift * iod / 2
+    a = np.deg2rad(angle_deg)
+    return scale * p @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + [120, 80]
+
+
+def test_fitted_models_open_and_smile_where_the_geometry_says():
+    """The fitted linear models (mouth_calibration) must respond to the geometry they are named for."""
+    plugin = MouthPlugin()
+    closed, wide = plugin(_face(_mean_face()), FRAME), plugin(_face(_mean_face(opening=0.3)), FRAME)
+    assert not closed.open and wide.open
+    assert closed.open_score < 0.2 < 0.7 < wide.open_score and wide.mar > closed.mar
+    scores = [plugin(_face(_mean_face(opening=o)), FRAME).open_score for o in (0, 0.1, 0.2, 0.3, 0.4)]
+    assert np.all(np.diff(scores) > 0)
+    smiles = [plugin(_face(_mean_face(corner_lift=c)), FRAME).smile for c in (-0.05, 0, 0.05, 0.1, 0.15)]
+    assert np.all(np.diff(smiles) > 0) and smiles[0] < 0.1 and smiles[-1] > 0.5
+    assert plugin(_face(_mean_face(corner_lift=0.1)), FRAME).open_score < closed.open_score  # a smile is not an open mouth
+    assert plugin(_face(_mean_face(), SCHEMA_80), FRAME).valid
+
+
+def test_mouth_shape_ignores_size_position_and_roll_and_undoes_foreshortening():
+    ref = mouth_shape(_mean_face())
+    assert ref.shape == (2 * len(MOUTH_SHAPE_POINTS),)
+    np.testing.assert_allclose(mouth_shape(_mean_face(scale=0.7, angle_deg=30)), ref, atol=1e-9)
+    turned = mouth_shape(_mean_face(), yaw_deg=60, pitch_deg=-60)
+    np.testing.assert_allclose(turned[0::2], 2 * ref[0::2], atol=1e-9)  # / cos(60 deg)
+    np.testing.assert_allclose(turned[1::2], 2 * ref[1::2], atol=1e-9)
+    # golden: the chin lies on the face's midline below the eyes, the nose tip between them and the mouth
+    chin_x, chin_y = ref[-2:]
+    nose_y = ref[-3]
+    assert abs(chin_x) < 0.1 and chin_y > 1.0 and 0.3 < nose_y < chin_y
+    assert np.isnan(mouth_shape(np.full((68, 2), np.nan))).all()
+    assert np.isnan(mouth_shape(np.zeros((68, 2)))).all()  # eye corners coincide
+
+
+def test_plugin_checks_its_parameters():
+    with pytest.raises(ParameterError):
+        MouthPlugin(open_threshold=1.5)
+    with pytest.raises(ParameterError):
+        MouthPlugin(smile_model=(0.0, np.zeros(10)))
+    with pytest.raises(ParameterError):
+        MouthPlugin(open_model=(np.nan, np.zeros(44)))
+    custom = MouthPlugin(smile_model=(5.0, np.zeros(44)), open_model=(-5.0, np.zeros(44)), open_threshold=0.9)
+    r = custom(_face(_mean_face(opening=0.3)), FRAME)
+    assert r.smile == pytest.approx(1 / (1 + np.exp(-5))) and not r.open
 
 
 def test_degenerate_mouth_is_flagged():
     pts = _mouth()
     pts[36] = pts[45]
     r = MouthPlugin()(Face(box=[0, 0, 1, 1], score=1, landmarks=pts, confidence=np.ones(68), schema=SCHEMA_68), FRAME)
-    assert not r.valid and r.to_dict()["smile"] is None and not r.open
+    assert not r.valid and r.to_dict()["smile"] is None and r.to_dict()["open_score"] is None and not r.open

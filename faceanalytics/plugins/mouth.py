@@ -1,19 +1,22 @@
-"""Mouth cues: mouth aspect ratio (MAR), mouth open, and a smile score.
-
-Features, all normalised by the outer eye-corner distance (so independent of face size) and
-measured in the face's own frame (the eye line made horizontal, so independent of roll):
+"""Mouth cues: mouth aspect ratio (MAR), a mouth-open score and flag, and a smile score.
 
 * ``mar``: the three inner vertical lip gaps (61-67, 62-66, 63-65) averaged, over the inner
-  mouth width (60-64);
-* ``width``: outer mouth-corner distance (48-54) over the eye-corner distance. Yaw shortens both
-  alike, so the ratio keeps;
-* ``lift``: how far the mouth corners sit above the middle of the lips, ``((y51 + y57) / 2 -
-  (y48 + y54) / 2)``, over the eye-corner distance, divided by ``cos(pitch)`` when the head pose
-  is known (looking up or down squeezes vertical distances).
+  mouth width (60-64). Pure geometry: about 0 closed, 0.5 and more wide open. The Stream's yawns
+  use it.
+* ``smile`` and ``open_score``, both in [0, 1]: ``sigmoid(bias + weights . shape)``, two linear
+  models over the **mouth shape** (:func:`mouth_shape`): the 20 lip points, the nose tip and the
+  chin, in the face's own frame (origin between the outer eye corners, x along the eye line, y
+  perpendicular to it, down the face), divided by the outer eye-corner distance, so independent of
+  face size, position and roll; x is divided by ``cos(yaw)`` and y by ``cos(pitch)`` when the head
+  pose is known (turning and nodding foreshorten the face). Mouth width and the lift of the mouth
+  corners above the lip centre, the two cues of a smile, are linear in these coordinates; so are
+  the lip gaps and the drop of the jaw of an open mouth. The weights are fitted by L2-regularised
+  logistic regression, happy vs neutral (smile) and surprise vs neutral (open), on the calibration
+  half of FER-2013 faces (``python benchmarks/calibrate_mouth.py --write``, which writes
+  :mod:`faceanalytics.plugins.mouth_calibration`; rerun it whenever the landmark model changes).
+* ``open``: ``open_score >= open_threshold`` (0.5: the two classes were balanced in the fit).
 
-``smile = sigmoid(b + w_width * width + w_lift * lift)``, with the coefficients fitted by logistic
-regression on happy vs neutral faces (``benchmarks/calibrate_mouth.py``, training part of
-../shared/data/expressions). ``open`` is ``mar > open_threshold``, fitted on surprise vs neutral.
+:func:`mouth_features` keeps the hand-made features (MAR, mouth width and corner lift).
 """
 
 from __future__ import annotations
@@ -22,20 +25,27 @@ import math
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..types import Face, Mouth
+from . import mouth_calibration
 from .base import Frame, landmark_problem
 
-__all__ = ["MOUTH_CALIBRATION", "MouthPlugin", "mouth_features"]
+__all__ = ["MOUTH_SHAPE_POINTS", "MouthPlugin", "mouth_features", "mouth_shape"]
 
 _MOUTH_POINTS = [36, 45, 48, 51, 54, 57, 60, 61, 62, 63, 64, 65, 66, 67]  # eye corners, lips
 
-#: Fitted by ``python benchmarks/calibrate_mouth.py`` for the bundled FPENet-68 model (rerun it
-#: whenever that model changes).
-MOUTH_CALIBRATION = {"bias": -7.128, "width": 11.033, "lift": 6.277, "open_threshold": 0.146}
+#: iBUG 68 indices of the mouth shape: outer lips 48-59, inner lips 60-67, nose tip 33, chin 8.
+MOUTH_SHAPE_POINTS: tuple[int, ...] = (*range(48, 68), 33, 8)
+_SHAPE_INDEX = np.array(MOUTH_SHAPE_POINTS)
 
 
 def mouth_features(points: np.ndarray, pitch_deg: float | None = None) -> tuple[float, float, float]:
-    """``(mar, width, lift)`` of (68+, 2) iBUG landmarks (see the module docstring); NaN when degenerate."""
+    """``(mar, width, lift)`` of (68+, 2) iBUG landmarks; NaN when degenerate.
+
+    ``width``: outer mouth-corner distance (48-54) over the outer eye-corner distance; ``lift``:
+    how far the mouth corners sit above the middle of the lips, ``((y51 + y57) / 2 - (y48 + y54) /
+    2)`` in the face's frame, over the eye-corner distance, divided by ``cos(pitch)`` when given.
+    """
     p = np.asarray(points, np.float64)
     if not np.isfinite(p[:68]).all():
         return math.nan, math.nan, math.nan
@@ -55,31 +65,75 @@ def mouth_features(points: np.ndarray, pitch_deg: float | None = None) -> tuple[
     return mar, width, lift
 
 
+def mouth_shape(points: np.ndarray, yaw_deg: float | None = None, pitch_deg: float | None = None) -> np.ndarray:
+    """(44,) mouth shape of (68+, 2) iBUG landmarks: the ``MOUTH_SHAPE_POINTS`` as ``x0, y0, x1,
+    y1, ...`` in the face's frame (see the module docstring); all NaN when degenerate."""
+    p = np.asarray(points, np.float64)
+    out = np.full(2 * len(MOUTH_SHAPE_POINTS), np.nan)
+    if p.ndim != 2 or p.shape[0] < 68 or p.shape[1] != 2 or not np.isfinite(p[:68]).all():
+        return out
+    eye = p[45] - p[36]
+    iod = math.hypot(*eye)
+    if iod < 1e-6:
+        return out
+    c, s = eye / iod
+    q = (p[_SHAPE_INDEX] - (p[36] + p[45]) / 2) @ np.array([[c, -s], [s, c]]) / iod
+    if yaw_deg is not None and math.isfinite(yaw_deg):
+        q[:, 0] /= max(math.cos(math.radians(yaw_deg)), 0.5)
+    if pitch_deg is not None and math.isfinite(pitch_deg):
+        q[:, 1] /= max(math.cos(math.radians(pitch_deg)), 0.5)
+    return q.reshape(-1)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
 class MouthPlugin:
-    """MAR, mouth open and smile score.
+    """MAR, mouth-open score and flag, and smile score.
 
     Args:
-        open_threshold: MAR above which the mouth counts as open.
-        calibration: smile coefficients ``bias``, ``width``, ``lift`` (see the module docstring).
+        open_threshold: ``open_score`` at or above which the mouth counts as open, in (0, 1).
+        smile_model, open_model: ``(bias, weights)`` of the linear models over :func:`mouth_shape`
+            (44 weights each); ``None``: the fitted ones in :mod:`faceanalytics.plugins.mouth_calibration`.
     """
 
     name = "mouth"
 
-    def __init__(self, open_threshold: float | None = None, calibration: dict[str, float] | None = None) -> None:
-        cal = {**MOUTH_CALIBRATION, **(calibration or {})}
-        self.open_threshold = float(cal["open_threshold"] if open_threshold is None else open_threshold)
-        self.coef = (float(cal["bias"]), float(cal["width"]), float(cal["lift"]))
+    def __init__(
+        self,
+        open_threshold: float = 0.5,
+        smile_model: tuple[float, np.ndarray] | None = None,
+        open_model: tuple[float, np.ndarray] | None = None,
+    ) -> None:
+        if not 0.0 < float(open_threshold) < 1.0:
+            raise ParameterError(f"open_threshold must be in (0, 1); got {open_threshold}")
+        self.open_threshold = float(open_threshold)
+        self.smile_model = _checked_model("smile_model", smile_model or mouth_calibration.SMILE)
+        self.open_model = _checked_model("open_model", open_model or mouth_calibration.OPEN)
 
     def __call__(self, face: Face, frame: Frame) -> Mouth:
         problem = landmark_problem(face)
         if problem:
             return Mouth(math.nan, False, math.nan, valid=False, reason=problem)
         pose = face.head_pose
-        pitch = pose.pitch if pose is not None and pose.valid else None
-        mar, width, lift = mouth_features(face.landmarks, pitch)
-        if not (np.isfinite(mar) and np.isfinite(width) and np.isfinite(lift)):
+        yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
+        mar = mouth_features(face.landmarks)[0]
+        shape = mouth_shape(face.landmarks, yaw, pitch)
+        if not (math.isfinite(mar) and np.isfinite(shape).all()):
             return Mouth(math.nan, False, math.nan, valid=False, reason="mouth landmarks are degenerate or not finite")
-        b, w_width, w_lift = self.coef
-        z = b + w_width * width + w_lift * lift
-        smile = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
-        return Mouth(mar, mar > self.open_threshold, smile)
+        smile = _sigmoid(self.smile_model[0] + float(self.smile_model[1] @ shape))
+        open_score = _sigmoid(self.open_model[0] + float(self.open_model[1] @ shape))
+        return Mouth(mar, open_score >= self.open_threshold, smile, open_score)
+
+
+def _checked_model(name: str, model: tuple[float, np.ndarray] | tuple[float, tuple[float, ...]]) -> tuple[float, np.ndarray]:
+    try:
+        bias, weights = model
+        w = np.asarray(weights, np.float64).reshape(-1)
+        b = float(bias)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be (bias, weights); got {model!r}") from None
+    if w.shape != (2 * len(MOUTH_SHAPE_POINTS),) or not (np.isfinite(w).all() and math.isfinite(b)):
+        raise ParameterError(f"{name} needs a finite bias and {2 * len(MOUTH_SHAPE_POINTS)} finite weights; got {w.shape}")
+    return b, w
