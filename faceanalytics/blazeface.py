@@ -90,8 +90,10 @@ class OnnxBlazeFace:
     Args:
         model_path: MediaPipe's ``face_detection_short_range.tflite``.
         min_score: minimum detection confidence in [0, 1].
-        device, threads: as for :class:`faceanalytics.FPENetRunner` (``threads=None``: onnxruntime's
-            default, one per physical core).
+        device: as for :class:`faceanalytics.FPENetRunner`.
+        threads: onnxruntime threads; ``None``: 1, as the detector runs next to the landmark
+            model's pool (a :class:`~faceanalytics.Pipeline` then joins both into one session,
+            :mod:`faceanalytics.joint_session`, and both use all cores).
 
     Thread-safe: the session is shared, buffers are per call.
     """
@@ -101,7 +103,8 @@ class OnnxBlazeFace:
     ):
         self.model_path = Path(model_path)
         self.min_score = float(min_score)
-        self.session = create_session(tflite_to_onnx(self.model_path), device, threads)
+        self.onnx_model: bytes = tflite_to_onnx(self.model_path)  #: the converted model (serialized)
+        self.session = create_session(self.onnx_model, device, 1 if threads is None else threads)
         self._outputs = ("regressors", "classificators")
         missing = [o for o in self._outputs if o not in {x.name for x in self.session.get_outputs()}]
         if missing:

@@ -194,8 +194,9 @@ class BlazeFaceDetector:
         backend: ``"auto"`` (onnxruntime for ``"short"``, MediaPipe for ``"full"``), ``"onnx"`` or
             ``"mediapipe"``.
         device: where the onnxruntime backend runs (see :mod:`faceanalytics.device`).
-        threads: its onnxruntime threads (``None``: 1. A second pool of spinning threads next to the
-            landmark model's would fight it for the cores: 1 thread is faster end to end).
+        threads: its onnxruntime threads (``None``: 1, as it runs next to the landmark model's
+            pool of spinning threads; a Pipeline that creates its detector joins the two into one
+            session, see :mod:`faceanalytics.joint_session`, and then both use all cores).
 
     Boxes from the onnxruntime backend are not clipped to the image, and not rounded to whole
     pixels; MediaPipe's are.
@@ -235,7 +236,7 @@ class BlazeFaceDetector:
         self._task: Any = None
         if self.backend == "onnx":
             require_tflite(self.model_path)  # read by our own parser and onnxruntime: no child process needed
-            self._onnx = OnnxBlazeFace(self.model_path, self.min_score, device, 1 if threads is None else threads)
+            self._onnx = OnnxBlazeFace(self.model_path, self.min_score, device, threads)
             return
         check_detector_file(self.model_path)  # a file the registry does not know is test-loaded in a child first
         mp, base_options, vision = _import_mediapipe()
@@ -263,6 +264,11 @@ class BlazeFaceDetector:
         self._task = task
         _install_exit_hook()
         _LIVE.add(self)
+
+    @property
+    def onnx_runner(self) -> OnnxBlazeFace | None:
+        """The onnxruntime backend's runner; ``None`` for MediaPipe."""
+        return self._onnx
 
     @property
     def providers(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from .crop import crop_faces, crop_to_image, square_crop_matrices
 from .device import Device, create_session
 from .errors import FaceAnalyticsError, ModelFormatError, ModelNotFoundError, ParameterError
 from .hub import landmark_model_path, sha256_file
+from .joint_session import JointMember
 from .registry import LANDMARK_MODELS, ModelSpec
 from .schema import LandmarkSchema, schema_for
 
@@ -68,7 +69,11 @@ class FPENetRunner:
             raise ParameterError(f"max_batch must be a positive integer or None; got {max_batch!r}")
         path, spec = _locate(model)
         self.path: Path = path
-        self.session: ort.InferenceSession = create_session(path, device, threads)
+        self.onnx_model: Path = path  # for :mod:`faceanalytics.joint_session`
+        self.threads = threads
+        #: an onnxruntime session, or a :class:`~faceanalytics.joint_session.JointMember` once the
+        #: Pipeline shares one session with its detector
+        self.session: ort.InferenceSession | JointMember = create_session(path, device, threads)
         try:
             self.batch_size, k = _check_contract(self.session, path)
         except FaceAnalyticsError:

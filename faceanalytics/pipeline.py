@@ -16,6 +16,7 @@ from .device import Device
 from .errors import ParameterError
 from .fpenet import FPENetRunner
 from .image import ImageInput, load_image
+from .joint_session import share_cpu_threads
 from .plugins import Frame, Plugin, default_plugins
 from .plugins.base import check_camera_matrix
 from .registry import DEFAULT_LANDMARK_MODEL
@@ -37,7 +38,9 @@ class Pipeline:
         detector: ``"short"`` or ``"full"`` (BlazeFace ranges), or any :class:`Detector`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"tensorrt"`` or a providers
             list (see :mod:`faceanalytics.device`).
-        threads: onnxruntime intra-op threads for the landmark model (``None``: automatic).
+        threads: onnxruntime intra-op threads of the landmark model, and of the detector when the
+            pipeline creates it: on the CPU the two share one session and its threads
+            (:mod:`faceanalytics.joint_session`); ``None``: one per physical core.
         min_score: minimum detector confidence in [0, 1] (BlazeFace detectors only).
         max_faces: keep at most this many faces, largest first (``None``: all).
         detector_model: explicit BlazeFace .tflite file instead of the cached/downloaded one.
@@ -111,9 +114,10 @@ class Pipeline:
             with self._detector_lock:
                 if self._detector is None:
                     model = cast(str, self._detector_arg)  # a Detector object was stored at construction
-                    self._detector = BlazeFaceDetector(
-                        model, self.min_score, model_path=self._detector_model, device=self._device
-                    )
+                    detector = BlazeFaceDetector(model, self.min_score, model_path=self._detector_model, device=self._device)
+                    if detector.onnx_runner is not None:  # one CPU thread pool for both models
+                        share_cpu_threads([detector.onnx_runner, self.landmarker], self.landmarker.threads)
+                    self._detector = detector
         return self._detector
 
     def detect(self, image: ImageInput) -> tuple[Detection, ...]:
