@@ -27,7 +27,7 @@ from .image import ImageInput, load_image
 from .plugins import Frame
 from .plugins.base import check_camera_matrix
 from .plugins.eyes import eyes_from_ears
-from .plugins.head_pose import rotation_to_angles
+from .plugins.head_pose import HeadPosePlugin, rotation_to_angles
 from .smoothing import OneEuroFilter
 from .tracking import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset, match_boxes
 from .types import Face, HeadPose
@@ -125,6 +125,7 @@ class _Track:
         self.lost = False
         self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
         self.pose_filter = OneEuroFilter(*stream.pose_smoothing)
+        self.pose_prior: HeadPose | None = None  # last unsmoothed head pose: where PnP starts
         self.blinks = BlinkMonitor(track_id, microsleep=stream.microsleep)
         self.yawns = SustainedMonitor("yawn", track_id, stream.yawn_mar, stream.yawn_seconds)
         self.smiles = SustainedMonitor("smile", track_id, stream.smile_threshold, stream.smile_seconds)
@@ -355,7 +356,12 @@ class Stream:
                 # flatten blinks (a few frames long) and yawns. Positions and pose are smoothed.
                 raw_cue = plugin.name in ("eyes", "mouth") and self.smoothing and track.raw is not None
                 subject = replace(face, landmarks=track.raw) if raw_cue else face
-                face = face.with_result(plugin.name, plugin(subject, frame))
+                if isinstance(plugin, HeadPosePlugin):  # PnP starts from this face's previous pose
+                    result = plugin.estimate(subject, frame, track.pose_prior)
+                    track.pose_prior = result if result.valid else None
+                else:
+                    result = plugin(subject, frame)
+                face = face.with_result(plugin.name, result)
                 if plugin.name == "head_pose" and self.smoothing and face.head_pose is not None and face.head_pose.valid:
                     face = replace(face, head_pose=self._smooth_pose(track, face.head_pose, t))
             if face.eyes is not None:

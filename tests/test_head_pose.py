@@ -61,6 +61,25 @@ def test_graceful_under_noise():
     assert np.median(errors) < 3.0 and max(errors) < 8.0
 
 
+def test_a_prior_pose_only_changes_where_the_solver_starts():
+    """The Stream passes each face's previous pose: LM starts there; a prior that does not fit
+    (a wrong basin) or is invalid falls back to SQPnP, so the answer is the same either way."""
+    plugin = HeadPosePlugin()
+    rng = np.random.default_rng(1)
+    pts = _project(25, -10, 8) + rng.normal(0, 1.5, (68, 2))
+    scratch = plugin(_face(pts), FRAME)
+    near = plugin(_face(_project(22, -8, 6)), FRAME)  # last frame's pose, a few degrees away
+    far = plugin(_face(_project(-60, 30, -40, t=(-200.0, 150.0, 300.0))), FRAME)
+    assert near.valid and far.valid
+    invalid = HeadPosePlugin()(_face(np.full((68, 2), np.nan)), FRAME)
+    assert not invalid.valid
+    for prior in (near, far, invalid, None):
+        warm = plugin.estimate(_face(pts), FRAME, prior)
+        assert warm.valid
+        np.testing.assert_allclose([warm.yaw, warm.pitch, warm.roll], [scratch.yaw, scratch.pitch, scratch.roll], atol=0.05)
+        assert warm.reprojection_error == pytest.approx(scratch.reprojection_error, rel=1e-3)
+
+
 def test_low_confidence_points_are_dropped():
     pts = _project(20, 5, -5)
     conf = np.ones(68)

@@ -82,6 +82,12 @@ class HeadPosePlugin:
         self.max_error = float(max_error)
 
     def __call__(self, face: Face, frame: Frame) -> HeadPose:
+        return self.estimate(face, frame)
+
+    def estimate(self, face: Face, frame: Frame, prior: HeadPose | None = None) -> HeadPose:
+        """The head pose of ``face``; with a valid ``prior`` (the same face's pose in the previous
+        video frame, as the Stream passes), Levenberg-Marquardt starts from it and SQPnP runs only
+        when that start does not fit (reprojection error above half of ``max_error``)."""
         if face.schema.num_points < 68:
             return _invalid(f"schema {face.schema.name} lacks the 68 iBUG points")
         image_pts = face.landmarks[self.points].astype(np.float64)
@@ -100,19 +106,38 @@ class HeadPosePlugin:
         if not math.isfinite(iod) or iod < 1.0:
             return _invalid("eye corners coincide: degenerate face")
         k = frame.intrinsics.astype(np.float64)
-        try:
-            ok, rvec, tvec = cv2.solvePnP(obj, img, k, None, flags=cv2.SOLVEPNP_SQPNP)
-            if ok:
-                rvec, tvec = cv2.solvePnPRefineLM(obj, img, k, None, rvec, tvec)
-        except cv2.error as exc:
-            return _invalid(f"PnP failed: {str(exc).strip().splitlines()[-1]}")
-        if not ok or not (np.isfinite(rvec).all() and np.isfinite(tvec).all()):
-            return _invalid("PnP found no solution")
-        if tvec[2, 0] <= 0:
-            return _invalid("PnP put the face behind the camera")
-        proj, _ = cv2.projectPoints(obj, rvec, tvec, k, None)
-        err = float(np.sqrt(((proj.reshape(-1, 2) - img) ** 2).sum(axis=1).mean()))
+        solution = None
+        if prior is not None and prior.valid:
+            solution = self._solve(obj, img, k, prior.rotation_vector.reshape(3, 1), prior.translation.reshape(3, 1))
+            if isinstance(solution, str) or solution[2] > 0.5 * self.max_error * iod:
+                solution = None  # the previous pose is too far off: solve from scratch
+        if solution is None:
+            solution = self._solve(obj, img, k)
+        if isinstance(solution, str):
+            return _invalid(solution)
+        rvec, tvec, err = solution
         if err > self.max_error * iod:
             return _invalid(f"landmarks do not fit the 3D face (reprojection error {err:.1f} px)")
         yaw, pitch, roll = rotation_to_angles(cv2.Rodrigues(rvec)[0])
         return HeadPose(yaw, pitch, roll, rvec.reshape(3), tvec.reshape(3), err)
+
+    @staticmethod
+    def _solve(
+        obj: np.ndarray, img: np.ndarray, k: np.ndarray, rvec: np.ndarray | None = None, tvec: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float] | str:
+        """``(rvec, tvec, RMS reprojection error in px)``: SQPnP then LM refinement, or LM alone
+        from ``rvec, tvec``; a reason (str) when there is no usable solution."""
+        try:
+            if rvec is None or tvec is None:
+                ok, rvec, tvec = cv2.solvePnP(obj, img, k, None, flags=cv2.SOLVEPNP_SQPNP)
+                if not ok:
+                    return "PnP found no solution"
+            rvec, tvec = cv2.solvePnPRefineLM(obj, img, k, None, rvec.astype(np.float64), tvec.astype(np.float64))
+        except cv2.error as exc:
+            return f"PnP failed: {str(exc).strip().splitlines()[-1]}"
+        if not (np.isfinite(rvec).all() and np.isfinite(tvec).all()):
+            return "PnP found no solution"
+        if tvec[2, 0] <= 0:
+            return "PnP put the face behind the camera"
+        proj, _ = cv2.projectPoints(obj, rvec, tvec, k, None)
+        return rvec, tvec, float(np.sqrt(((proj.reshape(-1, 2) - img) ** 2).sum(axis=1).mean()))
