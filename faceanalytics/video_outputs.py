@@ -48,6 +48,7 @@ def csv_columns(num_points: int) -> list[str]:
         "eyes_closed",
         "mar",
         "mouth_open",
+        "open_score",
         "smile",
         *[f"event_{k}" for k in EVENT_KINDS],
     ]
@@ -78,7 +79,11 @@ def face_values(fr: StreamFrame) -> list[list[Any]]:
                 *face.landmarks[:, 1].tolist(),
                 *((_finite(pose.yaw), _finite(pose.pitch), _finite(pose.roll)) if ok(pose) else (None, None, None)),
                 *((_finite(eyes.left_ear), _finite(eyes.right_ear), bool(eyes.closed)) if ok(eyes) else (None, None, None)),
-                *((_finite(mouth.mar), bool(mouth.open), _finite(mouth.smile)) if ok(mouth) else (None, None, None)),
+                *(
+                    (_finite(mouth.mar), bool(mouth.open), _finite(mouth.open_score), _finite(mouth.smile))
+                    if ok(mouth)
+                    else (None, None, None, None)
+                ),
                 *(((face.track_id, k) in ended) for k in EVENT_KINDS),
             ]
         )
@@ -99,7 +104,7 @@ def _csv_formats(num_points: int) -> list[Callable[[Any], Any]]:
         *[px] * (4 + 2 * num_points),
         opt, opt, opt,
         opt, opt, flag,
-        opt, flag, opt,
+        opt, flag, opt, opt,
         *[int] * len(EVENT_KINDS),
     ]  # fmt: skip
 

@@ -19,7 +19,7 @@ from ..video_outputs import EVENT_KINDS, csv_columns, face_values
 __all__ = ["SOURCE_SCHEMA", "FaceRows", "face_schema", "source_row"]
 
 _BOOL = {"eyes_closed", "mouth_open", *(f"event_{k}" for k in EVENT_KINDS)}
-_FLOAT64 = {"timestamp", "yaw", "pitch", "roll", "ear_left", "ear_right", "mar", "smile"}
+_FLOAT64 = {"timestamp", "yaw", "pitch", "roll", "ear_left", "ear_right", "mar", "open_score", "smile"}
 _INT = {"frame": pa.int64(), "face": pa.int32(), "track_id": pa.int64()}
 
 
