@@ -34,7 +34,7 @@ STAGES = {  # (file fragment, function) -> stage; cumulative times of these call
     "detector": [("blazeface.py", "detect")],
     "landmark network": [("fpenet.py", "_run_raw")],
     "crops": [("crop.py", "crop_faces"), ("crop.py", "to_gray")],
-    "plugins": [("head_pose.py", "__call__"), ("eyes.py", "__call__"), ("mouth.py", "__call__"), ("alignment.py", "__call__")],
+    "plugins": [("head_pose.py", "estimate"), ("eyes.py", "__call__"), ("mouth.py", "__call__"), ("alignment.py", "__call__")],
 }
 
 
