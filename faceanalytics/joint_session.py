@@ -33,6 +33,8 @@ from typing import Any, Protocol
 import numpy as np
 import onnxruntime as ort
 
+from .device import create_session
+
 __all__ = ["JointMember", "JointSession", "share_cpu_threads"]
 
 logger = logging.getLogger("faceanalytics")
@@ -104,6 +106,7 @@ class JointSession:
 
     Raises:
         ValueError: the models cannot be joined (the message says why).
+        ModelFormatError: onnxruntime cannot load the joint model.
     """
 
     def __init__(self, models: Sequence[str | os.PathLike | bytes], threads: int | None = None) -> None:
@@ -142,13 +145,7 @@ class JointSession:
         graph = onnx.helper.make_graph(nodes, "faceanalytics_joint", outer_inputs, outer_outputs)
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in imports.items()])
         model.ir_version = min(p.ir_version for p in protos)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.inter_op_num_threads = 1
-        if threads is not None:
-            opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(model.SerializeToString(), sess_options=opts, providers=[_CPU])
+        self.session = create_session(model.SerializeToString(), "cpu", threads)
 
     @staticmethod
     def outer_name(index: int, name: str) -> str:
