@@ -8,9 +8,8 @@ run on one thread: 0.64 ms a frame instead of 0.40.
 
 :func:`share_cpu_threads` puts the models under one ``If`` node (one branch per model, chosen by
 an index input) in one session, and gives each runner a :class:`JointMember` that behaves like the
-subset of ``onnxruntime.InferenceSession`` they use. A call runs only its own branch; onnxruntime
-optimises each branch as it would the model alone, so the outputs are those of separate
-sessions (to float rounding, see below), and both models now use the same spinning threads. (onnxruntime's process-wide pools,
+subset of ``onnxruntime.InferenceSession`` they use. A call runs only its own branch, and both
+models now use the same spinning threads. (onnxruntime's process-wide pools,
 ``set_global_thread_pool_sizes``, would share threads too, but every other session in the process,
 the application's own included, would then have to give up its private pool.)
 
@@ -34,6 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .device import create_session
+from .errors import ParameterError
 
 __all__ = ["JointMember", "JointSession", "share_cpu_threads"]
 
@@ -75,7 +75,7 @@ class JointMember:
         names = list(output_names) if output_names else [o.name for o in self._outputs]
         unknown = [n for n in names if n not in self._output_index]
         if unknown or set(feeds) != {i.name for i in self._inputs}:
-            raise ValueError(f"model {self.index} of a joint session: outputs {names}, inputs {sorted(feeds)}")
+            raise ParameterError(f"model {self.index} of a joint session: outputs {names}, inputs {sorted(feeds)}")
         full = dict(self.joint.idle_feeds)
         full[_SELECT] = self._select
         for name, value in feeds.items():
@@ -105,7 +105,7 @@ class JointSession:
             physical core).
 
     Raises:
-        ValueError: the models cannot be joined (the message says why).
+        ParameterError: the models cannot be joined (the message says why; a ``ValueError``).
         ModelFormatError: onnxruntime cannot load the joint model.
     """
 
@@ -114,11 +114,11 @@ class JointSession:
 
         protos = [onnx.load_from_string(m) if isinstance(m, bytes) else onnx.load(os.fspath(m)) for m in models]
         if len(protos) < 2:
-            raise ValueError("a joint session needs at least two models")
+            raise ParameterError("a joint session needs at least two models")
         imports = _opset_imports(protos)
         counts = {len(p.graph.output) for p in protos}
         if len(counts) != 1:
-            raise ValueError(f"the models have different numbers of outputs: {[len(p.graph.output) for p in protos]}")
+            raise ParameterError(f"the models have different numbers of outputs: {[len(p.graph.output) for p in protos]}")
         self.members: list[JointMember] = []
         branches = []
         outer_inputs = [onnx.helper.make_tensor_value_info(_SELECT, onnx.TensorProto.INT64, [])]
@@ -127,7 +127,7 @@ class JointSession:
             inputs = [_info(v) for v in proto.graph.input if v.name not in {i.name for i in proto.graph.initializer}]
             outputs = [_info(v) for v in proto.graph.output]
             if any(o.type != _FLOAT for o in outputs):
-                raise ValueError(f"model {k} has outputs that are not float tensors")
+                raise ParameterError(f"model {k} has outputs that are not float tensors")
             for v in proto.graph.input:
                 if v.name in {i.name for i in inputs}:
                     elem = v.type.tensor_type.elem_type
@@ -163,9 +163,9 @@ def _opset_imports(protos: Sequence[Any]) -> dict[str, int]:
         for domain in used:
             version = declared.get(domain)
             if version is None:
-                raise ValueError(f"model {k} uses operator domain {domain!r} without declaring its opset")
+                raise ParameterError(f"model {k} uses operator domain {domain!r} without declaring its opset")
             if joint.setdefault(domain, version) != version:
-                raise ValueError(f"the models use opset {joint[domain]} and {version} of domain {domain or 'ai.onnx'!r}")
+                raise ParameterError(f"the models use opset {joint[domain]} and {version} of domain {domain or 'ai.onnx'!r}")
     return joint
 
 
@@ -196,7 +196,7 @@ def _branch(proto: Any, index: int, joint: JointSession) -> Any:
         new.input[:] = [rename(i) for i in node.input]
         new.output[:] = [rename(o) for o in node.output]
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
-            raise ValueError(f"model {index} has control flow ({node.op_type}); it keeps its own session")
+            raise ParameterError(f"model {index} has control flow ({node.op_type}); it keeps its own session")
         nodes.append(new)
     inits = []
     for t in graph.initializer:
