@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -369,3 +370,27 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     assert FPENetRunner(tmp_path / "out" / "fpenet68.onnx", device="cpu").num_points == 68
     assert main([*args, "--resume"]) == 0
     assert len(json.loads((tmp_path / "out" / "history.json").read_text())) == 3
+
+
+def test_training_fails_before_stage_1_when_blazeface_cannot_be_found(tmp_path: Path, monkeypatch) -> None:
+    """Stage 2's pseudo-labels need BlazeFace: without its weights (and no network) the run stops at
+    once, not after the hour of stage 1."""
+    pytest.importorskip("torch")
+    import faceanalytics.hub as hub
+    from faceanalytics.errors import DownloadError
+    from faceanalytics.train.__main__ import main
+
+    data = _need(SHARED / "landmarks68")
+    _need(SHARED / "eye_state")
+    monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path / "empty"))
+
+    def offline(url, *args, **kwargs):
+        raise DownloadError(f"cannot download {url}: no network (test)")
+
+    monkeypatch.setattr(hub, "download", offline)
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "models" / "box_stats.json", out)  # no BlazeFace run for box statistics
+    with pytest.raises(DownloadError):
+        main(["--data", str(data), "--out", str(out), "--limit", "24", "--epochs", "3", "--teacher-epochs", "1"])
+    assert not (out / "checkpoints" / "last.pt").exists()  # no epoch was trained

@@ -341,6 +341,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     pseudo_path = ckdir / "pseudo_labels.npz"
     unlabeled_path = ckdir / "unlabeled_labels.npz"
+    if cfg.has_stage2 and (
+        (cfg.eye_state and not pseudo_path.exists()) or (cfg.unlabeled and not unlabeled_path.exists())
+    ):  # the teacher's pseudo-labels need BlazeFace: find (or fetch) its weights now, not after stage 1
+        from ..hub import resolve_detector_model
+
+        logger.info("BlazeFace for stage 2: %s", resolve_detector_model(cfg.detector))
     stage2_added = False
     for epoch in range(start_epoch, cfg.epochs):
         if cfg.has_stage2 and epoch >= cfg.teacher_epochs and not stage2_added:
