@@ -15,6 +15,7 @@ from conftest import shared_path
 from fpenet_models import random_fpenet
 
 from faceanalytics import Pipeline, Result, StreamError
+from faceanalytics.joint_session import JointMember
 from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
 THREADS = 8
@@ -58,6 +59,7 @@ def test_a_pipeline_shared_by_8_threads_matches_serial_use_with_the_detector(det
     with Pipeline(device="cpu") as pipe:
         serial = [pipe(image) for image, _ in jobs]
         assert sum(len(r.faces) for r in serial) >= len(jobs) - 1  # the check is about faces, not empty results
+        assert isinstance(pipe.landmarker.session, JointMember)  # detector and landmarks in one session
         for results in _hammer(pipe, jobs):
             assert all(_same(res, serial[i]) for i, res in results)
 
