@@ -357,7 +357,7 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     for f in picked:
         (ul / f.name).write_bytes(f.read_bytes())
     args = ["--data", str(data), "--out", str(tmp_path / "out"), "--limit", "24", "--batch-size", "8", "--no-eye-state"]
-    args += ["--unlabeled", str(ul), "--epochs", "3", "--teacher-epochs", "1", "--finetune-epochs", "1"]
+    args += ["--unlabeled", str(ul), "--epochs", "3", "--teacher-epochs", "1", "--finetune-epochs", "1", "--widths", "8,16,16,16"]
     assert main(args) == 0
     labelled = np.load(tmp_path / "out" / "checkpoints" / "unlabeled_labels.npz")
     names = [Path(str(f)).name for f in labelled["files"]]
@@ -370,6 +370,15 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     assert FPENetRunner(tmp_path / "out" / "fpenet68.onnx", device="cpu").num_points == 68
     assert main([*args, "--resume"]) == 0
     assert len(json.loads((tmp_path / "out" / "history.json").read_text())) == 3
+    # Distillation: another run (other widths) whose stage-2 labels come from the first run's teacher.
+    teacher = tmp_path / "out" / "checkpoints" / "teacher.pt"
+    student = [a if a != str(tmp_path / "out") else str(tmp_path / "student") for a in args[:-2]]
+    assert main([*student, "--teacher", str(teacher)]) == 0
+    again = np.load(tmp_path / "student" / "checkpoints" / "unlabeled_labels.npz")
+    assert list(again["files"]) == list(labelled["files"])
+    np.testing.assert_allclose(again["points"], labelled["points"], atol=1e-3)  # the same teacher's labels
+    with pytest.raises(FileNotFoundError):
+        main([*student, "--out", str(tmp_path / "bad"), "--teacher", str(tmp_path / "missing.pt")])
 
 
 def test_training_fails_before_stage_1_when_blazeface_cannot_be_found(tmp_path: Path, monkeypatch) -> None:

@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="folder of IDENTITY_NN.jpg frames for the teacher to label in stage 2 (e.g. DATA/unlabeled; default: none)",
     )
+    p.add_argument(
+        "--teacher",
+        default=None,
+        metavar="CHECKPOINT",
+        help="a checkpoint of another run (its checkpoints/teacher.pt or last.pt, any widths) whose model labels the "
+        "stage-2 faces instead of this run's stage 1: distillation from a larger network",
+    )
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs, help="stage 1 epochs (the teacher)")
     p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="stage 3 epochs (light augmentation)")
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoints=args.checkpoints,
         eye_state=None if args.no_eye_state else eye_state,
         unlabeled=args.unlabeled,
+        teacher=args.teacher,
         epochs=args.epochs,
         teacher_epochs=args.teacher_epochs,
         finetune_epochs=args.finetune_epochs,

@@ -61,6 +61,7 @@ class TrainConfig:
     eye_state: str | None = None  # e.g. ../shared/data/eye_state; None: no closed-eye stage
     unlabeled: str | None = None  # e.g. ../shared/data/landmarks68/unlabeled; frames of training identities only
     unlabeled_weight: float = 0.5  # weight of pseudo-labelled unlabeled frames relative to annotated ones
+    teacher: str | None = None  # another run's checkpoint whose model labels stage 2's faces (None: this run's stage 1)
     epochs: int = 112
     teacher_epochs: int = 55  # stage 1 length; stage 2 runs epochs - teacher_epochs - finetune_epochs
     finetune_epochs: int = 12  # stage 3: light augmentation, small learning rate
@@ -197,6 +198,17 @@ def predict_image_points(
             pts = (pts + fp[:, list(SCHEMA_68.flip_permutation)]) / 2
         out.append(pts)
     return crop_to_image(np.concatenate(out), mats).astype(np.float32)
+
+
+def load_network(path: str | Path, device: torch.device) -> RecombinatorNet:
+    """A network from a checkpoint of any run (``teacher.pt``, a state dict, or ``last.pt``); its
+    branch widths are read from the weights."""
+    state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data only
+    state = state.get("model", state)
+    widths = tuple(int(state[f"enc{i}.0.0.weight"].shape[0]) for i in range(1, 5))
+    net = RecombinatorNet(int(state["head.weight"].shape[0]), widths).to(device)
+    net.load_state_dict(state)
+    return net.eval()
 
 
 def _detector(name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -341,6 +353,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     pseudo_path = ckdir / "pseudo_labels.npz"
     unlabeled_path = ckdir / "unlabeled_labels.npz"
+    if cfg.teacher:  # a missing or unreadable teacher fails now, not after stage 1
+        logger.info("stage 2 teacher %s: widths %s", cfg.teacher, load_network(cfg.teacher, device).widths)
     if cfg.has_stage2 and (
         (cfg.eye_state and not pseudo_path.exists()) or (cfg.unlabeled and not unlabeled_path.exists())
     ):  # the teacher's pseudo-labels need BlazeFace: find (or fetch) its weights now, not after stage 1
@@ -352,8 +366,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         if cfg.has_stage2 and epoch >= cfg.teacher_epochs and not stage2_added:
             if not (ckdir / "teacher.pt").exists():
                 torch.save(model.state_dict(), ckdir / "teacher.pt")
-            teacher = RecombinatorNet(SCHEMA_68.num_points, cfg.widths).to(device)
-            teacher.load_state_dict(torch.load(ckdir / "teacher.pt", map_location=device, weights_only=True))
+            teacher = load_network(cfg.teacher or ckdir / "teacher.pt", device)
+            logger.info("stage 2 teacher: %s, widths %s", cfg.teacher or "this run's stage 1", teacher.widths)
             if cfg.eye_state:
                 if not pseudo_path.exists():
                     _pseudo_labels(cfg, teacher, device, pseudo_path)
