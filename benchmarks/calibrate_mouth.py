@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from expressions import CLASSES, load, split
+from expressions import CLASSES, mouth_results, split
 
 from faceanalytics import Pipeline
 from faceanalytics.plugins import HeadPosePlugin
@@ -34,12 +34,7 @@ SMILE_NEGATIVES = ("neutral", "surprise", "sad", "angry")
 def shapes(pipe: Pipeline, files: list[Path]) -> np.ndarray:
     """(N, 44) mouth shapes of each file's largest face (its own square when nothing is detected)."""
     rows = []
-    for f in files:
-        image, box = load(f)
-        res = pipe(image)
-        if not res.faces:
-            res = pipe(image, boxes=[box])
-        face = res.faces[0]
+    for face in mouth_results(pipe, files):
         pose = face.head_pose
         yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
         rows.append(mouth_shape(face.landmarks, yaw, pitch))

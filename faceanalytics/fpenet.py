@@ -69,7 +69,6 @@ class FPENetRunner:
             raise ParameterError(f"max_batch must be a positive integer or None; got {max_batch!r}")
         path, spec = _locate(model)
         self.path: Path = path
-        self.onnx_model: Path = path  # for :mod:`faceanalytics.joint_session`
         self.threads = threads
         #: an onnxruntime session, or a :class:`~faceanalytics.joint_session.JointMember` once the
         #: Pipeline shares one session with its detector
@@ -95,6 +94,11 @@ class FPENetRunner:
         on_cpu = self.providers[0] == "CPUExecutionProvider"
         #: crops per onnxruntime call: the model's fixed batch, else ``max_batch`` (None: whole batches)
         self.chunk: int | None = self.batch_size or max_batch or (CPU_MAX_BATCH if on_cpu else None)
+
+    @property
+    def onnx_model(self) -> Path:
+        """The ONNX file the session runs (for :mod:`faceanalytics.joint_session`)."""
+        return self.path
 
     @property
     def providers(self) -> tuple[str, ...]:

@@ -26,7 +26,6 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -124,23 +123,23 @@ class JointSession:
         outer_inputs = [onnx.helper.make_tensor_value_info(_SELECT, onnx.TensorProto.INT64, [])]
         self.idle_feeds: dict[str, np.ndarray] = {}
         for k, proto in enumerate(protos):
-            inputs = [_info(v) for v in proto.graph.input if v.name not in {i.name for i in proto.graph.initializer}]
             outputs = [_info(v) for v in proto.graph.output]
             if any(o.type != _FLOAT for o in outputs):
                 raise ParameterError(f"model {k} has outputs that are not float tensors")
-            for v in proto.graph.input:
-                if v.name in {i.name for i in inputs}:
-                    elem = v.type.tensor_type.elem_type
-                    rank = len(v.type.tensor_type.shape.dim)
-                    name = self.outer_name(k, v.name)
-                    outer_inputs.append(onnx.helper.make_tensor_value_info(name, elem, [f"{name}_{d}" for d in range(rank)]))
-                    dtype = onnx.helper.tensor_dtype_to_np_dtype(elem)
-                    self.idle_feeds[name] = np.zeros((0,) * rank, dtype)  # what a branch that does not run gets
+            inputs = _model_inputs(proto.graph)
+            for v in inputs:
+                elem = v.type.tensor_type.elem_type
+                rank = len(v.type.tensor_type.shape.dim)
+                name = self.outer_name(k, v.name)
+                outer_inputs.append(onnx.helper.make_tensor_value_info(name, elem, [f"{name}_{d}" for d in range(rank)]))
+                dtype = onnx.helper.tensor_dtype_to_np_dtype(elem)
+                self.idle_feeds[name] = np.zeros((0,) * rank, dtype)  # what a branch that does not run gets
             branches.append(_branch(proto, k, self))
-            self.members.append(JointMember(self, k, inputs, outputs))
+            self.members.append(JointMember(self, k, [_info(v) for v in inputs], outputs))
         n_out = counts.pop()
         outs = [f"faceanalytics_joint_out{j}" for j in range(n_out)]
-        nodes = _select_nodes(branches, outs)
+        # If(select == 0, model 0, If(select == 1, model 1, ... model n-1)), producing ``outs``
+        nodes = list(_select_graph(branches, 0, outs).node)
         outer_outputs = [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in outs]
         graph = onnx.helper.make_graph(nodes, "faceanalytics_joint", outer_inputs, outer_outputs)
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in imports.items()])
@@ -169,6 +168,12 @@ def _opset_imports(protos: Sequence[Any]) -> dict[str, int]:
     return joint
 
 
+def _model_inputs(graph: Any) -> list[Any]:
+    """The graph's real inputs (older exporters also list the initializers as inputs)."""
+    weights = {t.name for t in graph.initializer}
+    return [v for v in graph.input if v.name not in weights]
+
+
 def _info(value: Any) -> _NodeInfo:
     tensor = value.type.tensor_type
     dims: list[int | str | None] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim]
@@ -181,7 +186,7 @@ def _branch(proto: Any, index: int, joint: JointSession) -> Any:
     import onnx
 
     graph = proto.graph
-    inputs = {v.name for v in graph.input} - {i.name for i in graph.initializer}
+    inputs = {v.name for v in _model_inputs(graph)}
 
     def rename(name: str) -> str:
         if not name:
@@ -206,11 +211,6 @@ def _branch(proto: Any, index: int, joint: JointSession) -> Any:
         inits.append(new_t)
     outs = [onnx.helper.make_tensor_value_info(rename(o.name), o.type.tensor_type.elem_type, None) for o in graph.output]
     return onnx.helper.make_graph(nodes, f"branch{index}", [], outs, initializer=inits)
-
-
-def _select_nodes(branches: list[Any], outs: list[str]) -> list[Any]:
-    """Nodes of ``If(select == 0, branch 0, If(select == 1, branch 1, ... branch n-1))`` producing ``outs``."""
-    return list(_select_graph(branches, 0, outs).node)
 
 
 def _select_graph(branches: list[Any], k: int, targets: list[str]) -> Any:
@@ -255,7 +255,7 @@ def share_cpu_threads(runners: Sequence[JoinableRunner], threads: int | None = N
         if not isinstance(session, ort.InferenceSession) or session.get_providers() != [_CPU]:
             return False
     try:
-        joint = JointSession([r.onnx_model if isinstance(r.onnx_model, bytes) else Path(r.onnx_model) for r in runners], threads)
+        joint = JointSession([r.onnx_model for r in runners], threads)
     except Exception as exc:  # onnx, onnxruntime or ValueError: joining is only an optimisation
         logger.debug("models keep their own onnxruntime sessions: %s", exc)
         return False
