@@ -109,7 +109,8 @@ def worker_faceanalytics(args: argparse.Namespace, model: str | None) -> dict:
     for img in images:
         res = pipe.detector.detect(img)
         if res:
-            crops.append(crop_faces(to_gray(img), square_crop_matrices(np.array([res[0].box]), 80), 80)[0])
+            mats = square_crop_matrices(np.array([res[0].box]), 80, pipe.landmarker.crop_scale)
+            crops.append(crop_faces(to_gray(img), mats, 80)[0])
     crops_arr = np.ascontiguousarray(np.resize(np.stack(crops), (32, 1, 80, 80)), np.float32)
     run = pipe.landmarker.run
     for b in (1, 8, 32):

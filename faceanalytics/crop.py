@@ -1,6 +1,7 @@
 """Face crops as TAO / DeepStream make them for FPENet, and the way back.
 
-A face box ``x1, y1, x2, y2`` becomes a square of side ``max(w, h)`` centred on the box, padded
+A face box ``x1, y1, x2, y2`` becomes a square of side ``max(w, h)`` centred on the box (times the
+model's crop scale: 1.0 for TAO's own models, 1.25 for ours, so that the chin stays inside), padded
 with zeros where it leaves the frame, resized to ``size x size`` (80 for FPENet) and converted to
 gray. Gray conversion happens once per frame; each face is then one ``cv2.warpAffine``.
 
@@ -57,15 +58,17 @@ def validate_boxes(boxes: np.ndarray | Sequence[Sequence[float]], image_size: tu
     return out
 
 
-def square_crop_matrices(boxes: np.ndarray, size: int = 80) -> np.ndarray:
+def square_crop_matrices(boxes: np.ndarray, size: int = 80, scale: float = 1.0) -> np.ndarray:
     """(M, 2, 3) float64 affine matrices mapping image pixels to ``size x size`` crop pixels.
 
-    The crop is the square of side ``max(w, h)`` centred on each box.
+    The crop is the square of side ``scale * max(w, h)`` centred on each box. ``scale`` is the
+    landmark model's declared crop scale (:attr:`faceanalytics.registry.ModelSpec.crop_scale`):
+    1.0 for NVIDIA's FPENet models (the TAO crop), more for a model trained with a margin.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * float(scale)
     s = size / side
     # Continuous coordinates (pixel i spans [i, i+1)): u = (x - x0) * s with x0 = cx - side/2.
     # In pixel-centre coordinates (x = xc + 0.5, u = uc + 0.5): uc = s * xc + (0.5 - x0) * s - 0.5.

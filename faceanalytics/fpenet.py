@@ -34,6 +34,8 @@ logger = logging.getLogger("faceanalytics")
 INPUT_NAME = "input_face_images"
 OUTPUT_POINTS = "softargmax"
 OUTPUT_CONFIDENCE = "softargmax:1"
+#: ONNX metadata key of a model's crop scale (crop side / face box side; absent: 1.0, the TAO crop).
+CROP_SCALE_KEY = "crop_scale"
 CROP_SIZE = 80
 CONTRACT_FIX = "Export the model with the FPENet contract (docs/models.md) or pass a registered name such as 'fpenet68'"
 
@@ -56,17 +58,29 @@ class FPENetRunner:
         threads: onnxruntime intra-op threads (``None``: one per physical core).
         max_batch: most crops per onnxruntime call for dynamic-batch models; ``None``:
             :data:`CPU_MAX_BATCH` on the CPU, unlimited on a GPU.
+        crop_scale: crop side over the face box's longer side. ``None`` (the default): the
+            registered model's declared value, else the file's ``crop_scale`` metadata, else 1.0
+            (TAO's crop, right for NVIDIA's FPENet models). Give it only for a file that lacks the
+            metadata and was trained with another crop.
 
     Raises:
         ModelNotFoundError: no such name or file.
-        ModelFormatError: the file is not ONNX, or breaks the contract (the message says how).
+        ModelFormatError: the file is not ONNX, or breaks the contract (the message says how), or
+            its ``crop_scale`` metadata is unusable or disagrees with the registry.
     """
 
     def __init__(
-        self, model: str | os.PathLike, device: Device = "auto", threads: int | None = None, max_batch: int | None = None
+        self,
+        model: str | os.PathLike,
+        device: Device = "auto",
+        threads: int | None = None,
+        max_batch: int | None = None,
+        crop_scale: float | None = None,
     ) -> None:
         if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
             raise ParameterError(f"max_batch must be a positive integer or None; got {max_batch!r}")
+        if crop_scale is not None:
+            _check_crop_scale(crop_scale, "crop_scale", ParameterError)
         path, spec = _locate(model)
         self.path: Path = path
         self.threads = threads
@@ -88,6 +102,16 @@ class FPENetRunner:
         if spec is not None and spec.num_points != k:
             raise ModelFormatError(f"{path}: registered as {spec.num_points} points but returns {k}; reinstall faceanalytics")
         self.spec: ModelSpec | None = spec
+        declared = _file_crop_scale(self.session, path)
+        if spec is not None and declared is not None and abs(declared - spec.crop_scale) > 1e-9:
+            raise ModelFormatError(
+                f"{path}: metadata crop_scale {declared} but {spec.name!r} is registered with {spec.crop_scale}; "
+                "reinstall faceanalytics"
+            )
+        #: crop side over the face box's longer side (see :func:`faceanalytics.crop.square_crop_matrices`)
+        self.crop_scale: float = float(
+            crop_scale if crop_scale is not None else spec.crop_scale if spec is not None else declared or 1.0
+        )
         self.schema: LandmarkSchema = schema_for(k)
         self.name: str = spec.name if spec else path.name
         self._local = threading.local()  # per-thread reusable input buffer
@@ -170,12 +194,31 @@ class FPENetRunner:
         Returns:
             ``(points, confidence)``: (M, K, 2) float32 in frame pixels and (M, K) float32.
         """
-        mats = square_crop_matrices(boxes, CROP_SIZE)
+        mats = square_crop_matrices(boxes, CROP_SIZE, self.crop_scale)
         buf = getattr(self._local, "buffer", None)
         if buf is None or buf.shape[0] < len(mats):
             buf = self._local.buffer = np.empty((max(len(mats), 8), 1, CROP_SIZE, CROP_SIZE), np.float32)
         pts, conf = self.run(crop_faces(gray, mats, CROP_SIZE, out=buf))
         return crop_to_image(pts, mats).astype(np.float32), conf
+
+
+def _check_crop_scale(value: object, what: str, error: type[Exception]) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise error(f"{what} must be a number between 0.5 and 4; got {value!r}") from None
+    if not (0.5 <= v <= 4.0):
+        raise error(f"{what} must be a number between 0.5 and 4; got {value!r}")
+    return v
+
+
+def _file_crop_scale(session: ort.InferenceSession, path: Path) -> float | None:
+    """The model file's ``crop_scale`` metadata (written by ``faceanalytics.train``), ``None`` when absent."""
+    try:
+        raw = session.get_modelmeta().custom_metadata_map.get(CROP_SCALE_KEY)
+    except Exception:  # a session without metadata access: treat as absent
+        return None
+    return None if raw is None else _check_crop_scale(raw, f"{path}: metadata {CROP_SCALE_KEY!r}", ModelFormatError)
 
 
 def _locate(model: str | os.PathLike) -> tuple[Path, ModelSpec | None]:

@@ -23,6 +23,8 @@ class ModelSpec:
         size: file size in bytes (shown before downloads; checked with the digest).
         url: where to download it; ``None`` for files shipped inside the package.
         num_points: landmarks the model returns (landmark models only).
+        crop_scale: landmark models only: the side of the square crop over the face box's longer
+            side (1.0 is TAO's crop). The file's ``crop_scale`` metadata must agree.
         description: one line for ``faceanalytics info``.
     """
 
@@ -32,6 +34,7 @@ class ModelSpec:
     size: int
     url: str | None = None
     num_points: int | None = None
+    crop_scale: float = 1.0
     description: str = ""
 
 

@@ -60,3 +60,13 @@ def test_validate_boxes():
             validate_boxes(boxes, (10, 10))
     with pytest.raises(BoxError, match="box 1"):
         validate_boxes([[0, 0, 5, 5], [4, 4, 2, 2]], (10, 10))
+
+
+def test_square_crop_matrix_with_a_crop_scale():
+    # The same 160x100 box with scale 1.25: side 200 from x=0, y=-50; scale 80/200 = 0.4.
+    (m,) = square_crop_matrices(np.array([[20, 0, 180, 100]]), 80, scale=1.25)
+    s = 0.4
+    np.testing.assert_allclose(m, [[s, 0, (0.5 - 0) * s - 0.5], [0, s, (0.5 + 50) * s - 0.5]])
+    # the box's own corners now sit 8 crop pixels (a tenth of the side) inside the crop
+    corners = np.array([[[20 - 0.5, 0 - 0.5], [180 - 0.5, 100 - 0.5]]])
+    np.testing.assert_allclose(image_to_crop(corners, m[None]), [[[7.5, 19.5], [71.5, 59.5]]])

@@ -194,3 +194,38 @@ def test_bright_spot_model_with_fixed_batch(tmp_path: Path):
     res = pipe(img, boxes=[[150, 100, 250, 200]] * 3)
     for face in res.faces:
         np.testing.assert_allclose(face.landmarks[0], [200, 150], atol=0.3)
+
+
+def _with_crop_scale(src: Path, dst: Path, value: str) -> Path:
+    import onnx
+
+    proto = onnx.load(str(src))
+    onnx.helper.set_model_props(proto, {"crop_scale": value})
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def test_crop_scale_metadata_widens_the_crop(tmp_path: Path, spot_model: Path):
+    """A model trained with a margin declares ``crop_scale``; the runner cuts the wider crop, so a
+    spot in the margin, outside the box itself, is found where it is (TAO's crop cannot reach it)."""
+    wide = _with_crop_scale(spot_model, tmp_path / "wide.onnx", "1.25")
+    assert FPENetRunner(spot_model, device="cpu").crop_scale == 1.0
+    assert FPENetRunner(wide, device="cpu").crop_scale == 1.25
+    img = _spot_image(200, 208, 6)  # box 150..250: the spot sits 8 px below its bottom edge
+    box = [[150, 100, 250, 200]]
+    found = Pipeline(wide, device="cpu")(img, boxes=box).faces[0].landmarks[0]
+    np.testing.assert_allclose(found, [200, 208], atol=0.3)
+    clipped = Pipeline(spot_model, device="cpu")(img, boxes=box).faces[0].landmarks[0]
+    assert clipped[1] < 200.5  # the plain crop ends at the box
+
+
+def test_crop_scale_argument_and_bad_values(tmp_path: Path, spot_model: Path):
+    from faceanalytics import ParameterError
+
+    assert FPENetRunner(spot_model, device="cpu", crop_scale=1.5).crop_scale == 1.5
+    for bad in (0.0, -1, float("nan"), "wide", 10):
+        with pytest.raises(ParameterError, match="crop_scale"):
+            FPENetRunner(spot_model, device="cpu", crop_scale=bad)
+    for bad in ("wide", "0", "nan"):
+        with pytest.raises(ModelFormatError, match="crop_scale"):
+            FPENetRunner(_with_crop_scale(spot_model, tmp_path / f"bad_{bad}.onnx", bad), device="cpu")

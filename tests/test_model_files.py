@@ -190,3 +190,32 @@ def test_a_good_file_under_another_name_loads_once_checked(tmp_path):
     det.close()
     shutil.copy(path, tmp_path / "again.tflite")  # same digest: no second child process
     BlazeFaceDetector(model_path=tmp_path / "again.tflite").close()
+
+
+@pytest.mark.parametrize("name", sorted(LANDMARK_MODELS))
+def test_shipped_landmark_models_declare_their_crop(name):
+    """The registry's crop_scale and the file's metadata agree (the runner refuses a mismatch)."""
+    import onnx
+
+    spec = LANDMARK_MODELS[name]
+    path = REPO / "faceanalytics" / "models" / spec.filename
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    assert float(props.get("crop_scale", 1.0)) == spec.crop_scale
+    assert FPENetRunner(name, device="cpu").crop_scale == spec.crop_scale
+
+
+def test_a_registry_crop_scale_the_file_contradicts_is_refused(tmp_path, monkeypatch):
+    import dataclasses
+
+    import onnx
+
+    import faceanalytics.fpenet as fpenet
+
+    src = random_fpenet(tmp_path / "m.onnx", 68)
+    proto = onnx.load(str(src))
+    onnx.helper.set_model_props(proto, {"crop_scale": "1.25"})
+    onnx.save(proto, str(src))
+    spec = dataclasses.replace(LANDMARK_MODELS["fpenet68"], crop_scale=1.0)
+    monkeypatch.setattr(fpenet, "_locate", lambda model: (src, spec))
+    with pytest.raises(ModelFormatError, match=r"crop_scale 1\.25 but 'fpenet68' is registered with 1\.0"):
+        FPENetRunner("fpenet68", device="cpu")

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mouth-weight", type=float, default=d.mouth_weight)
     p.add_argument("--rest-weight", type=float, default=d.rest_weight)
     p.add_argument("--widths", default=",".join(map(str, d.widths)), help="channels of the 80,40,20,10 px branches")
+    p.add_argument(
+        "--crop-scale",
+        type=float,
+        default=d.crop_scale,
+        help="crop side / face box side (1.0: TAO's crop; the default leaves a margin so the chin stays inside)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         mouth_weight=args.mouth_weight,
         rest_weight=args.rest_weight,
         widths=tuple(int(w) for w in args.widths.split(",")),
+        crop_scale=args.crop_scale,
         seed=args.seed,
         device=args.device,
         threads=args.threads,

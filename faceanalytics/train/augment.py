@@ -101,6 +101,7 @@ def make_crop(
     cfg: AugmentConfig,
     size: int = 80,
     permutation: tuple[int, ...] = SCHEMA_68.flip_permutation,
+    crop_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One augmented training crop.
 
@@ -108,11 +109,12 @@ def make_crop(
         gray: HxW uint8 frame.
         points: (K, 2) image landmarks.
         box: ``x1, y1, x2, y2`` face box (detector-like), cropped as at run time.
+        crop_scale: the model's crop scale (see :func:`faceanalytics.crop.square_crop_matrices`).
 
     Returns:
         ``(crop (size, size) uint8, points (K, 2) float32 in crop pixels)``.
     """
-    base = square_crop_matrices(np.asarray(box)[None], size)[0]
+    base = square_crop_matrices(np.asarray(box)[None], size, crop_scale)[0]
     angle = 0.0
     if cfg.rotation_std_deg:
         angle = float(np.clip(rng.normal(0.0, cfg.rotation_std_deg), -cfg.rotation_deg, cfg.rotation_deg))

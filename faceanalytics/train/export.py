@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..fpenet import INPUT_NAME, OUTPUT_CONFIDENCE, OUTPUT_POINTS  # the contract, defined once
+from ..fpenet import CROP_SCALE_KEY, INPUT_NAME, OUTPUT_CONFIDENCE, OUTPUT_POINTS  # the contract, defined once
 from .model import CROP_SIZE
 
 __all__ = ["INPUT_NAME", "OPSET", "OUTPUT_CONFIDENCE", "OUTPUT_POINTS", "export_onnx"]
@@ -25,8 +25,11 @@ OPSET = 17
 MAX_IR_VERSION = 10
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = OPSET) -> Path:
+def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = OPSET, crop_scale: float = 1.0) -> Path:
     """Export ``model`` ((N, 1, 80, 80) -> (coords, confidence)) to ``path`` and check the file.
+
+    ``crop_scale`` (the crop side over the face box side the model was trained with) is written to
+    the file's metadata as ``crop_scale``, where :class:`~faceanalytics.fpenet.FPENetRunner` reads it.
 
     Raises:
         RuntimeError: the exported graph does not reproduce the torch outputs.
@@ -55,6 +58,8 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = OPSET) ->
         proto.ir_version = MAX_IR_VERSION
     proto.producer_name = "faceanalytics.train"
     proto.doc_string = "FPENet-68 recombinator network (faceanalytics); input raw 0-255 gray 80x80 crops"
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {CROP_SCALE_KEY: repr(float(crop_scale))})
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     _verify(model, path, dummy)

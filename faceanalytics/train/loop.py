@@ -84,6 +84,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 2
     widths: tuple[int, ...] = (16, 32, 64, 64)
+    crop_scale: float = 1.25  # crop side / face box side (1.0 is TAO's crop; 1.25 keeps the chin inside BlazeFace crops)
     tracking_fraction: float = 0.2  # crops from previous-frame landmark boxes instead of detector-like boxes
     box_spread: float = 1.5
     detector: str = "short"
@@ -135,8 +136,10 @@ class CropDataset(Dataset):
         tracking_fraction: float = 0.2,
         box_spread: float = 1.5,
         negative_fraction: float = 0.0,
+        crop_scale: float = 1.0,
     ) -> None:
         self.frames, self.points, self.weights = list(frames), list(points), list(weights)
+        self.crop_scale = crop_scale
         self.stats, self.aug, self.seed = stats, aug, seed
         self.tracking_fraction, self.box_spread = tracking_fraction, box_spread
         self.negative_fraction = negative_fraction
@@ -154,7 +157,7 @@ class CropDataset(Dataset):
             box = sample_tracking_box(pts, rng)
         else:
             box = sample_detector_box(pts, self.stats, rng, self.box_spread)
-        crop, cpts = make_crop(self.frames[i], pts, box, rng, self.aug)
+        crop, cpts = make_crop(self.frames[i], pts, box, rng, self.aug, crop_scale=self.crop_scale)
         return torch.from_numpy(crop[None].astype(np.float32)), torch.from_numpy(cpts), torch.from_numpy(self.weights[i])
 
     def _negative(self, i: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -167,7 +170,8 @@ class CropDataset(Dataset):
         dist = rng.uniform(0.6, 1.2) * side
         c = np.array([(box[0] + box[2]) / 2 + dist * np.cos(angle), (box[1] + box[3]) / 2 + dist * np.sin(angle)])
         half = side * float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))) / 2
-        crop, _ = make_crop(self.frames[i], pts, np.array([*(c - half), *(c + half)], np.float32), rng, self.aug)
+        neg_box = np.array([*(c - half), *(c + half)], np.float32)
+        crop, _ = make_crop(self.frames[i], pts, neg_box, rng, self.aug, crop_scale=self.crop_scale)
         k = len(pts)
         return torch.from_numpy(crop[None].astype(np.float32)), torch.zeros(k, 2), torch.zeros(k)
 
@@ -180,11 +184,16 @@ def nme(pred: np.ndarray, gt: np.ndarray, schema=SCHEMA_68) -> np.ndarray:
 
 @torch.no_grad()
 def predict_image_points(
-    model: torch.nn.Module, frames: Sequence[np.ndarray], boxes: np.ndarray, device: torch.device, flip_tta: bool = False
+    model: torch.nn.Module,
+    frames: Sequence[np.ndarray],
+    boxes: np.ndarray,
+    device: torch.device,
+    flip_tta: bool = False,
+    crop_scale: float = 1.0,
 ) -> np.ndarray:
     """(N, K, 2) image landmarks of one box per frame, cropped exactly as at run time."""
     model.eval()
-    mats = square_crop_matrices(np.asarray(boxes), CROP_SIZE)
+    mats = square_crop_matrices(np.asarray(boxes), CROP_SIZE, crop_scale)
     out = []
     for start in range(0, len(frames), 128):
         chunk = zip(frames[start : start + 128], mats[start : start + 128], strict=True)
@@ -211,6 +220,17 @@ def load_network(path: str | Path, device: torch.device) -> RecombinatorNet:
     return net.eval()
 
 
+def teacher_crop_scale(cfg: TrainConfig) -> float:
+    """The crop scale the stage-2 teacher was trained with: from the ``--teacher`` run's checkpoint
+    config when it has one (``last.pt``), else this run's (its own stage 1, or a bare state dict)."""
+    if cfg.teacher:
+        state = torch.load(cfg.teacher, map_location="cpu", weights_only=True)
+        config = state.get("config") if isinstance(state, dict) else None
+        if isinstance(config, dict):
+            return float(config.get("crop_scale", 1.0))  # runs before crop_scale existed used TAO's crop
+    return cfg.crop_scale
+
+
 def _detector(name: str) -> Callable[[np.ndarray], np.ndarray]:
     from ..detector import BlazeFaceDetector
 
@@ -227,6 +247,7 @@ def _teacher_labels(
     device: torch.device,
     detect: Callable[[np.ndarray], np.ndarray],
     images: Iterable[tuple[str, np.ndarray | None]],
+    crop_scale: float = 1.0,
 ) -> tuple[list[str], np.ndarray]:
     """The teacher's flip-averaged landmarks of the largest detected face of each ``(name, bgr)``
     image; unreadable images (``None``) and images without a face are left out.
@@ -246,7 +267,7 @@ def _teacher_labels(
         names.append(name)
     if not frames:
         return names, np.zeros((0, SCHEMA_68.num_points, 2), np.float32)
-    return names, predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True)
+    return names, predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True, crop_scale=crop_scale)
 
 
 def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
@@ -255,7 +276,7 @@ def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.devic
     split = split_eye_state(cfg.eye_state, seed=cfg.seed)
     closed_files = {str(f) for f in split.closed_train}
     images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in [*split.closed_train, *split.open_train])
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images)
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg))
     closed_arr = np.array([n in closed_files for n in names], bool)
     if closed_arr.any():
         pts[closed_arr] = np.stack([collapse_eyelids(p) for p in pts[closed_arr]])
@@ -275,7 +296,7 @@ def _label_unlabeled(cfg: TrainConfig, model: torch.nn.Module, device: torch.dev
     test-time averaging); frames of other identities (validation ones) are never used."""
     files = sorted(f for f in Path(cfg.unlabeled).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
     images = ((str(f), cv2.imread(str(f), cv2.IMREAD_COLOR)) for f in files if unlabeled_identity(f) in identities)
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images)
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg))
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d unlabeled frames of %d training identities -> %s", len(names), len(identities), path)
 
@@ -392,7 +413,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             logger.info("stage 2: %d training faces", len(frames))
         finetune = epoch >= cfg.epochs - cfg.finetune_epochs
         aug, spread, neg = (LIGHT_AUGMENT, 1.0, cfg.negative_fraction) if finetune else (aug, cfg.box_spread, 0.0)
-        ds = CropDataset(frames, points, weights, stats, aug, cfg.seed, cfg.tracking_fraction, spread, neg)
+        ds = CropDataset(frames, points, weights, stats, aug, cfg.seed, cfg.tracking_fraction, spread, neg, cfg.crop_scale)
         ds.epoch = epoch
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True, num_workers=0)
@@ -416,7 +437,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             loss.backward()
             opt.step()
             total += loss.item()
-        pred_val = predict_image_points(model, val_frames, val_boxes, device)
+        pred_val = predict_image_points(model, val_frames, val_boxes, device, crop_scale=cfg.crop_scale)
         val_nme = float(nme(pred_val, val_pts).mean())
         history.append({"epoch": epoch, "loss": total / max(nb, 1), "val_nme": val_nme, "seconds": time.time() - t0})
         logger.info(
@@ -432,6 +453,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         torch.save({**ck, "config": asdict(cfg)}, ckdir / "last.tmp")
         (ckdir / "last.tmp").replace(last)
     (out / "history.json").write_text(json.dumps(history, indent=1))
-    onnx_path = export_onnx(model.cpu(), out / "fpenet68.onnx")
+    onnx_path = export_onnx(model.cpu(), out / "fpenet68.onnx", crop_scale=cfg.crop_scale)
     logger.info("exported %s", onnx_path)
     return onnx_path

@@ -23,17 +23,40 @@ from pathlib import Path
 import numpy as np
 
 from ..crop import crop_faces, square_crop_matrices
+from ..fpenet import CROP_SCALE_KEY
 from .boxes import BoxStats, sample_detector_box
 from .data import load_gray, split_by_identity
 from .loop import load_samples
 
-__all__ = ["calibration_crops", "quantize_fp16", "quantize_int8"]
+__all__ = ["calibration_crops", "model_crop_scale", "quantize_fp16", "quantize_int8"]
 
 logger = logging.getLogger("faceanalytics.train")
 
 
-def calibration_crops(data: str | Path, box_stats: str | Path, n: int = 256, seed: int = 0) -> np.ndarray:
-    """(n, 1, 80, 80) float32 crops of training identities from detector-like boxes."""
+def model_crop_scale(model: str | Path) -> float:
+    """The ``crop_scale`` metadata of an FPENet ONNX file (1.0, TAO's crop, when absent)."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    return float(props.get(CROP_SCALE_KEY, 1.0))
+
+
+def _copy_metadata(source: str | Path, target: Path) -> None:
+    """Carry the source model's metadata (its ``crop_scale``) over to a converted file."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(source), load_external_data=False).metadata_props}
+    proto = onnx.load(str(target))
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(target))
+
+
+def calibration_crops(
+    data: str | Path, box_stats: str | Path, n: int = 256, seed: int = 0, crop_scale: float = 1.0
+) -> np.ndarray:
+    """(n, 1, 80, 80) float32 crops of training identities from detector-like boxes, cut with the
+    model's ``crop_scale``."""
     train, _ = split_by_identity(load_samples(data), 0.15, seed)
     stats = BoxStats.load(box_stats)
     rng = np.random.default_rng(seed)
@@ -42,7 +65,7 @@ def calibration_crops(data: str | Path, box_stats: str | Path, n: int = 256, see
     for j, i in enumerate(picks):
         s = train[int(i)]
         box = sample_detector_box(s.points, stats, rng, spread=1.0)
-        crop_faces(load_gray(s.path), square_crop_matrices(box[None], 80), 80, out=crops[j : j + 1])
+        crop_faces(load_gray(s.path), square_crop_matrices(box[None], 80, crop_scale), 80, out=crops[j : j + 1])
     return crops
 
 
@@ -72,6 +95,7 @@ def quantize_int8(model: str | Path, out: str | Path, crops: np.ndarray) -> Path
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["Conv"],
         )
+    _copy_metadata(model, out)
     logger.info("INT8 model %s: %.2f MB", out, out.stat().st_size / 1e6)
     return out
 
@@ -84,6 +108,7 @@ def quantize_fp16(model: str | Path, out: str | Path) -> Path:
     proto = convert_float_to_float16(onnx.load(str(model)), keep_io_types=True)
     out = Path(out)
     onnx.save(proto, str(out))
+    _copy_metadata(model, out)
     logger.info("FP16 model %s: %.2f MB", out, out.stat().st_size / 1e6)
     return out
 
@@ -99,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     model, out = Path(args.model), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    crops = calibration_crops(args.data, args.box_stats, args.calibration)
+    crops = calibration_crops(args.data, args.box_stats, args.calibration, crop_scale=model_crop_scale(model))
     print(quantize_int8(model, out / f"{model.stem}_int8.onnx", crops))  # noqa: T201
     print(quantize_fp16(model, out / f"{model.stem}_fp16.onnx"))  # noqa: T201
     return 0
