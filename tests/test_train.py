@@ -96,15 +96,31 @@ def test_split_by_identity_is_disjoint_and_seeded() -> None:
 # --- crops, boxes, augmentation ------------------------------------------------------------------
 
 
-def test_unaugmented_crop_equals_runtime_crop() -> None:
+@pytest.mark.parametrize("crop_scale", [1.0, 1.25])
+def test_unaugmented_crop_equals_runtime_crop(crop_scale: float) -> None:
     rng = np.random.default_rng(1)
     gray = rng.integers(0, 256, (200, 220), dtype=np.uint8)
     pts = _face()
     box = np.array([60.0, 55.0, 150.0, 160.0], np.float32)
-    crop, cpts = make_crop(gray, pts, box, rng, AugmentConfig.none())
-    mats = square_crop_matrices(box[None], 80)
+    crop, cpts = make_crop(gray, pts, box, rng, AugmentConfig.none(), crop_scale=crop_scale)
+    mats = square_crop_matrices(box[None], 80, crop_scale)
     np.testing.assert_array_equal(crop.astype(np.float32), crop_faces(gray, mats)[0, 0])
     np.testing.assert_allclose(cpts, image_to_crop(pts[None], mats)[0], atol=1e-4)
+
+
+def test_eye_state_split_extra_open_faces_never_touch_the_held_out_ones(tmp_path: Path) -> None:
+    from faceanalytics.train.eyes import split_eye_state
+
+    for kind, n in (("closed", 10), ("open", 40)):
+        (tmp_path / kind).mkdir()
+        for i in range(n):
+            (tmp_path / kind / f"{i:03d}.jpg").write_bytes(b"")
+    base = split_eye_state(tmp_path, open_eval=10, open_train=10)
+    more = split_eye_state(tmp_path, open_eval=10, open_train=10, open_extra=15)
+    assert (more.open_eval, more.open_train, more.closed_eval) == (base.open_eval, base.open_train, base.closed_eval)
+    assert base.open_extra == [] and len(more.open_extra) == 15
+    assert not set(more.open_extra) & (set(more.open_eval) | set(more.open_train))
+    assert len(split_eye_state(tmp_path, open_eval=10, open_train=10, open_extra=99).open_extra) == 20  # what is left
 
 
 def test_flip_keeps_left_and_right_consistent() -> None:
@@ -269,14 +285,14 @@ def test_export_is_accepted_by_fpenet_runner(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     model = RecombinatorNet(68, (4, 8, 8, 8))
-    path = export_onnx(model, tmp_path / "tiny.onnx")
+    path = export_onnx(model, tmp_path / "tiny.onnx", crop_scale=1.25)
     import onnx
 
     proto = onnx.load(str(path))
     assert proto.ir_version <= 10 and proto.opset_import[0].version == 17
     assert path.stat().st_size < 5_000_000
     runner = FPENetRunner(path, device="cpu")
-    assert runner.num_points == 68 and runner.batch_size is None
+    assert runner.num_points == 68 and runner.batch_size is None and runner.crop_scale == 1.25
     x = (np.random.default_rng(0).random((3, 1, 80, 80)) * 255).astype(np.float32)
     pts, conf = runner.run(x)
     with torch.no_grad():

@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of IDENTITY_NN.jpg frames for the teacher to label in stage 2 (e.g. DATA/unlabeled; default: none)",
     )
     p.add_argument(
+        "--pseudo-faces",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stage 2 also learns N more faces of eye_state/open (other people), labelled by the teacher on all points",
+    )
+    p.add_argument(
         "--teacher",
         default=None,
         metavar="CHECKPOINT",
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoints=args.checkpoints,
         eye_state=None if args.no_eye_state else eye_state,
         unlabeled=args.unlabeled,
+        pseudo_faces=args.pseudo_faces,
         teacher=args.teacher,
         epochs=args.epochs,
         teacher_epochs=args.teacher_epochs,

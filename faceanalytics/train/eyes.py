@@ -14,7 +14,7 @@ border of 30 % of their size first (:func:`pad_face_crop`), in training and in e
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -37,6 +37,8 @@ class EyeStateSplit:
     closed_eval: list[Path]
     open_train: list[Path]
     open_eval: list[Path]
+    #: further open faces, after ``open_train`` (``--pseudo-faces``: labelled on all points)
+    open_extra: list[Path] = field(default_factory=list)
 
 
 def _images(folder: Path) -> list[Path]:
@@ -44,13 +46,19 @@ def _images(folder: Path) -> list[Path]:
 
 
 def split_eye_state(
-    root: str | Path, seed: int = 0, eval_fraction: float = 0.3, open_eval: int = 600, open_train: int = 600
+    root: str | Path,
+    seed: int = 0,
+    eval_fraction: float = 0.3,
+    open_eval: int = 600,
+    open_train: int = 600,
+    open_extra: int = 0,
 ) -> EyeStateSplit:
     """Seeded split of ``root/closed`` and ``root/open``.
 
     ``eval_fraction`` of the closed faces and ``open_eval`` open faces are held out; the remaining
-    closed faces and ``open_train`` further open faces are for training. The same arguments always
-    give the same split, so training and evaluation agree on it.
+    closed faces and ``open_train`` further open faces are for training, then ``open_extra`` more
+    (never the held-out ones). The same arguments always give the same split, so training and
+    evaluation agree on it.
     """
     root = Path(root)
     closed, opened = _images(root / "closed"), _images(root / "open")
@@ -58,7 +66,10 @@ def split_eye_state(
     rng.shuffle(closed)
     rng.shuffle(opened)
     n_eval = round(len(closed) * eval_fraction)
-    return EyeStateSplit(closed[n_eval:], closed[:n_eval], opened[open_eval : open_eval + open_train], opened[:open_eval])
+    first = open_eval + open_train
+    return EyeStateSplit(
+        closed[n_eval:], closed[:n_eval], opened[open_eval:first], opened[:open_eval], opened[first : first + open_extra]
+    )
 
 
 def pad_face_crop(image: np.ndarray, fraction: float = PAD_FRACTION) -> np.ndarray:

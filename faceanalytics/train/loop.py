@@ -61,6 +61,8 @@ class TrainConfig:
     eye_state: str | None = None  # e.g. ../shared/data/eye_state; None: no closed-eye stage
     unlabeled: str | None = None  # e.g. ../shared/data/landmarks68/unlabeled; frames of training identities only
     unlabeled_weight: float = 0.5  # weight of pseudo-labelled unlabeled frames relative to annotated ones
+    pseudo_faces: int = 0  # stage 2: this many more eye_state/open faces (other people), teacher-labelled on all points
+    pseudo_faces_weight: float = 0.5  # their weight relative to annotated faces
     teacher: str | None = None  # another run's checkpoint whose model labels stage 2's faces (None: this run's stage 1)
     epochs: int = 112
     teacher_epochs: int = 55  # stage 1 length; stage 2 runs epochs - teacher_epochs - finetune_epochs
@@ -94,7 +96,7 @@ class TrainConfig:
     @property
     def has_stage2(self) -> bool:
         """Whether a teacher labels extra faces (closed eyes, unlabeled frames) for a second stage."""
-        return bool(self.eye_state or self.unlabeled)
+        return bool(self.eye_state or self.unlabeled)  # pseudo_faces come from eye_state
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -284,6 +286,16 @@ def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.devic
     logger.info("pseudo-labelled %d closed-eye and %d open-eye faces -> %s", closed_arr.sum(), (~closed_arr).sum(), path)
 
 
+def _label_pseudo_faces(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
+    """Label ``cfg.pseudo_faces`` open-eye faces of eye_state (UTKFace: people outside the landmark
+    data, every age and ethnicity) with the teacher, never the held-out ones; padded like eye_state."""
+    split = split_eye_state(cfg.eye_state, seed=cfg.seed, open_extra=cfg.pseudo_faces)
+    images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in split.open_extra)
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg))
+    np.savez_compressed(path, points=pts, files=np.array(names))
+    logger.info("pseudo-labelled %d faces of other people -> %s", len(names), path)
+
+
 def unlabeled_identity(path: str | Path) -> str:
     """The identity of an unlabeled frame from its name: ``Abdullah_Gul_10.jpg`` -> ``Abdullah_Gul``."""
     stem = Path(path).stem
@@ -374,10 +386,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     pseudo_path = ckdir / "pseudo_labels.npz"
     unlabeled_path = ckdir / "unlabeled_labels.npz"
+    faces_path = ckdir / "pseudo_faces.npz"
     if cfg.teacher:  # a missing or unreadable teacher fails now, not after stage 1
         logger.info("stage 2 teacher %s: widths %s", cfg.teacher, load_network(cfg.teacher, device).widths)
     if cfg.has_stage2 and (
-        (cfg.eye_state and not pseudo_path.exists()) or (cfg.unlabeled and not unlabeled_path.exists())
+        (cfg.eye_state and not pseudo_path.exists())
+        or (cfg.unlabeled and not unlabeled_path.exists())
+        or (cfg.eye_state and cfg.pseudo_faces and not faces_path.exists())
     ):  # the teacher's pseudo-labels need BlazeFace: find (or fetch) its weights now, not after stage 1
         from ..hub import resolve_detector_model
 
@@ -409,6 +424,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     frames.append(load_gray(f))
                     points.append(p.astype(np.float32))
                     weights.append(wu)
+            if cfg.eye_state and cfg.pseudo_faces:
+                if not faces_path.exists():
+                    _label_pseudo_faces(cfg, teacher, device, faces_path)
+                pf = np.load(faces_path)
+                wf = (wbase * cfg.pseudo_faces_weight).astype(np.float32)
+                for f, p in zip(pf["files"], pf["points"], strict=True):
+                    frames.append(cv2.cvtColor(pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY))
+                    points.append(p.astype(np.float32))
+                    weights.append(wf)
             stage2_added = True
             logger.info("stage 2: %d training faces", len(frames))
         finetune = epoch >= cfg.epochs - cfg.finetune_epochs
