@@ -419,3 +419,22 @@ def test_training_fails_before_stage_1_when_blazeface_cannot_be_found(tmp_path: 
     with pytest.raises(DownloadError):
         main(["--data", str(data), "--out", str(out), "--limit", "24", "--epochs", "3", "--teacher-epochs", "1"])
     assert not (out / "checkpoints" / "last.pt").exists()  # no epoch was trained
+
+
+@pytest.mark.parametrize("angle", [0.0, 20.0, -15.0])
+def test_a_label_offset_survives_flipping(angle: float) -> None:
+    """Annotations that sit ``d`` right of the features: a flipped crop's labels must sit right of
+    the mirrored features as well, rotated as the mirrored image is (not mirrored to the left)."""
+    from faceanalytics.train.augment import augment_matrix, label_shift_correction
+
+    true = _face().astype(np.float64)
+    iod = np.linalg.norm(true[36] - true[45])
+    labels = true + [0.03 * iod, 0.0]
+    base = square_crop_matrices(np.array([[60.0, 55.0, 150.0, 160.0]]), 80, 1.25)[0]
+    plain = augment_matrix(base, angle, 1.1, (2.0, -1.0), False)
+    flipped = augment_matrix(base, angle, 1.1, (2.0, -1.0), True)
+    u = image_to_crop(labels[None], plain[None])[0] - image_to_crop(true[None], plain[None])[0]
+    f = image_to_crop(labels[None], flipped[None])[0] - image_to_crop(true[None], flipped[None])[0]
+    f = f + label_shift_correction(flipped, labels, 0.03, (36, 45))
+    assert u[0, 0] > 0 and f[0, 0] > 0  # right of the features in both crops
+    np.testing.assert_allclose(f, np.column_stack([u[:, 0], -u[:, 1]]), atol=1e-3)

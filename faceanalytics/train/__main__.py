@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
         default=d.crop_scale,
         help="crop side / face box side (1.0: TAO's crop; the default leaves a margin so the chin stays inside)",
     )
+    p.add_argument(
+        "--label-shift-x",
+        type=float,
+        default=d.label_shift_x,
+        help="how far right of mirror symmetry the annotations sit, as a fraction of the outer-eye-corner distance; "
+        "flipped crops keep the offset (landmarks68: 0.022, see models/README.md; default: symmetric)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
@@ -113,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         rest_weight=args.rest_weight,
         widths=tuple(int(w) for w in args.widths.split(",")),
         crop_scale=args.crop_scale,
+        label_shift_x=args.label_shift_x,
         seed=args.seed,
         device=args.device,
         threads=args.threads,

@@ -63,6 +63,19 @@ def flip_points(points: np.ndarray, permutation: tuple[int, ...] = SCHEMA_68.fli
     return points[list(permutation)]
 
 
+def label_shift_correction(
+    matrix: np.ndarray, points: np.ndarray, label_shift_x: float, eye_corners: tuple[int, int]
+) -> np.ndarray:
+    """(2,) crop-pixel shift that keeps an annotation offset on the right in a flipped crop.
+
+    The annotations sit ``d = label_shift_x * iod`` image pixels right of the true features. The
+    flipped crop ``matrix`` (rotation, then mirror) carries that offset to ``c = A (d, 0)``, which
+    points left; annotating the mirrored image the same way would give ``-c``. So ``-2c`` is added.
+    """
+    iod = float(np.linalg.norm(points[eye_corners[0]] - points[eye_corners[1]]))
+    return (-2.0 * (matrix[:, :2] @ np.array([label_shift_x * iod, 0.0]))).astype(np.float32)
+
+
 def photometric(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Gamma, contrast/brightness, downscaling, blur, noise, an occluding patch and JPEG artefacts
     on an (H, W) uint8 crop; returns uint8."""
@@ -102,6 +115,8 @@ def make_crop(
     size: int = 80,
     permutation: tuple[int, ...] = SCHEMA_68.flip_permutation,
     crop_scale: float = 1.0,
+    label_shift_x: float = 0.0,
+    eye_corners: tuple[int, int] = (SCHEMA_68.right_eye_outer, SCHEMA_68.left_eye_outer),
 ) -> tuple[np.ndarray, np.ndarray]:
     """One augmented training crop.
 
@@ -110,6 +125,10 @@ def make_crop(
         points: (K, 2) image landmarks.
         box: ``x1, y1, x2, y2`` face box (detector-like), cropped as at run time.
         crop_scale: the model's crop scale (see :func:`faceanalytics.crop.square_crop_matrices`).
+        label_shift_x: how far right of the mirror-symmetric position the annotations sit, as a
+            fraction of the outer-eye-corner distance (``eye_corners``). A flip would turn it into
+            a shift to the left, so the labels of a flipped crop are moved to keep it on the right
+            (see :func:`label_shift_correction`). 0 for mirror-symmetric annotations.
 
     Returns:
         ``(crop (size, size) uint8, points (K, 2) float32 in crop pixels)``.
@@ -125,5 +144,7 @@ def make_crop(
     crop = cv2.warpAffine(gray, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     pts = image_to_crop(points[None], m[None])[0].astype(np.float32)
     if flip:
+        if label_shift_x:
+            pts += label_shift_correction(m, points, label_shift_x, eye_corners)
         pts = flip_points(pts, permutation)
     return photometric(crop, rng, cfg), pts

@@ -86,6 +86,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 2
     widths: tuple[int, ...] = (16, 32, 64, 64)
+    label_shift_x: float = 0.0  # annotations' offset right of mirror symmetry, / outer-eye-corner distance (flips keep it)
     crop_scale: float = 1.25  # crop side / face box side (1.0 is TAO's crop; 1.25 keeps the chin inside BlazeFace crops)
     tracking_fraction: float = 0.2  # crops from previous-frame landmark boxes instead of detector-like boxes
     box_spread: float = 1.5
@@ -139,9 +140,10 @@ class CropDataset(Dataset):
         box_spread: float = 1.5,
         negative_fraction: float = 0.0,
         crop_scale: float = 1.0,
+        label_shift_x: float = 0.0,
     ) -> None:
         self.frames, self.points, self.weights = list(frames), list(points), list(weights)
-        self.crop_scale = crop_scale
+        self.crop_scale, self.label_shift_x = crop_scale, label_shift_x
         self.stats, self.aug, self.seed = stats, aug, seed
         self.tracking_fraction, self.box_spread = tracking_fraction, box_spread
         self.negative_fraction = negative_fraction
@@ -159,7 +161,9 @@ class CropDataset(Dataset):
             box = sample_tracking_box(pts, rng)
         else:
             box = sample_detector_box(pts, self.stats, rng, self.box_spread)
-        crop, cpts = make_crop(self.frames[i], pts, box, rng, self.aug, crop_scale=self.crop_scale)
+        crop, cpts = make_crop(
+            self.frames[i], pts, box, rng, self.aug, crop_scale=self.crop_scale, label_shift_x=self.label_shift_x
+        )
         return torch.from_numpy(crop[None].astype(np.float32)), torch.from_numpy(cpts), torch.from_numpy(self.weights[i])
 
     def _negative(self, i: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -192,8 +196,13 @@ def predict_image_points(
     device: torch.device,
     flip_tta: bool = False,
     crop_scale: float = 1.0,
+    label_shift_x: float = 0.0,
 ) -> np.ndarray:
-    """(N, K, 2) image landmarks of one box per frame, cropped exactly as at run time."""
+    """(N, K, 2) image landmarks of one box per frame, cropped exactly as at run time.
+
+    With ``flip_tta`` the mirrored crop's points are mirrored back and averaged in; a model trained
+    with ``label_shift_x`` puts its mirrored points that far left, so they are moved back right.
+    """
     model.eval()
     mats = square_crop_matrices(np.asarray(boxes), CROP_SIZE, crop_scale)
     out = []
@@ -206,7 +215,11 @@ def predict_image_points(
         if flip_tta:
             fp = model(torch.flip(x, dims=[3]))[0].cpu().numpy()
             fp[..., 0] = CROP_SIZE - 1 - fp[..., 0]
-            pts = (pts + fp[:, list(SCHEMA_68.flip_permutation)]) / 2
+            fp = fp[:, list(SCHEMA_68.flip_permutation)]
+            if label_shift_x:
+                iod = np.linalg.norm(fp[:, SCHEMA_68.right_eye_outer] - fp[:, SCHEMA_68.left_eye_outer], axis=-1)
+                fp[..., 0] += 2 * label_shift_x * iod[:, None]
+            pts = (pts + fp) / 2
         out.append(pts)
     return crop_to_image(np.concatenate(out), mats).astype(np.float32)
 
@@ -250,6 +263,7 @@ def _teacher_labels(
     detect: Callable[[np.ndarray], np.ndarray],
     images: Iterable[tuple[str, np.ndarray | None]],
     crop_scale: float = 1.0,
+    label_shift_x: float = 0.0,
 ) -> tuple[list[str], np.ndarray]:
     """The teacher's flip-averaged landmarks of the largest detected face of each ``(name, bgr)``
     image; unreadable images (``None``) and images without a face are left out.
@@ -269,7 +283,9 @@ def _teacher_labels(
         names.append(name)
     if not frames:
         return names, np.zeros((0, SCHEMA_68.num_points, 2), np.float32)
-    return names, predict_image_points(model, frames, np.stack(boxes), device, flip_tta=True, crop_scale=crop_scale)
+    return names, predict_image_points(
+        model, frames, np.stack(boxes), device, flip_tta=True, crop_scale=crop_scale, label_shift_x=label_shift_x
+    )
 
 
 def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
@@ -278,7 +294,7 @@ def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.devic
     split = split_eye_state(cfg.eye_state, seed=cfg.seed)
     closed_files = {str(f) for f in split.closed_train}
     images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in [*split.closed_train, *split.open_train])
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg))
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg), cfg.label_shift_x)
     closed_arr = np.array([n in closed_files for n in names], bool)
     if closed_arr.any():
         pts[closed_arr] = np.stack([collapse_eyelids(p) for p in pts[closed_arr]])
@@ -291,7 +307,7 @@ def _label_pseudo_faces(cfg: TrainConfig, model: torch.nn.Module, device: torch.
     data, every age and ethnicity) with the teacher, never the held-out ones; padded like eye_state."""
     split = split_eye_state(cfg.eye_state, seed=cfg.seed, open_extra=cfg.pseudo_faces)
     images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in split.open_extra)
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg))
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg), cfg.label_shift_x)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d faces of other people -> %s", len(names), path)
 
@@ -308,7 +324,7 @@ def _label_unlabeled(cfg: TrainConfig, model: torch.nn.Module, device: torch.dev
     test-time averaging); frames of other identities (validation ones) are never used."""
     files = sorted(f for f in Path(cfg.unlabeled).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
     images = ((str(f), cv2.imread(str(f), cv2.IMREAD_COLOR)) for f in files if unlabeled_identity(f) in identities)
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg))
+    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg), cfg.label_shift_x)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d unlabeled frames of %d training identities -> %s", len(names), len(identities), path)
 
@@ -437,7 +453,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             logger.info("stage 2: %d training faces", len(frames))
         finetune = epoch >= cfg.epochs - cfg.finetune_epochs
         aug, spread, neg = (LIGHT_AUGMENT, 1.0, cfg.negative_fraction) if finetune else (aug, cfg.box_spread, 0.0)
-        ds = CropDataset(frames, points, weights, stats, aug, cfg.seed, cfg.tracking_fraction, spread, neg, cfg.crop_scale)
+        ds = CropDataset(
+            frames, points, weights, stats, aug, cfg.seed, cfg.tracking_fraction, spread, neg, cfg.crop_scale, cfg.label_shift_x
+        )
         ds.epoch = epoch
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, drop_last=True, num_workers=0)
