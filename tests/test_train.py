@@ -429,7 +429,7 @@ def test_a_label_offset_survives_flipping(angle: float) -> None:
 
     true = _face().astype(np.float64)
     iod = np.linalg.norm(true[36] - true[45])
-    labels = true + [0.03 * iod, 0.0]
+    labels = true + np.array([0.03 * iod, 0.0])
     base = square_crop_matrices(np.array([[60.0, 55.0, 150.0, 160.0]]), 80, 1.25)[0]
     plain = augment_matrix(base, angle, 1.1, (2.0, -1.0), False)
     flipped = augment_matrix(base, angle, 1.1, (2.0, -1.0), True)

@@ -85,6 +85,7 @@ def _gt_box(points: np.ndarray) -> np.ndarray:
 def evaluate_landmarks(method: Method, samples: Sequence[LandmarkSample]) -> dict[str, float]:
     """NME (%), per-region NME, failure rate and faces found, from detector and ground-truth boxes."""
     det_nme, det_regions, gt_nme, found = [], {r: [] for r in REGIONS}, [], 0
+    offsets = []  # mean signed error of each face / eye distance (x right, y down)
     conf_face, conf_off = [], []
     for s in samples:
         bgr = cv2.imread(str(s.path), cv2.IMREAD_COLOR)
@@ -101,6 +102,8 @@ def evaluate_landmarks(method: Method, samples: Sequence[LandmarkSample]) -> dic
                 conf_off.append(float(method.confidence(bgr, b)[0]))
             pred = method.landmarks(bgr, boxes[i : i + 1])[0]
             det_nme.append(_nme(pred, s.points))
+            iod = float(np.linalg.norm(s.points[SCHEMA_68.right_eye_outer] - s.points[SCHEMA_68.left_eye_outer]))
+            offsets.append((pred - s.points).mean(axis=0) / max(iod, 1e-9))
             for r, idx in REGIONS.items():
                 det_regions[r].append(_nme(pred, s.points, idx))
         pred_gt = method.landmarks(bgr, _gt_box(s.points)[None])[0]
@@ -116,6 +119,8 @@ def evaluate_landmarks(method: Method, samples: Sequence[LandmarkSample]) -> dic
         "gt_nme_pct": 100.0 * float(g.mean()),
         "gt_failure_pct": 100.0 * float((g > 0.10).mean()),
     }
+    if offsets:
+        out["offset_x_pct"], out["offset_y_pct"] = (100.0 * float(v) for v in np.mean(offsets, axis=0))
     for r, v in det_regions.items():
         out[f"nme_{r}_pct"] = 100.0 * float(np.mean(v)) if v else float("nan")
     if conf_face:
@@ -261,6 +266,7 @@ ROWS = [
     ("  nose", "nme_nose_pct", "", "{:.2f}"),
     ("  eyes", "nme_eyes_pct", "", "{:.2f}"),
     ("  mouth", "nme_mouth_pct", "", "{:.2f}"),
+    ("  mean offset x / y (% of eye distance, + is right / down)", "offsets", "", "{}"),
     ("faces found %", "found_pct", ">= 99", "{:.1f}"),
     ("failure rate % (NME > 10 %, found faces)", "failure_pct", "<= 2", "{:.2f}"),
     ("failure or missed %", "failure_or_missed_pct", "", "{:.2f}"),
@@ -286,6 +292,8 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
             r = results[n]
             if key == "ear_medians" and "ear_closed_median" in r:
                 cells.append(f"{r['ear_closed_median']:.3f} / {r['ear_open_median']:.3f}")
+            elif key == "offsets" and "offset_x_pct" in r:
+                cells.append(f"{r['offset_x_pct']:+.2f} / {r['offset_y_pct']:+.2f}")
             elif key == "conf_medians" and "conf_face_median" in r:
                 cells.append(f"{r['conf_face_median']:.4f} / {r['conf_off_median']:.4f}")
             elif key in r and r[key] == r[key]:
