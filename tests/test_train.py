@@ -335,7 +335,7 @@ def test_shipped_model_accuracy_floor() -> None:
         errs.append(np.linalg.norm(pts[0] - s.points, axis=1).mean() / iod)
         assert conf.shape == (1, 68) and np.all((conf > 0) & (conf <= 1))
     assert len(errs) >= 40
-    assert float(np.mean(errs)) < 0.07
+    assert float(np.mean(errs)) < 0.06  # 4.4 % on all 560 held-out frames (models/README.md)
 
 
 # --- the training loop ---------------------------------------------------------------------------
