@@ -386,6 +386,8 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     assert FPENetRunner(tmp_path / "out" / "fpenet68.onnx", device="cpu").num_points == 68
     assert main([*args, "--resume"]) == 0
     assert len(json.loads((tmp_path / "out" / "history.json").read_text())) == 3
+    with pytest.raises(ValueError, match=r"crop_scale=1\.25, not 1\.0"):  # a resume must not change the crops
+        main([*args, "--resume", "--crop-scale", "1.0"])
     # Distillation: another run (other widths) whose stage-2 labels come from the first run's teacher.
     teacher = tmp_path / "out" / "checkpoints" / "teacher.pt"
     student = [a if a != str(tmp_path / "out") else str(tmp_path / "student") for a in args[:-2]]

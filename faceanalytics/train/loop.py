@@ -393,6 +393,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     last = ckdir / "last.pt"
     if resume and last.exists():
         ck = torch.load(last, map_location=device, weights_only=True)  # tensors and plain data only: no pickled code
+        saved = ck.get("config") or {}
+        for key in ("crop_scale", "label_shift_x", "widths"):  # what the crops and the network must keep
+            before, now = saved.get(key), getattr(cfg, key)
+            if before is not None and list(np.atleast_1d(before)) != list(np.atleast_1d(now)):
+                raise ValueError(f"--resume: {last} was trained with {key}={before}, not {now}; keep it or use a new --out")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         start_epoch, history = ck["epoch"] + 1, ck["history"]
