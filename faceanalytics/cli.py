@@ -473,7 +473,10 @@ def _info(args: argparse.Namespace) -> int:
             n: {"path": str(cache / s.filename), "present": (cache / s.filename).is_file(), "url": s.url}
             for n, s in DETECTOR_MODELS.items()
         },
-        "landmark_models": {n: str(package_models_dir() / s.filename) for n, s in LANDMARK_MODELS.items()},
+        "landmark_models": {
+            n: {"path": str(package_models_dir() / s.filename), "points": s.num_points, "crop_scale": s.crop_scale}
+            for n, s in LANDMARK_MODELS.items()
+        },
         "default_landmark_model": DEFAULT_LANDMARK_MODEL if DEFAULT_LANDMARK_MODEL in LANDMARK_MODELS else None,
     }
     if args.json:
