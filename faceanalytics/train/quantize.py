@@ -33,22 +33,25 @@ __all__ = ["calibration_crops", "model_crop_scale", "quantize_fp16", "quantize_i
 logger = logging.getLogger("faceanalytics.train")
 
 
-def model_crop_scale(model: str | Path) -> float:
-    """The ``crop_scale`` metadata of an FPENet ONNX file (1.0, TAO's crop, when absent)."""
+def _metadata(model: str | Path) -> dict[str, str]:
+    """An ONNX file's metadata properties."""
     import onnx
 
-    props = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
-    return float(props.get(CROP_SCALE_KEY, 1.0))
+    return {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+
+
+def model_crop_scale(model: str | Path) -> float:
+    """The ``crop_scale`` metadata of an FPENet ONNX file (1.0, TAO's crop, when absent)."""
+    return float(_metadata(model).get(CROP_SCALE_KEY, 1.0))
 
 
 def _copy_metadata(source: str | Path, target: Path) -> None:
     """Carry the source model's metadata (its ``crop_scale``) over to a converted file."""
     import onnx
 
-    props = {p.key: p.value for p in onnx.load(str(source), load_external_data=False).metadata_props}
     proto = onnx.load(str(target))
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, props)
+    onnx.helper.set_model_props(proto, _metadata(source))
     onnx.save(proto, str(target))
 
 
