@@ -288,13 +288,36 @@ def _teacher_labels(
     )
 
 
-def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
+#: labels ``(name, bgr)`` images with the stage-2 teacher: ``(names kept, (N, 68, 2) image points)``
+Labeller = Callable[[Iterable[tuple[str, np.ndarray | None]]], tuple[list[str], np.ndarray]]
+
+
+def _labeller(cfg: TrainConfig, teacher: torch.nn.Module, device: torch.device) -> Labeller:
+    """The teacher's :func:`_teacher_labels` with its crop scale (read once) and this run's label
+    shift; BlazeFace is built on first use, so a resumed run whose labels exist never needs it."""
+    crop_scale = teacher_crop_scale(cfg)
+    detect: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def label(images: Iterable[tuple[str, np.ndarray | None]]) -> tuple[list[str], np.ndarray]:
+        nonlocal detect
+        detect = detect or _detector(cfg.detector)
+        return _teacher_labels(teacher, device, detect, images, crop_scale, cfg.label_shift_x)
+
+    return label
+
+
+def _padded_gray(path: str | Path) -> np.ndarray:
+    """A tight face crop (eye_state) as stage 2 trains on it: padded (:func:`.eyes.pad_face_crop`), gray."""
+    return cv2.cvtColor(pad_face_crop(cv2.imread(str(path), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY)
+
+
+def _pseudo_labels(cfg: TrainConfig, label: Labeller, path: Path) -> None:
     """Label the training part of eye_state with the teacher; save ``files``, ``points`` (padded-image
     pixels, see :func:`.eyes.pad_face_crop`) and ``closed`` to ``path``."""
     split = split_eye_state(cfg.eye_state, seed=cfg.seed)
     closed_files = {str(f) for f in split.closed_train}
     images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in [*split.closed_train, *split.open_train])
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg), cfg.label_shift_x)
+    names, pts = label(images)
     closed_arr = np.array([n in closed_files for n in names], bool)
     if closed_arr.any():
         pts[closed_arr] = np.stack([collapse_eyelids(p) for p in pts[closed_arr]])
@@ -302,12 +325,12 @@ def _pseudo_labels(cfg: TrainConfig, model: torch.nn.Module, device: torch.devic
     logger.info("pseudo-labelled %d closed-eye and %d open-eye faces -> %s", closed_arr.sum(), (~closed_arr).sum(), path)
 
 
-def _label_pseudo_faces(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, path: Path) -> None:
+def _label_pseudo_faces(cfg: TrainConfig, label: Labeller, path: Path) -> None:
     """Label ``cfg.pseudo_faces`` open-eye faces of eye_state (UTKFace: people outside the landmark
     data, every age and ethnicity) with the teacher, never the held-out ones; padded like eye_state."""
     split = split_eye_state(cfg.eye_state, seed=cfg.seed, open_extra=cfg.pseudo_faces)
     images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in split.open_extra)
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg), cfg.label_shift_x)
+    names, pts = label(images)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d faces of other people -> %s", len(names), path)
 
@@ -319,12 +342,12 @@ def unlabeled_identity(path: str | Path) -> str:
     return head if head and tail.isdigit() else stem
 
 
-def _label_unlabeled(cfg: TrainConfig, model: torch.nn.Module, device: torch.device, identities: set[str], path: Path) -> None:
+def _label_unlabeled(cfg: TrainConfig, label: Labeller, identities: set[str], path: Path) -> None:
     """Label the unlabeled frames of the training identities with the teacher (BlazeFace box, flip
     test-time averaging); frames of other identities (validation ones) are never used."""
     files = sorted(f for f in Path(cfg.unlabeled).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
     images = ((str(f), cv2.imread(str(f), cv2.IMREAD_COLOR)) for f in files if unlabeled_identity(f) in identities)
-    names, pts = _teacher_labels(model, device, _detector(cfg.detector), images, teacher_crop_scale(cfg), cfg.label_shift_x)
+    names, pts = label(images)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d unlabeled frames of %d training identities -> %s", len(names), len(identities), path)
 
@@ -425,20 +448,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 torch.save(model.state_dict(), ckdir / "teacher.pt")
             teacher = load_network(cfg.teacher or ckdir / "teacher.pt", device)
             logger.info("stage 2 teacher: %s, widths %s", cfg.teacher or "this run's stage 1", teacher.widths)
+            label = _labeller(cfg, teacher, device)
             if cfg.eye_state:
                 if not pseudo_path.exists():
-                    _pseudo_labels(cfg, teacher, device, pseudo_path)
+                    _pseudo_labels(cfg, label, pseudo_path)
                 pl = np.load(pseudo_path)
                 wp = region_weights(cfg.eye_weight, cfg.pseudo_rest_weight, cfg.pseudo_rest_weight).numpy()
                 for f, p, c in zip(pl["files"], pl["points"], pl["closed"], strict=True):
-                    gray = cv2.cvtColor(pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY)
+                    gray = _padded_gray(f)
                     for _ in range(cfg.closed_repeat if c else 1):
                         frames.append(gray)
                         points.append(p.astype(np.float32))
                         weights.append(wp)
             if cfg.unlabeled:
                 if not unlabeled_path.exists():
-                    _label_unlabeled(cfg, teacher, device, {s.identity for s in train_s}, unlabeled_path)
+                    _label_unlabeled(cfg, label, {s.identity for s in train_s}, unlabeled_path)
                 ul = np.load(unlabeled_path)
                 wu = (wbase * cfg.unlabeled_weight).astype(np.float32)
                 for f, p in zip(ul["files"], ul["points"], strict=True):
@@ -447,11 +471,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     weights.append(wu)
             if cfg.eye_state and cfg.pseudo_faces:
                 if not faces_path.exists():
-                    _label_pseudo_faces(cfg, teacher, device, faces_path)
+                    _label_pseudo_faces(cfg, label, faces_path)
                 pf = np.load(faces_path)
                 wf = (wbase * cfg.pseudo_faces_weight).astype(np.float32)
                 for f, p in zip(pf["files"], pf["points"], strict=True):
-                    frames.append(cv2.cvtColor(pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY))
+                    frames.append(_padded_gray(f))
                     points.append(p.astype(np.float32))
                     weights.append(wf)
             stage2_added = True
