@@ -5,8 +5,9 @@
 * eyes: EAR AUC, closed vs open, on the held-out part of ../shared/data/eye_state (the split of
   ``faceanalytics.train.eyes.split_eye_state``; faces padded as in training);
 * mouth: smile AUC happy vs neutral (and vs the other expressions), mouth-open AUC surprise vs
-  neutral from ``open_score`` (and from the inner-lip MAR alone) on the held-out half of
-  ../shared/data/expressions (``expressions.py``);
+  neutral from ``open_score`` on the held-out half of ../shared/data/expressions
+  (``faceanalytics.train.expressions``), from the default mouth-cue network and, for comparison,
+  from the landmarks alone (``MouthPlugin(net=None)``) and from the inner-lip MAR;
 * head pose: mirror consistency on the validation identities of ../shared/data/landmarks68: the
   median of |yaw(image) + yaw(mirrored image)| and of |roll + roll_mirrored|.
 """
@@ -59,6 +60,10 @@ def main() -> None:
     smile_auc = auc(smile["neutral"], smile["happy"])
     open_auc = auc(opening["neutral"], opening["surprise"])
     mar_auc = auc(mar["neutral"], mar["surprise"])
+    shape_pipe = mouth_pipeline(args.landmark_model, net=None)
+    shape_only = {cls: mouth_results(shape_pipe, files) for cls, files in held.items()}
+    shape_smile = {c: np.array([f.mouth.smile if f.mouth.valid else 0.0 for f in faces]) for c, faces in shape_only.items()}
+    shape_open = {c: np.array([f.mouth.open_score if f.mouth.valid else 0.0 for f in faces]) for c, faces in shape_only.items()}
     others = [cls for cls in smile if cls not in ("happy", "neutral")]
 
     pose = Pipeline(args.landmark_model, device="cpu", plugins=[HeadPosePlugin()])
@@ -79,6 +84,9 @@ def main() -> None:
         print(f"{f'  smile AUC happy vs {cls}':48} {auc(smile[cls], smile['happy']):>8.3f} {'':>8}")
     print(f"{'mouth-open AUC surprise vs neutral (open_score)':48} {open_auc:>8.3f} {'>= 0.93':>8}")
     print(f"{'  the same from the inner-lip MAR alone':48} {mar_auc:>8.3f} {'':>8}")
+    print(f"{'landmarks alone (MouthPlugin(net=None)):':48}")
+    print(f"{'  smile AUC happy vs neutral':48} {auc(shape_smile['neutral'], shape_smile['happy']):>8.3f} {'':>8}")
+    print(f"{'  mouth-open AUC surprise vs neutral':48} {auc(shape_open['neutral'], shape_open['surprise']):>8.3f} {'':>8}")
     print(f"{'median |yaw + yaw mirrored| (deg, val faces)':48} {np.median(dyaw):>8.2f} {'<= 3':>8}")
     print(f"{'median |roll + roll mirrored| (deg)':48} {np.median(droll):>8.2f} {'':>8}")
     n_fer = sum(len(v) for v in held.values())

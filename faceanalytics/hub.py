@@ -15,14 +15,23 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 from .atomic import AtomicFile
 from .errors import ChecksumError, DownloadError, ModelNotFoundError
-from .registry import DETECTOR_MODELS, LANDMARK_MODELS, ModelSpec
+from .registry import DETECTOR_MODELS, LANDMARK_MODELS, MOUTH_MODELS, ModelSpec
 
-__all__ = ["download", "home", "landmark_model_path", "package_models_dir", "resolve_detector_model", "sha256_file"]
+__all__ = [
+    "download",
+    "home",
+    "landmark_model_path",
+    "mouth_model_path",
+    "package_models_dir",
+    "resolve_detector_model",
+    "sha256_file",
+]
 
 logger = logging.getLogger("faceanalytics")
 
@@ -195,13 +204,22 @@ def landmark_model_path(name: str) -> tuple[Path, ModelSpec]:
         ModelNotFoundError: no such registered model, or its file is missing from the package.
         ChecksumError: the file's digest differs from the registry.
     """
-    spec = LANDMARK_MODELS.get(name)
+    return _shipped(LANDMARK_MODELS, name, "landmark")
+
+
+def mouth_model_path(name: str) -> tuple[Path, ModelSpec]:
+    """The shipped file of registered mouth-cue model ``name``, verified like :func:`landmark_model_path`."""
+    return _shipped(MOUTH_MODELS, name, "mouth-cue")
+
+
+def _shipped(registry: Mapping[str, ModelSpec], name: str, kind: str) -> tuple[Path, ModelSpec]:
+    spec = registry.get(name)
     if spec is None:
-        known = ", ".join(LANDMARK_MODELS) or "none"
-        raise ModelNotFoundError(f"unknown landmark model {name!r} (registered: {known}); pass a path to an ONNX file instead")
+        known = ", ".join(registry) or "none"
+        raise ModelNotFoundError(f"unknown {kind} model {name!r} (registered: {known}); pass a path to an ONNX file instead")
     path = package_models_dir() / spec.filename
     if not path.is_file():
-        raise ModelNotFoundError(f"landmark model {name!r} should ship at {path} but is missing; reinstall faceanalytics")
+        raise ModelNotFoundError(f"{kind} model {name!r} should ship at {path} but is missing; reinstall faceanalytics")
     digest = sha256_file(path)
     if digest != spec.sha256:
         raise ChecksumError(f"{path} has sha256 {digest}, expected {spec.sha256}; reinstall faceanalytics")

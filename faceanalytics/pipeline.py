@@ -80,6 +80,7 @@ class Pipeline:
             raise ParameterError(
                 f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}"
             )
+        self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
         self.plugins: tuple[Plugin, ...] = tuple(default_plugins() if plugins is None else plugins)
         names = [getattr(p, "name", None) for p in self.plugins]
         for p, name in zip(self.plugins, names, strict=True):
@@ -87,7 +88,6 @@ class Pipeline:
                 raise ParameterError(f"plugins need a non-empty str `name` and __call__(face, frame); got {p!r}")
         if len(set(names)) != len(names):
             raise ParameterError(f"plugin names must be unique; got {names}")
-        self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
         self.max_faces = max_faces
         self.min_score = float(min_score)
         self._detector_arg = detector

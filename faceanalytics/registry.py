@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "LANDMARK_MODELS", "ModelSpec"]
+__all__ = ["DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "LANDMARK_MODELS", "MOUTH_MODELS", "ModelSpec"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,17 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         num_points=68,
         crop_scale=1.25,
         description="fpenet68 in half precision (float32 input and outputs), for CUDA and TensorRT",
+    ),
+})
+
+#: Mouth-cue networks shipped inside the package (``faceanalytics/plugins/mouth_net.py``; see models/README.md).
+MOUTH_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
+    "mouth-cues": ModelSpec(
+        name="mouth-cues",
+        filename="mouth_cues.onnx",
+        sha256="11878955e3394532d5acf665bb50576bce675fba2b3a1ee74ae7d49b01f3262b",
+        size=84_183,
+        description="faceanalytics mouth cues: smile and mouth-open logits from the mouth crop and shape, trained on FER-2013",
     ),
 })
 

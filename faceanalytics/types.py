@@ -113,8 +113,9 @@ class Mouth:
         mar: mouth aspect ratio from the inner lips, mean of the three inner vertical gaps over the
             inner corner-to-corner width (dimensionless; about 0 closed, 0.5 and more wide open).
         open: ``open_score`` at or above the plugin's threshold (0.5 by default).
-        smile: smile score in [0, 1] (a calibrated probability of happy vs neutral faces).
-        open_score: mouth-open score in [0, 1] (calibrated on surprised vs neutral faces).
+        smile: smile score in [0, 1]: a probability that the face is happy rather than neutral,
+            surprised, sad or angry, from the mouth only (its crop and shape; see docs/plugins.md).
+        open_score: mouth-open score in [0, 1] (fitted on surprised vs neutral faces).
         valid: False when the cues could not be computed; ``reason`` says why.
     """
 

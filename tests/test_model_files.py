@@ -84,6 +84,22 @@ def test_a_tampered_bundled_model_fails_its_checksum(tmp_path, monkeypatch):
     assert str(tmp_path / src.name) in str(info.value)
 
 
+def test_a_tampered_mouth_model_fails_its_checksum(tmp_path, monkeypatch):
+    import faceanalytics.hub as hub
+    from faceanalytics.plugins import MouthPlugin
+    from faceanalytics.registry import MOUTH_MODELS
+
+    src = hub.package_models_dir() / MOUTH_MODELS["mouth-cues"].filename
+    assert hub.mouth_model_path("mouth-cues")[0] == src  # the shipped file matches the registry
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / src.name).write_bytes(bytes(data))
+    monkeypatch.setattr(hub, "package_models_dir", lambda: tmp_path)
+    with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
+        MouthPlugin()
+    MouthPlugin(net=None)  # the landmark-only cues need no file
+
+
 def test_pickles_are_never_loaded(tmp_path):
     """A pickle that would create a file when unpickled, offered as every kind of model: refused,
     and the file is not created."""

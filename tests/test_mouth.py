@@ -53,7 +53,7 @@ def _mean_face(opening: float = 0.0, corner_lift: float = 0.0, scale: float = 3.
 
 def test_fitted_models_open_and_smile_where_the_geometry_says():
     """The fitted linear models (mouth_calibration) must respond to the geometry they are named for."""
-    plugin = MouthPlugin()
+    plugin = MouthPlugin(net=None)
     closed, wide = plugin(_face(_mean_face()), FRAME), plugin(_face(_mean_face(opening=0.3)), FRAME)
     assert not closed.open and wide.open
     assert closed.open_score < 0.2 < 0.7 < wide.open_score and wide.mar > closed.mar
@@ -86,10 +86,12 @@ def test_plugin_checks_its_parameters():
     with pytest.raises(ParameterError):
         MouthPlugin(open_threshold=1.5)
     with pytest.raises(ParameterError):
-        MouthPlugin(smile_model=(0.0, np.zeros(10)))
+        MouthPlugin(net=None, smile_model=(0.0, np.zeros(10)))
     with pytest.raises(ParameterError):
-        MouthPlugin(open_model=(np.nan, np.zeros(44)))
-    custom = MouthPlugin(smile_model=(5.0, np.zeros(44)), open_model=(-5.0, np.zeros(44)), open_threshold=0.9)
+        MouthPlugin(net=None, open_model=(np.nan, np.zeros(44)))
+    with pytest.raises(ParameterError, match="net=None"):
+        MouthPlugin(smile_model=(5.0, np.zeros(44)))  # linear models need net=None
+    custom = MouthPlugin(net=None, smile_model=(5.0, np.zeros(44)), open_model=(-5.0, np.zeros(44)), open_threshold=0.9)
     r = custom(_face(_mean_face(opening=0.3)), FRAME)
     assert r.smile == pytest.approx(1 / (1 + np.exp(-5))) and not r.open
 

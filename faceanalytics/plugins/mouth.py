@@ -3,17 +3,22 @@
 * ``mar``: the three inner vertical lip gaps (61-67, 62-66, 63-65) averaged, over the inner
   mouth width (60-64). Pure geometry: about 0 closed, 0.5 and more wide open. The Stream's yawns
   use it.
-* ``smile`` and ``open_score``, both in [0, 1]: ``sigmoid(bias + weights . shape)``, two linear
-  models over the **mouth shape** (:func:`mouth_shape`): the 20 lip points, the nose tip and the
-  chin, in the face's own frame (origin between the outer eye corners, x along the eye line, y
-  perpendicular to it, down the face), divided by the outer eye-corner distance, so independent of
-  face size, position and roll; x is divided by ``cos(yaw)`` and y by ``cos(pitch)`` when the head
-  pose is known (turning and nodding foreshorten the face). Mouth width and the lift of the mouth
-  corners above the lip centre, the two cues of a smile, are linear in these coordinates; so are
-  the lip gaps and the drop of the jaw of an open mouth. The weights are fitted by L2-regularised
-  logistic regression, happy vs neutral (smile) and surprise vs neutral (open), on the calibration
-  half of FER-2013 faces (``python benchmarks/calibrate_mouth.py --write``, which writes
-  :mod:`faceanalytics.plugins.mouth_calibration`; rerun it whenever the landmark model changes).
+* ``smile`` and ``open_score``, both in [0, 1], by default from the **mouth-cue network**
+  (:mod:`faceanalytics.plugins.mouth_net`): a small CNN over the mouth crop (the mouth's
+  appearance: teeth, the dark gap of an open mouth, the lip curve), aligned and scaled by the
+  landmarks, joined with the mouth shape; trained by ``python -m faceanalytics.train.mouth`` on
+  the calibration half of FER-2013 faces, smile = happy vs the four other expressions, open =
+  surprise vs neutral.
+* With ``MouthPlugin(net=None)`` both come from the landmarks alone: ``sigmoid(bias + weights .
+  shape)``, two linear models over the **mouth shape** (:func:`mouth_shape`), fitted by
+  ``python benchmarks/calibrate_mouth.py --write`` (:mod:`faceanalytics.plugins.mouth_calibration`).
+* The **mouth shape**: the 20 lip points, the nose tip and the chin, in the face's own frame
+  (origin between the outer eye corners, x along the eye line, y perpendicular to it, down the
+  face), divided by the outer eye-corner distance, so independent of face size, position and
+  roll; x is divided by ``cos(yaw)`` and y by ``cos(pitch)`` when the head pose is known (turning
+  and nodding foreshorten the face). Mouth width and the lift of the mouth corners above the lip
+  centre, the two cues of a smile, are linear in these coordinates; so are the lip gaps and the
+  drop of the jaw of an open mouth.
 * ``open``: ``open_score >= open_threshold`` (0.5: the two classes were balanced in the fit).
 
 :func:`mouth_features` keeps the hand-made features (MAR, mouth width and corner lift).
@@ -22,6 +27,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -29,6 +35,7 @@ from ..errors import ParameterError
 from ..types import Face, Mouth
 from . import mouth_calibration
 from .base import Frame, landmark_problem
+from .mouth_net import MouthNet
 
 __all__ = ["MOUTH_SHAPE_POINTS", "MouthPlugin", "mouth_features", "mouth_shape"]
 
@@ -94,8 +101,17 @@ class MouthPlugin:
 
     Args:
         open_threshold: ``open_score`` at or above which the mouth counts as open, in (0, 1).
-        smile_model, open_model: ``(bias, weights)`` of the linear models over :func:`mouth_shape`
-            (44 weights each); ``None``: the fitted ones in :mod:`faceanalytics.plugins.mouth_calibration`.
+        net: the mouth-cue network for ``smile`` and ``open_score``: a name in
+            :data:`faceanalytics.registry.MOUTH_MODELS` or a path; ``None``: the linear models
+            over the landmarks' mouth shape instead (no image needed, less accurate; see
+            docs/plugins.md).
+        smile_model, open_model: with ``net=None`` only: ``(bias, weights)`` of the linear models
+            over :func:`mouth_shape` (44 weights each); ``None``: the fitted ones in
+            :mod:`faceanalytics.plugins.mouth_calibration`.
+
+    Raises:
+        ParameterError: a bad threshold or linear model, or linear models given with a network.
+        ModelNotFoundError, ChecksumError, ModelFormatError: the network cannot be loaded.
     """
 
     name = "mouth"
@@ -103,12 +119,16 @@ class MouthPlugin:
     def __init__(
         self,
         open_threshold: float = 0.5,
+        net: str | os.PathLike | None = "mouth-cues",
         smile_model: tuple[float, np.ndarray] | None = None,
         open_model: tuple[float, np.ndarray] | None = None,
     ) -> None:
         if not 0.0 < float(open_threshold) < 1.0:
             raise ParameterError(f"open_threshold must be in (0, 1); got {open_threshold}")
+        if net is not None and (smile_model is not None or open_model is not None):
+            raise ParameterError("smile_model and open_model are the linear shape models; pass net=None to use them")
         self.open_threshold = float(open_threshold)
+        self.net = MouthNet(net) if net is not None else None
         self.smile_model = _checked_model("smile_model", smile_model or mouth_calibration.SMILE)
         self.open_model = _checked_model("open_model", open_model or mouth_calibration.OPEN)
 
@@ -122,8 +142,12 @@ class MouthPlugin:
         shape = mouth_shape(face.landmarks, yaw, pitch)
         if not (math.isfinite(mar) and np.isfinite(shape).all()):
             return Mouth(math.nan, False, math.nan, valid=False, reason="mouth landmarks are degenerate or not finite")
-        smile = _sigmoid(self.smile_model[0] + float(self.smile_model[1] @ shape))
-        open_score = _sigmoid(self.open_model[0] + float(self.open_model[1] @ shape))
+        if self.net is not None:
+            smile_logit, open_logit = self.net.logits(frame.image, face.landmarks, shape)
+        else:
+            smile_logit = self.smile_model[0] + float(self.smile_model[1] @ shape)
+            open_logit = self.open_model[0] + float(self.open_model[1] @ shape)
+        smile, open_score = _sigmoid(smile_logit), _sigmoid(open_logit)
         return Mouth(mar, open_score >= self.open_threshold, smile, open_score)
 
 
