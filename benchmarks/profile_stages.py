@@ -2,6 +2,8 @@
 
     python benchmarks/profile_stages.py [--frames 300] [--model fpenet68]
 
+0. Image mode without a profiler: the detector, the landmark runner and each plugin wrapped in a
+   timer inside ``Pipeline.__call__``; medians per frame (cProfile inflates the Python parts).
 1. Image mode (``Pipeline()(frame)`` on 640x480 frames of the harness clip) and stream mode
    (``Stream(detect_every=10)``): time per stage from cProfile's cumulative times (the profiler
    inflates Python-heavy parts; the unprofiled time per frame is printed first), summarised as
@@ -52,13 +54,52 @@ def stage_times(prof: cProfile.Profile, calls: int) -> dict[str, float]:
     return {k: 1000 * v / calls for k, v in out.items()} | {"total": 1000 * total / calls}
 
 
+def timed_stages(pipe: Pipeline, frames: list[np.ndarray], passes: int = 3) -> dict[str, float]:
+    """Median ms per frame of the detector, the landmark runner and each plugin, and of the whole
+    call, with each stage wrapped in a timer (the pipeline object is changed; use a fresh one)."""
+    spent: dict[str, list[float]] = collections.defaultdict(list)
+
+    def wrap(name: str, fn):
+        def timed_fn(*a):
+            t = time.perf_counter()
+            out = fn(*a)
+            spent[name].append(time.perf_counter() - t)
+            return out
+
+        return timed_fn
+
+    class Timed:
+        def __init__(self, plugin) -> None:
+            self.name, self._call = plugin.name, wrap(plugin.name, plugin)
+
+        def __call__(self, face, frame):
+            return self._call(face, frame)
+
+    pipe._detect = wrap("detector", pipe._detect)  # type: ignore[method-assign]
+    pipe.landmarker.landmarks = wrap("landmarks", pipe.landmarker.landmarks)  # type: ignore[method-assign]
+    pipe.plugins = tuple(Timed(p) for p in pipe.plugins)
+    call = wrap("total", pipe.__call__)
+    for f in frames[:10]:
+        call(f)
+    spent.clear()
+    for _ in range(passes):
+        for f in frames:
+            call(f)
+    out = {k: 1000 * float(np.median(v)) for k, v in spent.items() if k != "total"}
+    out["rest (image checks, results)"] = 1000 * float(np.median(spent["total"])) - sum(out.values())
+    return out | {"total": 1000 * float(np.median(spent["total"]))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--model", default="fpenet68")
     args = ap.parse_args()
-    pipe = Pipeline(args.model, device="cpu")
     frames = list(clip_frames(args.frames))
+    print("image mode, 640x480, one face, each stage timed (medians, no profiler):")
+    for k, v in timed_stages(Pipeline(args.model, device="cpu"), frames).items():
+        print(f"  {k:48s} {v:6.3f} ms")
+    pipe = Pipeline(args.model, device="cpu")
     for f in frames[:20]:
         pipe(f)
 
