@@ -449,7 +449,7 @@ def _info(args: argparse.Namespace) -> int:
 
     from .device import resolve_providers
     from .hub import home, package_models_dir
-    from .registry import DEFAULT_LANDMARK_MODEL, DETECTOR_MODELS, LANDMARK_MODELS
+    from .registry import DEFAULT_LANDMARK_MODEL, DETECTOR_MODELS, LANDMARK_MODELS, MOUTH_MODELS
 
     try:
         from importlib.metadata import version
@@ -478,6 +478,7 @@ def _info(args: argparse.Namespace) -> int:
             for n, s in LANDMARK_MODELS.items()
         },
         "default_landmark_model": DEFAULT_LANDMARK_MODEL if DEFAULT_LANDMARK_MODEL in LANDMARK_MODELS else None,
+        "mouth_models": {n: {"path": str(package_models_dir() / s.filename)} for n, s in MOUTH_MODELS.items()},
     }
     if args.json:
         print(json.dumps(info, indent=2))

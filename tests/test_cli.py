@@ -63,6 +63,7 @@ def test_info_lists_providers_and_models(capsys):
     assert "CPUExecutionProvider" in info["available_providers"]
     assert set(info["detector_models"]) == {"short", "full"}
     assert info["landmark_models"]["fpenet68"]["crop_scale"] == 1.25 and info["landmark_models"]["fpenet68"]["points"] == 68
+    assert info["mouth_models"]["mouth-cues"]["path"].endswith("mouth_cues.onnx")
     assert main(["info"]) == EXIT_OK
     assert "model_cache" in capsys.readouterr().out
 
