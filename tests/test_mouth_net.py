@@ -74,7 +74,7 @@ def test_contract_is_checked(tmp_path: Path):
     with pytest.raises(ModelFormatError):
         MouthNet(junk)
     net = MouthNet()
-    assert (net.width, net.height, net.span) == (32, 24, 1.7)
+    assert (net.width, net.height, net.span) == (32, 24, 1.7) and net.providers == ("CPUExecutionProvider",)
     # the metadata must match the crop input
     import onnx
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
+from ..device import create_session
 from ..errors import ModelFormatError, ModelNotFoundError
 from ..hub import mouth_model_path, sha256_file
 from ..registry import MOUTH_MODELS
@@ -120,17 +120,15 @@ class MouthNet:
             if not path.is_file():
                 raise ModelNotFoundError(f"mouth-cue model not found: {path} (registered: {', '.join(MOUTH_MODELS)})")
         self.path = path
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own types for unreadable files
-            raise ModelFormatError(f"{path} is not a loadable ONNX model: {exc}") from None
+        self._session = create_session(path, "cpu", threads=1)  # tiny: a second thread or a GPU costs more
         self.width, self.height, self.span = self._check(path)
         self._mirror_index, self._mirror_sign = shape_mirror()
         log.debug("mouth-cue model %s (sha256 %s...)", path, sha256_file(path)[:12])
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The onnxruntime providers the session runs on (the CPU)."""
+        return tuple(self._session.get_providers())
 
     def _check(self, path: Path) -> tuple[int, int, float]:
         inputs = {i.name: i for i in self._session.get_inputs()}
