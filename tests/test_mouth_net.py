@@ -8,7 +8,7 @@ import pytest
 from conftest import shared_path
 
 from faceanalytics import SCHEMA_68, Face
-from faceanalytics.errors import ModelFormatError, ModelNotFoundError
+from faceanalytics.errors import ModelFormatError, ModelNotFoundError, ParameterError
 from faceanalytics.face_models import MEAN_SHAPE_68
 from faceanalytics.hub import package_models_dir
 from faceanalytics.plugins import HeadPosePlugin, MouthPlugin
@@ -87,6 +87,28 @@ def test_contract_is_checked(tmp_path: Path):
     with pytest.raises(ModelFormatError, match="does not match the metadata"):
         MouthNet(bad)
     assert MouthNet(net.path).width == 32  # the same file by path
+
+
+def test_bad_inputs_get_typed_errors():
+    net = MouthNet()
+    img, pts, shape = np.zeros((100, 100, 3), np.uint8), _face_points(0.3, centre=(50.0, 50.0)), np.zeros(44)
+    assert all(np.isfinite(net.logits(img, pts, shape)))
+    bad_points = pts.copy()
+    bad_points[50] = np.nan
+    collapsed = pts.copy()
+    collapsed[45] = collapsed[36]
+    for args in (
+        (img.astype(np.float32), pts, shape),
+        (np.zeros((0, 10, 3), np.uint8), pts, shape),
+        (np.zeros((10, 10, 4), np.uint8), pts, shape),
+        (img, pts[:40], shape),
+        (img, bad_points, shape),
+        (img, collapsed, shape),
+        (img, pts, np.zeros(40)),
+        (img, pts, np.full(44, np.inf)),
+    ):
+        with pytest.raises(ParameterError):
+            net.logits(*args)
 
 
 def test_net_scores_are_probabilities_on_any_image():

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from ..device import create_session
-from ..errors import ModelFormatError, ModelNotFoundError
-from ..hub import mouth_model_path, sha256_file
+from ..errors import ModelFormatError, ModelNotFoundError, ParameterError
+from ..hub import mouth_model_path
 from ..registry import MOUTH_MODELS
 from ..schema import SCHEMA_68
 
@@ -75,8 +75,14 @@ def mouth_crop(image: np.ndarray, landmarks: np.ndarray, width: int, height: int
 
     When the face is more than twice the crop's scale, the mouth's region of the image is first
     halved (2x2 area averaging) until it is not, so that the crop does not alias. Pixels outside
-    the image repeat the border."""
+    the image repeat the border.
+
+    Raises:
+        ParameterError: the outer eye corners coincide (or the points are not finite).
+    """
     m = mouth_crop_matrix(landmarks, width, height, span)
+    if not np.isfinite(m).all():
+        raise ParameterError("the outer eye corners (36, 45) coincide or are not finite: no mouth crop")
     scale = math.hypot(m[0, 0], m[0, 1])
     if scale < 0.5:
         # the crop's footprint in the image: a rotated rectangle; its axis-aligned half extents
@@ -123,7 +129,7 @@ class MouthNet:
         self._session = create_session(path, "cpu", threads=1)  # tiny: a second thread or a GPU costs more
         self.width, self.height, self.span = self._check(path)
         self._mirror_index, self._mirror_sign = shape_mirror()
-        log.debug("mouth-cue model %s (sha256 %s...)", path, sha256_file(path)[:12])
+        log.debug("mouth-cue model %s: %dx%d crop, %.2f eye distances wide", path, self.width, self.height, self.span)
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -152,13 +158,27 @@ class MouthNet:
         return width, height, span
 
     def logits(self, image: np.ndarray, landmarks: np.ndarray, shape: np.ndarray) -> tuple[float, float]:
-        """``(smile, open)`` logits of one face: its BGR/gray image, (68+, 2) landmarks, (44,) mouth shape.
+        """``(smile, open)`` logits of one face: its HxW gray or HxWx3 BGR uint8 image, (68+, 2)
+        landmarks in its pixels, and its (44,) mouth shape (:func:`~faceanalytics.plugins.mouth.mouth_shape`).
 
         The face and its mirror image are scored in one batch and the logits averaged: the cues
         are symmetric, and averaging the two removes part of the network's noise (held-out AUCs
-        +0.004 smile, +0.006 open)."""
-        crop = mouth_crop(image, landmarks, self.width, self.height, self.span).astype(np.float32)
-        shape = np.asarray(shape, np.float32).reshape(SHAPE_SIZE)
+        +0.003 smile, +0.006 open).
+
+        Raises:
+            ParameterError: inputs of other shapes or types, points that are not finite, or eye
+                corners that coincide (:class:`~faceanalytics.plugins.mouth.MouthPlugin` flags such
+                faces before it asks).
+        """
+        image, points = np.asarray(image), np.asarray(landmarks, np.float64)
+        shape = np.asarray(shape, np.float32)
+        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or 0 in image.shape:
+            raise ParameterError(f"image must be a non-empty HxW or HxWx3 uint8 array; got {image.dtype} {image.shape}")
+        if points.ndim != 2 or points.shape[0] < 68 or points.shape[1] != 2 or not np.isfinite(points[:68]).all():
+            raise ParameterError(f"landmarks must be finite (68+, 2) iBUG points; got shape {points.shape}")
+        if shape.shape != (SHAPE_SIZE,) or not np.isfinite(shape).all():
+            raise ParameterError(f"shape must be a finite ({SHAPE_SIZE},) mouth shape; got {shape.shape}")
+        crop = mouth_crop(image, points, self.width, self.height, self.span).astype(np.float32)
         crops = np.stack([crop, crop[:, ::-1]])[:, None]
         shapes = np.stack([shape, shape[self._mirror_index] * self._mirror_sign])
         out = self._session.run([OUTPUT], {CROP_INPUT: crops, SHAPE_INPUT: shapes})[0]
