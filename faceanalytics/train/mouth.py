@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from ..plugins.mouth import MOUTH_SHAPE_POINTS, mouth_shape
 from ..plugins.mouth_net import CROP_INPUT, OUTPUT, SHAPE_INPUT, mouth_crop, shape_mirror
@@ -68,41 +70,30 @@ def collect(
     return np.array(crops), np.array(shapes, np.float32), np.array(labels)
 
 
-def _torch():  # torch is a training dependency only
-    import torch
-
-    return torch
+def _block(i: int, o: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU())
 
 
-def build_net(width: int):
-    torch = _torch()
-    nn = torch.nn
+class MouthCueNet(nn.Module):
+    """Crop ``(N, 1, H, W)`` contrast-normalised, shape ``(N, 44)`` standardised -> ``(N, 2)`` logits."""
 
-    def block(i: int, o: int) -> nn.Module:
-        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU())
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        w = width
+        self.crop = nn.Sequential(
+            _block(1, w), _block(w, w), nn.MaxPool2d(2),
+            _block(w, 2 * w), _block(2 * w, 2 * w), nn.MaxPool2d(2),
+            _block(2 * w, 4 * w), nn.MaxPool2d(2), _block(4 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+        )  # fmt: skip
+        self.shape = nn.Sequential(nn.Linear(2 * len(MOUTH_SHAPE_POINTS), 32), nn.ReLU(), nn.Dropout(0.3))
+        self.head = nn.Linear(4 * w + 32, 2)
 
-    class MouthCueNet(nn.Module):
-        """Crop ``(N, 1, H, W)`` contrast-normalised, shape ``(N, 44)`` standardised -> ``(N, 2)`` logits."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            w = width
-            self.crop = nn.Sequential(
-                block(1, w), block(w, w), nn.MaxPool2d(2),
-                block(w, 2 * w), block(2 * w, 2 * w), nn.MaxPool2d(2),
-                block(2 * w, 4 * w), nn.MaxPool2d(2), block(4 * w, 4 * w),
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
-            )  # fmt: skip
-            self.shape = nn.Sequential(nn.Linear(2 * len(MOUTH_SHAPE_POINTS), 32), nn.ReLU(), nn.Dropout(0.3))
-            self.head = nn.Linear(4 * w + 32, 2)
-
-        def forward(self, crop, shape):
-            return self.head(torch.cat([self.crop(crop), self.shape(shape)], 1))
-
-    return MouthCueNet()
+    def forward(self, crop: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.crop(crop), self.shape(shape)], 1))
 
 
-def normalise_crop(x):
+def normalise_crop(x: torch.Tensor) -> torch.Tensor:
     """Per-crop contrast normalisation of 0-255 gray levels (the same inside the exported graph)."""
     x = x / 255.0
     m = x.mean(dim=(2, 3), keepdim=True)
@@ -110,8 +101,9 @@ def normalise_crop(x):
     return (x - m) / (s + 0.05)
 
 
-def _augment(x, s, mirror: tuple[np.ndarray, np.ndarray], gen):
-    torch = _torch()
+def _augment(
+    x: torch.Tensor, s: torch.Tensor, mirror: tuple[np.ndarray, np.ndarray], gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     fn = torch.nn.functional
     n = len(x)
     flip = torch.rand(n, generator=gen) < 0.5
@@ -136,9 +128,10 @@ def _augment(x, s, mirror: tuple[np.ndarray, np.ndarray], gen):
     return x.clamp(0, 255), s + 0.1 * torch.randn(s.shape, generator=gen)
 
 
-def train(crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray, width: int, epochs: int, seed: int):
+def train(
+    crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray, width: int, epochs: int, seed: int
+) -> tuple[MouthCueNet, tuple[np.ndarray, np.ndarray]]:
     """The trained network (eval mode) and the shape standardisation ``(mean, std)``."""
-    torch = _torch()
     fn = torch.nn.functional
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -149,7 +142,7 @@ def train(crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray, width: int,
     smile_t = (y == SMILE_CLASS).float()
     open_t = (y == OPEN_CLASS).float()
     open_m = ((y == OPEN_CLASS) | (y == NEUTRAL_CLASS)).float()
-    net = build_net(width)
+    net = MouthCueNet(width)
     batch = 128
     steps = epochs * math.ceil(len(x) / batch)
     opt = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=5e-4)
@@ -185,7 +178,6 @@ def export(
     import onnx
     import onnxruntime as ort
 
-    torch = _torch()
     mu, sd = (torch.tensor(v) for v in standardise)
 
     class Exported(torch.nn.Module):
@@ -254,8 +246,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch = _torch()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     cw, ch = (int(v) for v in args.crop.lower().split("x"))
     geometry = (cw, ch, args.span)
     parts = split(Path(args.data))
