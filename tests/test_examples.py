@@ -88,3 +88,17 @@ def test_blink_example_on_a_clip(detector_home, fpenet68, astronaut, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "blinks" in proc.stdout
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 20
+
+
+def test_smile_example_on_a_clip(detector_home, astronaut, tmp_path):
+    """The astronaut smiles: one smile event over the clip (with the shipped landmark model)."""
+    clip = tmp_path / "s.mp4"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (512, 512))
+    for _ in range(20):
+        w.write(astronaut)
+    w.release()
+    out = tmp_path / "smiles.mp4"
+    proc = _run(str(EXAMPLES / "smile_webcam.py"), str(clip), "--out", str(out), "--no-window")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "1 smiles, 0 yawns", proc.stdout
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 20
