@@ -23,7 +23,7 @@ from expressions import CLASSES, mouth_results, split
 
 from faceanalytics import Pipeline
 from faceanalytics.plugins import HeadPosePlugin
-from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, mouth_shape
+from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
 from faceanalytics.train.evaluate import auc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,9 +35,7 @@ def shapes(pipe: Pipeline, files: list[Path]) -> np.ndarray:
     """(N, 44) mouth shapes of each file's largest face (its own square when nothing is detected)."""
     rows = []
     for face in mouth_results(pipe, files):
-        pose = face.head_pose
-        yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
-        rows.append(mouth_shape(face.landmarks, yaw, pitch))
+        rows.append(face_mouth_shape(face))
     return np.array(rows)
 
 

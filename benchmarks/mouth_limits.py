@@ -26,7 +26,7 @@ from calibrate_mouth import fit
 from faceanalytics import Pipeline
 from faceanalytics.fpenet import FPENetRunner
 from faceanalytics.plugins import HeadPosePlugin
-from faceanalytics.plugins.mouth import mouth_shape
+from faceanalytics.plugins.mouth import face_mouth_shape
 from faceanalytics.train.data import read_csv, split_by_identity
 from faceanalytics.train.evaluate import _dlib, _gt_box, auc
 from faceanalytics.train.expressions import CLASSES, load, split
@@ -72,8 +72,6 @@ def shape_aucs(shared: Path, peers: bool) -> None:
                 image, box = load(f)
                 res = pipe(image)
                 face = res.faces[0] if res.faces else pipe(image, boxes=[box]).faces[0]
-                pose = face.head_pose
-                yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
                 points = {"faceanalytics fpenet68": face.landmarks}
                 if found is not None:
                     points["dlib ERT-68"] = found[1](image, face.box[None])[0]
@@ -81,7 +79,7 @@ def shape_aucs(shared: Path, peers: bool) -> None:
                     points["FaceMesh -> 68"] = mesh.landmarks68(image)
                 for n in names:
                     p = points[n]
-                    rows[n][cls].append(mouth_shape(p, yaw, pitch) if p is not None else np.full(44, np.nan))
+                    rows[n][cls].append(face_mouth_shape(face, p) if p is not None else np.full(44, np.nan))
         for cls in CLASSES:  # only the faces every method found, so that they face the same test
             arrays = {n: np.array(rows[n][cls]) for n in names}
             common = np.logical_and.reduce([np.isfinite(a).all(axis=1) for a in arrays.values()])

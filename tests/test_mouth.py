@@ -5,7 +5,8 @@ from faceanalytics import SCHEMA_68, SCHEMA_80, Face
 from faceanalytics.errors import ParameterError
 from faceanalytics.face_models import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, MouthPlugin, mouth_features, mouth_shape
+from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, MouthPlugin, face_mouth_shape, mouth_features, mouth_shape
+from faceanalytics.types import HeadPose
 
 FRAME = Frame(np.zeros((4, 4, 3), np.uint8))
 
@@ -80,6 +81,19 @@ def test_mouth_shape_ignores_size_position_and_roll_and_undoes_foreshortening():
     assert abs(chin_x) < 0.1 and chin_y > 1.0 and 0.3 < nose_y < chin_y
     assert np.isnan(mouth_shape(np.full((68, 2), np.nan))).all()
     assert np.isnan(mouth_shape(np.zeros((68, 2)))).all()  # eye corners coincide
+
+
+def test_face_mouth_shape_uses_a_valid_head_pose_only():
+    face = _face(_mean_face())
+    np.testing.assert_allclose(face_mouth_shape(face), mouth_shape(face.landmarks))
+
+    def posed(valid: bool) -> Face:
+        return face.with_result("head_pose", HeadPose(60.0, -60.0, 0.0, np.zeros(3), np.array([0, 0, 500.0]), 0.5, valid=valid))
+
+    np.testing.assert_allclose(face_mouth_shape(posed(True)), mouth_shape(face.landmarks, 60.0, -60.0))
+    np.testing.assert_allclose(face_mouth_shape(posed(False)), mouth_shape(face.landmarks))
+    other = _mean_face(opening=0.2)
+    np.testing.assert_allclose(face_mouth_shape(posed(True), other), mouth_shape(other, 60.0, -60.0))
 
 
 def test_plugin_checks_its_parameters():

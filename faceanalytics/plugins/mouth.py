@@ -37,7 +37,7 @@ from . import mouth_calibration
 from .base import Frame, landmark_problem
 from .mouth_net import MouthNet
 
-__all__ = ["MOUTH_SHAPE_POINTS", "MouthPlugin", "mouth_features", "mouth_shape"]
+__all__ = ["MOUTH_SHAPE_POINTS", "MouthPlugin", "face_mouth_shape", "mouth_features", "mouth_shape"]
 
 _MOUTH_POINTS = [36, 45, 48, 51, 54, 57, 60, 61, 62, 63, 64, 65, 66, 67]  # eye corners, lips
 
@@ -92,6 +92,14 @@ def mouth_shape(points: np.ndarray, yaw_deg: float | None = None, pitch_deg: flo
     return q.reshape(-1)
 
 
+def face_mouth_shape(face: Face, points: np.ndarray | None = None) -> np.ndarray:
+    """:func:`mouth_shape` of ``points`` (default: the face's landmarks), corrected with the face's
+    head pose when it has a valid one (the plugin's input, and what the fits and training use)."""
+    pose = face.head_pose
+    yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
+    return mouth_shape(face.landmarks if points is None else points, yaw, pitch)
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
@@ -136,10 +144,8 @@ class MouthPlugin:
         problem = landmark_problem(face)
         if problem:
             return Mouth(math.nan, False, math.nan, valid=False, reason=problem)
-        pose = face.head_pose
-        yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
         mar = mouth_features(face.landmarks)[0]
-        shape = mouth_shape(face.landmarks, yaw, pitch)
+        shape = face_mouth_shape(face)
         if not (math.isfinite(mar) and np.isfinite(shape).all()):
             return Mouth(math.nan, False, math.nan, valid=False, reason="mouth landmarks are degenerate or not finite")
         if self.net is not None:

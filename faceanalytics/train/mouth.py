@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..plugins.mouth import MOUTH_SHAPE_POINTS, mouth_shape
+from ..plugins.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
 from ..plugins.mouth_net import CROP_INPUT, OUTPUT, SHAPE_INPUT, mouth_crop, shape_mirror
 from .evaluate import auc
 from .expressions import CLASSES, load, split
@@ -59,9 +59,7 @@ def collect(
             image, box = load(f)
             res = pipe(image)
             face = res.faces[0] if res.faces else pipe(image, boxes=[box]).faces[0]
-            pose = face.head_pose
-            yaw, pitch = (pose.yaw, pose.pitch) if pose is not None and pose.valid else (None, None)
-            shape = mouth_shape(face.landmarks, yaw, pitch)
+            shape = face_mouth_shape(face)
             if not np.isfinite(shape).all():
                 continue
             crops.append(mouth_crop(image, face.landmarks, *crop))
