@@ -77,12 +77,17 @@ def test_batch_folder_example(detector_home, fpenet68, astronaut_file, tmp_path)
     assert len(lines) == 1 and len(lines[0]["faces"]) == 1 and "1 unreadable" in proc.stdout
 
 
-def test_blink_example_on_a_clip(detector_home, fpenet68, astronaut, tmp_path):
-    clip = tmp_path / "c.mp4"
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (512, 512))
-    for _ in range(20):
-        w.write(astronaut)
+def _still_clip(path: Path, frame, frames: int = 20) -> Path:
+    """An mp4 of ``frames`` copies of ``frame`` at 30 fps."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (frame.shape[1], frame.shape[0]))
+    for _ in range(frames):
+        w.write(frame)
     w.release()
+    return path
+
+
+def test_blink_example_on_a_clip(detector_home, fpenet68, astronaut, tmp_path):
+    clip = _still_clip(tmp_path / "c.mp4", astronaut)
     out = tmp_path / "blinks.mp4"
     proc = _run(str(EXAMPLES / "blink_webcam.py"), str(clip), "--out", str(out), "--no-window", "--landmark-model", str(fpenet68))
     assert proc.returncode == 0, proc.stderr
@@ -92,11 +97,7 @@ def test_blink_example_on_a_clip(detector_home, fpenet68, astronaut, tmp_path):
 
 def test_smile_example_on_a_clip(detector_home, astronaut, tmp_path):
     """The astronaut smiles: one smile event over the clip (with the shipped landmark model)."""
-    clip = tmp_path / "s.mp4"
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (512, 512))
-    for _ in range(20):
-        w.write(astronaut)
-    w.release()
+    clip = _still_clip(tmp_path / "s.mp4", astronaut)
     out = tmp_path / "smiles.mp4"
     proc = _run(str(EXAMPLES / "smile_webcam.py"), str(clip), "--out", str(out), "--no-window")
     assert proc.returncode == 0, proc.stderr
