@@ -21,6 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from ..errors import ParameterError
 from ..face_models import MEAN_FACE_3D_68
+from ..pnp import refine_pose
 from ..types import Face, HeadPose
 from .base import Frame
 
@@ -56,7 +57,7 @@ def _invalid(reason: str) -> HeadPose:
 
 
 class HeadPosePlugin:
-    """Head pose by ``cv2.solvePnP`` (SQPnP, then Levenberg-Marquardt refinement).
+    """Head pose by ``cv2.solvePnP`` (SQPnP), refined by Gauss-Newton on the reprojection error.
 
     Args:
         points: landmark indices used (iBUG 68 numbering).
@@ -86,7 +87,7 @@ class HeadPosePlugin:
 
     def estimate(self, face: Face, frame: Frame, prior: HeadPose | None = None) -> HeadPose:
         """The head pose of ``face``; with a valid ``prior`` (the same face's pose in the previous
-        video frame, as the Stream passes), Levenberg-Marquardt starts from it and SQPnP runs only
+        video frame, as the Stream passes), the refinement starts from it and SQPnP runs only
         when that start does not fit (reprojection error above half of ``max_error``)."""
         if face.schema.num_points < 68:
             return _invalid(f"schema {face.schema.name} lacks the 68 iBUG points")
@@ -125,19 +126,19 @@ class HeadPosePlugin:
     def _solve(
         obj: np.ndarray, img: np.ndarray, k: np.ndarray, rvec: np.ndarray | None = None, tvec: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, float] | str:
-        """``(rvec, tvec, RMS reprojection error in px)``: SQPnP then LM refinement, or LM alone
-        from ``rvec, tvec``; a reason (str) when there is no usable solution."""
-        try:
-            if rvec is None or tvec is None:
+        """``(rvec, tvec, RMS reprojection error in px)``: SQPnP then Gauss-Newton refinement
+        (:func:`faceanalytics.pnp.refine_pose`), or the refinement alone from ``rvec, tvec``; a
+        reason (str) when there is no usable solution."""
+        if rvec is None or tvec is None:
+            try:
                 ok, rvec, tvec = cv2.solvePnP(obj, img, k, None, flags=cv2.SOLVEPNP_SQPNP)
-                if not ok:
-                    return "PnP found no solution"
-            rvec, tvec = cv2.solvePnPRefineLM(obj, img, k, None, rvec.astype(np.float64), tvec.astype(np.float64))
-        except cv2.error as exc:
-            return f"PnP failed: {str(exc).strip().splitlines()[-1]}"
+            except cv2.error as exc:
+                return f"PnP failed: {str(exc).strip().splitlines()[-1]}"
+            if not ok:
+                return "PnP found no solution"
         if not (np.isfinite(rvec).all() and np.isfinite(tvec).all()):
             return "PnP found no solution"
-        if tvec[2, 0] <= 0:
+        rvec, tvec, err = refine_pose(obj, img, k, rvec, tvec)
+        if not math.isfinite(err) or tvec[2, 0] <= 0:
             return "PnP put the face behind the camera"
-        proj, _ = cv2.projectPoints(obj, rvec, tvec, k, None)
-        return rvec, tvec, float(np.sqrt(((proj.reshape(-1, 2) - img) ** 2).sum(axis=1).mean()))
+        return rvec, tvec, err
