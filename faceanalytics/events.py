@@ -6,13 +6,12 @@ held from one sample to the next (sample-and-hold) when durations are measured.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
-
-import numpy as np
 
 __all__ = ["BlinkMonitor", "Event", "SustainedMonitor"]
 
@@ -78,6 +77,7 @@ class BlinkMonitor:
         self.baseline_window, self.warmup, self.hysteresis = baseline_window, warmup, hysteresis
         self.min_closure, self.microsleep, self.window = min_closure, microsleep, window
         self._ears: deque[tuple[float, float]] = deque()
+        self._sorted_ears: list[float] = []  # the same EARs, sorted: the baseline without a sort per frame
         self._states: deque[tuple[float, bool]] = deque()  # (t, closed) samples within `window`
         self._blink_ends: deque[float] = deque()
         self._closed_since: float | None = None
@@ -99,11 +99,13 @@ class BlinkMonitor:
         events: list[Event] = []
         if math.isfinite(ear):
             self._ears.append((t, ear))
+            bisect.insort(self._sorted_ears, ear)
             while self._ears and self._ears[0][0] < t - self.baseline_window:
-                self._ears.popleft()
+                old = self._ears.popleft()[1]
+                del self._sorted_ears[bisect.bisect_left(self._sorted_ears, old)]
             if t - self._ears[0][0] >= self.warmup:
-                baseline = float(np.percentile([e for _, e in self._ears], 80))
-                self.threshold = float(np.clip(self.ratio * baseline, 0.05, 0.4))
+                baseline = _percentile_sorted(self._sorted_ears, 80.0)
+                self.threshold = min(max(self.ratio * baseline, 0.05), 0.4)
             if self._closed_since is None and ear < self.threshold:
                 self._closed_since = t
             elif self._closed_since is not None and ear > self.threshold * (1 + self.hysteresis):
@@ -155,6 +157,15 @@ class BlinkMonitor:
             total += dt
             closed += dt if c0 else 0.0
         return closed / total if total > 0 else 0.0
+
+
+def _percentile_sorted(values: list[float], q: float) -> float:
+    """``np.percentile(values, q)`` (linear interpolation) of an already sorted, non-empty list."""
+    pos = (len(values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(values) - 1)
+    frac = pos - lo
+    return values[lo] + (values[hi] - values[lo]) * frac
 
 
 class SustainedMonitor:

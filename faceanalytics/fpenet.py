@@ -184,11 +184,12 @@ class FPENetRunner:
             raise ModelFormatError(f"{self.path}: returned {pts.shape[1]} keypoints, expected {k}")
         return pts, conf
 
-    def landmarks(self, gray: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks of faces in a gray frame.
+    def landmarks(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks of faces in a frame.
 
         Args:
-            gray: HxW uint8 gray frame.
+            image: HxW uint8 gray frame, or HxWx3 uint8 BGR (cropped first, then converted to
+                gray; see :mod:`faceanalytics.crop`).
             boxes: (M, 4) face boxes ``x1, y1, x2, y2`` in frame pixels (already validated).
 
         Returns:
@@ -198,7 +199,7 @@ class FPENetRunner:
         buf = getattr(self._local, "buffer", None)
         if buf is None or buf.shape[0] < len(mats):
             buf = self._local.buffer = np.empty((max(len(mats), 8), 1, CROP_SIZE, CROP_SIZE), np.float32)
-        pts, conf = self.run(crop_faces(gray, mats, CROP_SIZE, out=buf))
+        pts, conf = self.run(crop_faces(image, mats, CROP_SIZE, out=buf))
         return crop_to_image(pts, mats).astype(np.float32), conf
 
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from .crop import to_gray, validate_boxes
+from .crop import validate_boxes
 from .detector import BlazeFaceDetector, Detector
 from .device import Device
 from .errors import ParameterError
@@ -165,7 +165,7 @@ class Pipeline:
         if not dets:
             return Result(faces=(), image_size=(w, h))
         box_arr = np.stack([d.box for d in dets])
-        points, conf = self.landmarker.landmarks(to_gray(bgr), box_arr)
+        points, conf = self.landmarker.landmarks(bgr, box_arr)
         faces = [
             Face(box=d.box, score=d.score, landmarks=p, confidence=c, schema=self.schema, detector_keypoints=d.keypoints)
             for d, p, c in zip(dets, points, conf, strict=True)

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from .crop import to_gray
 from .errors import FaceAnalyticsError, ParameterError
 from .events import BlinkMonitor, Event, SustainedMonitor
 from .image import ImageInput, load_image
@@ -262,7 +261,7 @@ class Stream:
         faces: list[Face] = []
         if boxes:
             ids = list(boxes)
-            points, conf = self.pipeline.landmarker.landmarks(to_gray(bgr), np.stack([boxes[i] for i in ids]))
+            points, conf = self.pipeline.landmarker.landmarks(bgr, np.stack([boxes[i] for i in ids]))
             for tid, pts, c in zip(ids, points, conf, strict=True):
                 track = self._tracks[tid]
                 if self._is_lost(track, pts, c, (w, h)):

@@ -70,3 +70,17 @@ def test_square_crop_matrix_with_a_crop_scale():
     # the box's own corners now sit 8 crop pixels (a tenth of the side) inside the crop
     corners = np.array([[[20 - 0.5, 0 - 0.5], [180 - 0.5, 100 - 0.5]]])
     np.testing.assert_allclose(image_to_crop(corners, m[None]), [[[7.5, 19.5], [71.5, 59.5]]])
+
+
+def test_crops_from_a_color_frame_are_within_one_gray_level_of_gray_frame_crops():
+    import cv2
+
+    from faceanalytics.crop import to_gray
+
+    rng = np.random.default_rng(5)
+    bgr = cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), (0, 0), 2)
+    mats = square_crop_matrices(np.array([[40.0, 30, 160, 170], [-30.0, 100, 90, 260]]), 80, 1.25)  # one leaves the frame
+    from_gray, from_color = crop_faces(to_gray(bgr), mats), crop_faces(bgr, mats)
+    assert from_color.shape == from_gray.shape == (2, 1, 80, 80) and from_color.dtype == np.float32
+    assert np.abs(from_color - from_gray).max() <= 1.0
+    assert from_color[1, 0, 40, :5].max() == 0  # zero padding outside the frame, as before

@@ -74,3 +74,22 @@ def test_sustained_monitor_for_yawns():
     assert len(events) == 1 and events[0].kind == "yawn" and events[0].track_id == 3
     assert events[0].start == pytest.approx(4.0) and events[0].end == pytest.approx(6.0)
     assert mon.count == 1 and mon.finish() == []
+
+
+def test_threshold_is_the_windowed_percentile_of_the_ears():
+    """The baseline is the 80th percentile of the last ``baseline_window`` seconds of EAR (kept
+    sorted incrementally): the same as numpy's over the window, as samples enter and expire."""
+    rng = np.random.default_rng(4)
+    mon = BlinkMonitor(1, baseline_window=2.0, warmup=0.5)
+    history = []
+    for i in range(400):
+        t = i / 30.0
+        ear = float(rng.choice([np.nan, rng.uniform(0.05, 0.4)], p=[0.05, 0.95]))
+        mon.update(t, ear)
+        if not np.isfinite(ear):
+            continue  # no information: the threshold is kept
+        history.append((t, ear))
+        window = [e for s, e in history if s >= t - 2.0]
+        if t - min(s for s, _ in history if s >= t - 2.0) >= 0.5:
+            expected = float(np.clip(0.5 * np.percentile(window, 80), 0.05, 0.4))
+            assert mon.threshold == pytest.approx(expected, rel=1e-12)

@@ -194,10 +194,10 @@ def _ours(model_path: str, threads: int | None) -> Method:
         return np.array([d.box for d in det.detect(bgr)], np.float32).reshape(-1, 4)
 
     def landmarks(bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        return runner.landmarks(to_gray(bgr), boxes)[0]
+        return runner.landmarks(bgr, boxes)[0]
 
     def confidence(bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        return runner.landmarks(to_gray(bgr), boxes)[1].mean(axis=1)
+        return runner.landmarks(bgr, boxes)[1].mean(axis=1)
 
     return Method("fpenet68", detect, landmarks, confidence)
 
