@@ -17,7 +17,9 @@ tracker, so every frame is detected; for faceanalytics also with the first 60 fr
 memory and called back to back, which keeps its thread pool and caches warm), peak memory (the
 process's peak resident set), resident memory growth over a ``--long``-frame stream after 1,000
 frames of warm-up, and the accuracy columns of ``faceanalytics.train.evaluate`` (NME, failure rate, faces found; detector boxes).
-Times are medians over ``--repeat`` passes. FaceMesh runs in its own venv (mediapipe 0.10.21,
+Times are medians over ``--repeat`` passes. End-to-end times of faceanalytics and dlib are taken
+on a copy of each image made just before the call (:func:`timed_fresh`): a frame fresh from a
+decoder, as FaceMesh's own frames are. FaceMesh runs in its own venv (mediapipe 0.10.21,
 ``.venv-facemesh`` or ``$FACEMESH_PYTHON``); its time is what FaceMesh itself reports per frame
 (no file reading or colour conversion); dlib needs ``dlib-bin`` and ``face-recognition-models``.
 Methods that are not installed are left out.
@@ -93,6 +95,14 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def timed_fresh(fn: Callable[[np.ndarray], object], image: np.ndarray) -> float:
+    """Seconds of ``fn(copy)``, the copy made just before and not timed: an image the decoder or
+    camera has just written, as the FaceMesh worker's frames are (it times FaceMesh on the frame it
+    has just decoded and converted). Images cycled from a list are cold in the caches instead."""
+    fresh = image.copy()
+    return timed(lambda: fn(fresh))
+
+
 # --- workers (one process per method) --------------------------------------------------------------
 
 
@@ -105,10 +115,10 @@ def worker_faceanalytics(args: argparse.Namespace, model: str | None) -> dict:
     for img in images[:5]:
         pipe(img)
     out: dict = {"providers": list(pipe.providers), "model": pipe.landmarker.name}
-    passes = [[timed(lambda im=im: pipe(im)) for im in images] for _ in range(args.repeat)]
+    passes = [[timed_fresh(pipe, im) for im in images] for _ in range(args.repeat)]
     out["e2e_images_ms"] = 1000 * float(np.median([np.median(p) for p in passes]))
     frames = list(clip_frames(min(args.frames, 60)))
-    out["e2e_640_ms"] = 1000 * float(np.median([timed(lambda f=f: pipe(f)) for _ in range(args.repeat) for f in frames]))
+    out["e2e_640_ms"] = 1000 * float(np.median([timed_fresh(pipe, f) for _ in range(args.repeat) for f in frames]))
 
     crops = []
     for img in images:
@@ -176,10 +186,10 @@ def worker_dlib(args: argparse.Namespace) -> dict:
             landmarks(img, boxes)
 
     out: dict = {}
-    passes = [[timed(lambda im=im: e2e(im)) for im in images] for _ in range(args.repeat)]
+    passes = [[timed_fresh(e2e, im) for im in images] for _ in range(args.repeat)]
     out["e2e_images_ms"] = 1000 * float(np.median([np.median(p) for p in passes]))
     frames = list(clip_frames(min(args.frames, 30)))
-    per = [timed(lambda f=f: e2e(f)) for f in frames]
+    per = [timed_fresh(e2e, f) for f in frames]
     out["e2e_640_ms"] = 1000 * float(np.median(per))
     out["stream_fps"] = 1000 / out["e2e_640_ms"]
     out["stream_note"] = "no tracker: detection on every frame"
@@ -267,7 +277,7 @@ def worker_paired(args: argparse.Namespace, name: str, model: str | None) -> dic
             for x in part:
                 mesh.landmarks68(x)
                 theirs.append(mesh.last_ms)
-            ours_ms.append(float(np.median([timed(lambda x=x: pipe(x)) for x in part]) * 1000))
+            ours_ms.append(float(np.median([timed_fresh(pipe, x) for x in part]) * 1000))
             mesh_ms.append(float(np.median(theirs)))
             ratios.append(ours_ms[-1] / mesh_ms[-1])
         out[f"{name}_{key}_ratio"] = float(np.median(ratios))

@@ -16,6 +16,7 @@ put pixel centres on integers, like every landmark in faceanalytics.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -68,17 +69,20 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
         mean of the detections overlapping the best remaining one by more than ``iou``, with that one's score.
     """
     order = np.argsort(-scores, kind="stable")
+    boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
+    overlap = box_iou(boxes, boxes) > iou  # one (M, M) matrix instead of one row per kept box
+    np.fill_diagonal(overlap, True)  # a degenerate best box (no area, IoU 0 with itself) stays alone
+    remaining = np.ones(len(scores), bool)
     kept_b, kept_k, kept_s = [], [], []
-    while len(order):
-        top = order[0]
-        merge = box_iou(boxes[top], boxes[order])[0] > iou
-        merge[0] = True  # a degenerate best box (no area, IoU 0 with itself) stays alone
-        group = order[merge]
+    for top in range(len(scores)):
+        if not remaining[top]:
+            continue
+        group = overlap[top] & remaining
+        remaining &= ~group
         w = scores[group][:, None]
         kept_b.append((boxes[group] * w).sum(0) / w.sum())
         kept_k.append((keypoints[group] * w[:, :, None]).sum(0) / w.sum())
         kept_s.append(scores[top])
-        order = order[~merge]
     if not kept_b:
         return np.zeros((0, 4), np.float32), np.zeros((0, keypoints.shape[1], 2), np.float32), np.zeros(0, np.float32)
     return np.array(kept_b, np.float32), np.array(kept_k, np.float32), np.array(kept_s, np.float32)
@@ -103,6 +107,9 @@ class OnnxBlazeFace:
     ):
         self.model_path = Path(model_path)
         self.min_score = float(min_score)
+        # a logit below which no score can reach min_score (with a margin for rounding)
+        p = self.min_score
+        self._min_logit = -math.inf if p <= 0.0 else 36.0 if p >= 1.0 else math.log(p / (1.0 - p)) - 1e-3
         self.onnx_model: bytes = tflite_to_onnx(self.model_path)  #: the converted model (serialized)
         self.session = create_session(self.onnx_model, device, 1 if threads is None else threads)
         self._outputs = ("regressors", "classificators")
@@ -151,8 +158,11 @@ class OnnxBlazeFace:
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelFormatError(f"{self.model_path}: BlazeFace failed on a {image.shape} image: {exc}") from exc
         raw, logits = raw[0], logits[0, :, 0]
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0).astype(np.float64)))
-        keep = np.flatnonzero(scores >= self.min_score)
+        # Candidates by logit first (the sigmoid is monotonic), then MediaPipe's exact score test.
+        cand = np.flatnonzero(logits >= self._min_logit)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[cand], -100.0, 100.0).astype(np.float64)))
+        passed = scores >= self.min_score
+        keep, scores = cand[passed], scores[passed]
         if len(keep) == 0:
             return ()
         a = self.anchors[keep]
@@ -161,7 +171,7 @@ class OnnxBlazeFace:
         half = r[:, 2:4] / 2
         boxes = np.concatenate([centre - half, centre + half], axis=1)
         kps = r[:, 4 : 4 + 2 * NUM_KEYPOINTS].reshape(-1, NUM_KEYPOINTS, 2) + a[:, None, :]
-        boxes, kps, kept = weighted_nms(boxes, kps, scores[keep])
+        boxes, kps, kept = weighted_nms(boxes, kps, scores)
         # letterbox normalised -> continuous image coordinates
         boxes = boxes * side - np.array([ox, oy, ox, oy], np.float32)
         kps = kps * side - np.array([ox, oy], np.float32) - 0.5  # pixel centres on integers

@@ -122,7 +122,7 @@ def image_to_crop(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
 def crop_to_image(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     """Map (M, K, 2) crop points back to image coordinates (inverse of :func:`image_to_crop`)."""
     pts = np.asarray(points, np.float64)
-    a = matrices[:, :, :2]
-    t = matrices[:, :, 2]
-    inv = np.linalg.inv(a)
-    return np.einsum("mij,mkj->mki", inv, pts - t[:, None, :])
+    a, b, c, d = matrices[:, 0, 0], matrices[:, 0, 1], matrices[:, 1, 0], matrices[:, 1, 1]
+    det = a * d - b * c
+    inv = np.stack([np.stack([d, -b], axis=1), np.stack([-c, a], axis=1)], axis=1) / det[:, None, None]  # closed-form 2x2
+    return np.einsum("mij,mkj->mki", inv, pts - matrices[:, None, :, 2])

@@ -51,6 +51,13 @@ def rotation_to_angles(r: np.ndarray) -> tuple[float, float, float]:
     return float(-np.degrees(a)), float(-np.degrees(b)), float(np.degrees(c))
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array, without its overhead (about 15 µs of a 30 µs call)."""
+    s = np.sort(values)
+    n = len(s)
+    return float(s[n // 2]) if n % 2 else float((s[n // 2 - 1] + s[n // 2]) / 2)
+
+
 def _invalid(reason: str) -> HeadPose:
     nan = float("nan")
     return HeadPose(nan, nan, nan, np.full(3, nan), np.full(3, nan), nan, valid=False, reason=reason)
@@ -95,7 +102,7 @@ class HeadPosePlugin:
         conf = face.confidence[self.points]
         keep = np.isfinite(image_pts).all(axis=1) & np.isfinite(conf)
         if self.min_relative_confidence > 0 and keep.any():
-            keep &= conf >= self.min_relative_confidence * float(np.median(conf[keep]))
+            keep &= conf >= self.min_relative_confidence * _median(conf[keep])
         if keep.all():
             obj, img = self._object_points, image_pts
         elif keep.sum() < 6:
