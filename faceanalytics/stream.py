@@ -350,23 +350,28 @@ class Stream:
             if face.track_id is None or face.track_id not in self._tracks or self._tracks[face.track_id].lost:
                 continue
             track = self._tracks[face.track_id]
+            subject: Face | None = None  # the face with its unsmoothed landmarks, made once, kept in step
             for plugin in self.pipeline.plugins:
                 # Eye and mouth cues come from the unsmoothed landmarks: smoothing would delay and
                 # flatten blinks (a few frames long) and yawns. Positions and pose are smoothed.
                 raw_cue = plugin.name in ("eyes", "mouth") and self.smoothing and track.raw is not None
-                subject = replace(face, landmarks=track.raw) if raw_cue else face
+                if raw_cue and subject is None:
+                    subject = replace(face, landmarks=track.raw)
+                target = subject if raw_cue and subject is not None else face
                 if isinstance(plugin, HeadPosePlugin):  # PnP starts from this face's previous pose
-                    result = plugin.estimate(subject, frame, track.pose_prior)
+                    result = plugin.estimate(target, frame, track.pose_prior)
                     track.pose_prior = result if result.valid else None
                 else:
-                    result = plugin(subject, frame)
+                    result = plugin(target, frame)
                 face = face.with_result(plugin.name, result)
                 if plugin.name == "head_pose" and self.smoothing and face.head_pose is not None and face.head_pose.valid:
-                    face = replace(face, head_pose=self._smooth_pose(track, face.head_pose, t))
+                    face = face._with("head_pose", self._smooth_pose(track, face.head_pose, t))
+                if subject is not None:  # later cue plugins see the same results (the smoothed pose too)
+                    subject = subject.with_result(plugin.name, face.head_pose if plugin.name == "head_pose" else result)
             if face.eyes is not None:
                 events += track.blinks.update(t, face.eyes.ear)
                 eyes = eyes_from_ears(face.eyes.left_ear, face.eyes.right_ear, track.blinks.threshold)
-                face = replace(face, eyes=replace(eyes, closed=track.blinks.closed))
+                face = face._with("eyes", replace(eyes, closed=track.blinks.closed))
             if face.mouth is not None and face.mouth.valid:
                 events += track.yawns.update(t, face.mouth.mar)
                 events += track.smiles.update(t, face.mouth.smile)
