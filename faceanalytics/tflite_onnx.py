@@ -40,8 +40,16 @@ def _same_pads(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[in
     return pads_before + pads_after
 
 
-def tflite_to_onnx(path: str | os.PathLike) -> bytes:
+def tflite_to_onnx(path: str | os.PathLike, channel_block: int = 1) -> bytes:
     """The serialized ONNX model equivalent to the TFLite file at ``path``.
+
+    Args:
+        channel_block: with more than 1, 4-D activations inside the network carry their channels
+            rounded up to a multiple of this, the extra channels zero (weights and biases padded
+            with zeros; the outputs are unchanged). onnxruntime's blocked convolutions (16 channels
+            a block with AVX-512, 8 with AVX2) compute on rounded-up channels anyway; with the
+            rounding explicit, BlazeFace's channel padding between layers of one block count
+            (24 -> 28 -> 32 channels, ...) becomes a no-op instead of an identity convolution.
 
     Raises:
         ModelFormatError: unreadable file or an unsupported operator/tensor type.
@@ -63,20 +71,21 @@ def tflite_to_onnx(path: str | os.PathLike) -> bytes:
     if not one_input:
         raise ModelFormatError(f"{path}: not a TFLite model with one input graph")
     try:
-        return _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path)
+        return _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path, max(int(channel_block), 1))
     except ModelFormatError:
         raise
     except Exception as exc:  # a malformed flatbuffer surfaces as IndexError, ValueError, struct.error...
         raise ModelFormatError(f"{path}: cannot convert this TFLite model to ONNX ({type(exc).__name__}: {exc})") from exc
 
 
-def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path) -> bytes:  # noqa: N803
+def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path, block: int = 1) -> bytes:  # noqa: N803
     """The conversion proper (the modules are passed in: they are imported lazily)."""
 
     op_names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
     names: dict[int, str] = {}
     consts: dict[int, np.ndarray] = {}
     nchw: set[int] = set()  # tensors held transposed (4-D activations)
+    phys: dict[int, int] = {}  # channels a transposed tensor carries (its own, or rounded up to `block`)
     shapes: dict[int, tuple[int, ...]] = {}
     nodes: list = []
     inits: list = []
@@ -123,10 +132,30 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
         opt.Init(table.Bytes, table.Pos)
         return opt
 
+    def wide(c: int) -> int:
+        return -(-c // block) * block
+
+    def true_channels(i: int) -> str:
+        """A transposed tensor with only its own channels (a Slice when it carries extra ones)."""
+        if phys.get(i, 0) == shapes[i][3]:
+            return tname(i)
+        name = f"{tname(i)}_sliced"
+        args = [const(f"{name}_{n}", np.array(v, np.int64)) for n, v in (("lo", [0]), ("hi", [shapes[i][3]]), ("ax", [1]))]
+        nodes.append(helper.make_node("Slice", [tname(i), *args], [name]))
+        return name
+
+    reshaped = set()  # tensors that a RESHAPE reads: their convolutions keep their own channels
+    for k in range(graph.OperatorsLength()):
+        op = graph.Operators(k)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        if op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode())) == "RESHAPE" and op.InputsLength():
+            reshaped.add(int(op.Inputs(0)))
+
     gin = graph.Inputs(0)
     in_shape = shapes[gin]
     nodes.append(helper.make_node("Transpose", ["input"], [tname(gin)], perm=[0, 3, 1, 2]))
     nchw.add(gin)
+    phys[gin] = in_shape[3]
 
     for k in range(graph.OperatorsLength()):
         op = graph.Operators(k)
@@ -141,55 +170,75 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
         elif kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             x, w = ins[0], ins[1]
             weight = consts[w]
+            src, cin = tname(x), phys.get(x, shapes[x][3])
             if kind == "CONV_2D":
                 opt = options(op, tflite.Conv2DOptions)
                 kernel = weight.transpose(0, 3, 1, 2)  # OHWI -> OIHW
                 group = 1
+                cout = kernel.shape[0] if out in reshaped else wide(kernel.shape[0])
+                kernel = np.pad(kernel, ((0, cout - kernel.shape[0]), (0, cin - kernel.shape[1]), (0, 0), (0, 0)))
             else:
                 opt = options(op, tflite.DepthwiseConv2DOptions)
                 kernel = weight.transpose(3, 0, 1, 2)  # 1HW(C*M) -> (C*M)1HW
-                group = shapes[x][3]
+                if kernel.shape[0] != shapes[x][3]:  # a channel multiplier: on the tensor's own channels
+                    src, cin = true_channels(x), shapes[x][3]
+                group = cin
+                cout = cin if kernel.shape[0] == shapes[x][3] else kernel.shape[0]
+                kernel = np.pad(kernel, ((0, cout - kernel.shape[0]), (0, 0), (0, 0), (0, 0)))
             stride = (opt.StrideH(), opt.StrideW())
             dil = (opt.DilationHFactor() or 1, opt.DilationWFactor() or 1)
             ksize = kernel.shape[2:]
             pads = _same_pads(shapes[x][1:3], ksize, stride, dil) if opt.Padding() == tflite.Padding.SAME else [0, 0, 0, 0]
-            inputs = [tname(x), const(f"w{k}", kernel.astype(np.float32))]
+            inputs = [src, const(f"w{k}", kernel.astype(np.float32))]
             if len(ins) > 2 and ins[2] >= 0:
-                inputs.append(const(f"b{k}", consts[ins[2]].astype(np.float32)))
+                bias = consts[ins[2]].astype(np.float32)
+                inputs.append(const(f"b{k}", np.pad(bias, (0, cout - len(bias)))))
             raw = f"conv{k}"
             nodes.append(
                 helper.make_node("Conv", inputs, [raw], strides=list(stride), pads=pads, dilations=list(dil), group=group)
             )
             activation(out, raw, opt.FusedActivationFunction())
             nchw.add(out)
+            phys[out] = cout
         elif kind == "ADD":
             opt = options(op, tflite.AddOptions)
-            a, b = (tname(i) if i not in consts else const(f"c{k}_{i}", consts[i]) for i in ins)
+            same = len({phys.get(i) for i in ins}) == 1 and all(i in nchw for i in ins)
+            own = [tname(i) if same or i not in nchw else true_channels(i) for i in ins]  # equal channels
+            a, b = (const(f"c{k}_{i}", consts[i]) if i in consts else name for i, name in zip(ins, own, strict=True))
             raw = f"add{k}"
             nodes.append(helper.make_node("Add", [a, b], [raw]))
             activation(out, raw, opt.FusedActivationFunction())
             if ins[0] in nchw:
                 nchw.add(out)
+                phys[out] = phys[ins[0]] if same else shapes[out][3]
         elif kind in ("RELU", "RELU6"):
             fused = tflite.ActivationFunctionType.RELU if kind == "RELU" else tflite.ActivationFunctionType.RELU6
             activation(out, tname(ins[0]), fused)
             if ins[0] in nchw:
                 nchw.add(out)
+                phys[out] = phys[ins[0]]
         elif kind == "PAD":
             p = consts[ins[1]].reshape(-1, 2)  # NHWC (before, after) per axis
             if ins[0] not in nchw:
                 raise ModelFormatError(f"{path}: PAD of a non-4-D tensor is not supported")
-            cin = shapes[ins[0]][3]
-            if not p[:3].any() and p[3, 0] == 0:
+            cin, cout = phys[ins[0]], shapes[out][3]
+            if not p[:3].any() and p[3, 0] == 0 and wide(cout) == cin:
+                # zero channels appended within the rounded-up channels: they are there already
+                nodes.append(helper.make_node("Identity", [tname(ins[0])], [tname(out)]))
+                phys[out] = cin
+            elif not p[:3].any() and p[3, 0] == 0:
                 # zero channels appended (BlazeFace's residual shortcuts): a 1x1 convolution with an
                 # identity block keeps onnxruntime's blocked conv layout, where a Pad forces reorders
-                eye = np.zeros((cin + int(p[3, 1]), cin, 1, 1), np.float32)
+                eye = np.zeros((wide(cout), cin, 1, 1), np.float32)
                 eye[np.arange(cin), np.arange(cin)] = 1.0
                 nodes.append(helper.make_node("Conv", [tname(ins[0]), const(f"padw{k}", eye)], [tname(out)]))
+                phys[out] = wide(cout)
             else:
                 order = [0, 3, 1, 2]
                 pads = [int(p[a, 0]) for a in order] + [int(p[a, 1]) for a in order]
-                nodes.append(helper.make_node("Pad", [tname(ins[0]), const(f"pads{k}", np.array(pads, np.int64))], [tname(out)]))
+                src = true_channels(ins[0]) if p[3].any() else tname(ins[0])
+                nodes.append(helper.make_node("Pad", [src, const(f"pads{k}", np.array(pads, np.int64))], [tname(out)]))
+                phys[out] = shapes[out][3] if p[3].any() else phys[ins[0]]
             nchw.add(out)
         elif kind == "MAX_POOL_2D":
             opt = options(op, tflite.Pool2DOptions)
@@ -200,9 +249,11 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
             nodes.append(pool)
             activation(out, raw, opt.FusedActivationFunction())
             nchw.add(out)
+            phys[out] = phys[ins[0]]
         elif kind == "RESHAPE":
             src = tname(ins[0])
             if ins[0] in nchw:
+                src = true_channels(ins[0])
                 nodes.append(helper.make_node("Transpose", [src], [f"nhwc{k}"], perm=[0, 2, 3, 1]))
                 src = f"nhwc{k}"
             new_shape = np.array([0, *shapes[out][1:]], np.int64)  # 0: keep the (dynamic) batch
@@ -216,8 +267,11 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
             elif any(i in nchw for i in ins):
                 raise ModelFormatError(f"{path}: CONCATENATION of mixed layouts is not supported")
             raw = f"concat{k}"
-            nodes.append(helper.make_node("Concat", [tname(i) for i in ins], [raw], axis=axis))
+            parts = [true_channels(i) if i in nchw else tname(i) for i in ins]
+            nodes.append(helper.make_node("Concat", parts, [raw], axis=axis))
             activation(out, raw, opt.FusedActivationFunction())
+            if out in nchw:
+                phys[out] = shapes[out][3]
         else:
             raise ModelFormatError(f"{path}: TFLite operator {kind} is not supported by the ONNX conversion")
 

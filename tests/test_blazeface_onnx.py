@@ -48,6 +48,30 @@ def test_conversion_refuses_unsupported_operators(detector_home):
         tflite_to_onnx(detector_home / "face_detection_full_range_sparse.tflite")
 
 
+@pytest.mark.parametrize("block", [8, 16])
+def test_channels_rounded_up_to_blocks_give_the_same_outputs(detector_home, block):
+    """Widened activations (zero channels up to a multiple of ``block``) change no output, and the
+    channel paddings inside one block count become no-ops instead of identity convolutions."""
+    import onnx
+    import onnxruntime as ort
+
+    path = detector_home / "face_detection_short_range.tflite"
+    plain, wide = tflite_to_onnx(path), tflite_to_onnx(path, channel_block=block)
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 128, 128, 3)).astype(np.float32)
+    outs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"input": x}) for m in (plain, wide)]
+    for a, b in zip(*outs, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, atol=2e-4, rtol=1e-5)
+
+    def convs(model: bytes) -> list:
+        return [n for n in onnx.load_from_string(model).graph.node if n.op_type == "Conv"]
+
+    assert len(convs(wide)) < len(convs(plain))
+    weights = [t for t in onnx.load_from_string(wide).graph.initializer if t.name.startswith("w")]
+    odd = {t.dims[0] for t in weights if t.dims[0] % block}
+    assert odd <= {2, 6}  # only the score heads (2 and 6 anchors a cell) keep their own width
+
+
 def test_conversion_refuses_garbage(tmp_path):
     bad = tmp_path / "garbage.tflite"
     bad.write_bytes(b"\x00" * 64)
