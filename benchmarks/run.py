@@ -251,7 +251,8 @@ def worker_facemesh(args: argparse.Namespace) -> dict:
 
 def worker_paired(args: argparse.Namespace, name: str, model: str | None) -> dict:
     """faceanalytics (``model``) and FaceMesh timed in alternation on the same inputs: ``--rounds``
-    rounds, each timing a third of the clip (and of the images) through one and then the other;
+    rounds, each timing a third of the clip (and of the images) through one and then the other
+    (which goes first alternates);
     per round the ratio of the medians, and the median of those ratios. A slow phase of a shared
     machine then slows both sides of a round instead of only the method that happened to run in
     it. One pipeline per process: two in one process slow each other down."""
@@ -273,11 +274,19 @@ def worker_paired(args: argparse.Namespace, name: str, model: str | None) -> dic
         ratios, ours_ms, mesh_ms = [], [], []
         for r in range(args.rounds):
             part = inputs[r % 3 :: 3]
-            theirs = []
-            for x in part:
-                mesh.landmarks68(x)
-                theirs.append(mesh.last_ms)
-            ours_ms.append(float(np.median([timed_fresh(pipe, x) for x in part]) * 1000))
+            theirs: list[float] = []
+
+            def run_theirs(part=part, theirs=theirs) -> None:
+                for x in part:
+                    mesh.landmarks68(x)
+                    theirs.append(mesh.last_ms)
+
+            if r % 2:  # every other round faceanalytics goes first: neither side always follows the other
+                ours_ms.append(float(np.median([timed_fresh(pipe, x) for x in part]) * 1000))
+                run_theirs()
+            else:
+                run_theirs()
+                ours_ms.append(float(np.median([timed_fresh(pipe, x) for x in part]) * 1000))
             mesh_ms.append(float(np.median(theirs)))
             ratios.append(ours_ms[-1] / mesh_ms[-1])
         out[f"{name}_{key}_ratio"] = float(np.median(ratios))
