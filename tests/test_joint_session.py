@@ -20,8 +20,10 @@ from faceanalytics.tflite_onnx import tflite_to_onnx
 CPU = ["CPUExecutionProvider"]
 
 
-def _scale_model(path, factor: float, opset: int = 13, out_type: int = TensorProto.FLOAT, n_out: int = 2) -> str:
-    """x (N, 3) float -> n_out outputs: x * factor, x * 2 * factor, ..."""
+def _scale_model(
+    path, factor: float, opset: int = 13, out_type: int = TensorProto.FLOAT, n_out: int = 2, batch: int | str = "N"
+) -> str:
+    """x (batch, 3) float -> n_out outputs: x * factor, x * 2 * factor, ..."""
     nodes, inits, outs = [], [], []
     for j in range(n_out):
         inits.append(numpy_helper.from_array(np.array(factor * (j + 1), np.float32), f"f{j}"))
@@ -30,8 +32,8 @@ def _scale_model(path, factor: float, opset: int = 13, out_type: int = TensorPro
             nodes.append(helper.make_node("Identity", [f"m{j}"], [f"y{j}"]))
         else:
             nodes.append(helper.make_node("Cast", [f"m{j}"], [f"y{j}"], to=out_type))
-        outs.append(helper.make_tensor_value_info(f"y{j}", out_type, ["N", 3]))
-    graph = helper.make_graph(nodes, "scale", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])], outs, inits)
+        outs.append(helper.make_tensor_value_info(f"y{j}", out_type, [batch, 3]))
+    graph = helper.make_graph(nodes, "scale", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3])], outs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     onnx.save(model, path)
@@ -69,6 +71,25 @@ def test_each_member_runs_its_own_model(tmp_path):
         three.members[0].run(["nope"], {"x": x})
     with pytest.raises(ValueError):
         three.members[0].run(None, {"y": x})
+
+
+def test_the_joint_inputs_keep_each_models_fixed_sizes(tmp_path):
+    """onnxruntime optimises a branch with the shapes it can infer: the outer inputs keep the
+    models' fixed sizes (a BlazeFace branch with all sizes unknown kept 16 Add and ReLU nodes out
+    of its convolutions). A branch that does not run gets an empty input, or zeros when its shape
+    is fixed throughout."""
+    a = random_fpenet(tmp_path / "a.onnx", 68, seed=1)
+    fixed = _scale_model(tmp_path / "fixed.onnx", 2.0, n_out=3, batch=2)
+    joint = JointSession([a, fixed])
+    shapes = {i.name: i.shape for i in joint.session.get_inputs()}
+    assert isinstance(shapes["m0/input_face_images"][0], str) and shapes["m0/input_face_images"][1:] == [1, 80, 80]
+    assert shapes["m1/x"] == [2, 3]
+    assert joint.idle_feeds["m0/input_face_images"].shape == (0, 1, 80, 80)
+    assert joint.idle_feeds["m1/x"].shape == (2, 3)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(joint.members[1].run(None, {"x": x})[0], 2 * x)
+    crops = np.random.default_rng(0).uniform(0, 255, (1, 1, 80, 80)).astype(np.float32)
+    assert joint.members[0].run(["softargmax"], {"input_face_images": crops})[0].shape == (1, 68, 2)
 
 
 @pytest.mark.parametrize(
