@@ -144,12 +144,13 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
         nodes.append(helper.make_node("Slice", [tname(i), *args], [name]))
         return name
 
-    reshaped = set()  # tensors that a RESHAPE reads: their convolutions keep their own channels
-    for k in range(graph.OperatorsLength()):
-        op = graph.Operators(k)
+    def op_kind(op) -> str:
         code = model.OperatorCodes(op.OpcodeIndex())
-        if op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode())) == "RESHAPE" and op.InputsLength():
-            reshaped.add(int(op.Inputs(0)))
+        return op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
+
+    operators = [graph.Operators(k) for k in range(graph.OperatorsLength())]
+    # tensors that a RESHAPE reads: the convolutions making them keep their own channels
+    reshaped = {int(op.Inputs(0)) for op in operators if op_kind(op) == "RESHAPE" and op.InputsLength()}
 
     gin = graph.Inputs(0)
     in_shape = shapes[gin]
@@ -157,10 +158,8 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
     nchw.add(gin)
     phys[gin] = in_shape[3]
 
-    for k in range(graph.OperatorsLength()):
-        op = graph.Operators(k)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        kind = op_names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
+    for k, op in enumerate(operators):
+        kind = op_kind(op)
         ins = [int(v) for v in op.InputsAsNumpy()] if op.InputsLength() else []
         out = int(op.Outputs(0))
         if kind == "DEQUANTIZE":
