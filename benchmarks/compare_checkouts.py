@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +61,7 @@ def main() -> int:
     for _ in range(args.rounds):
         for name, root in trees.items():
             command = [sys.executable, "-c", WORKER, str(root), str(HERE)]
-            done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ), check=False)
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode:
                 print(done.stderr[-3000:], file=sys.stderr)
                 return 1
