@@ -16,7 +16,6 @@ put pixel centres on integers, like every landmark in faceanalytics.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from pathlib import Path
@@ -125,9 +124,6 @@ class OnnxBlazeFace:
     ):
         self.model_path = Path(model_path)
         self.min_score = float(min_score)
-        # a logit below which no score can reach min_score (with a margin for rounding)
-        p = self.min_score
-        self._min_logit = -math.inf if p <= 0.0 else 36.0 if p >= 1.0 else math.log(p / (1.0 - p)) - 1e-3
         #: the converted model (serialized), its channels rounded up to onnxruntime's blocks
         self.onnx_model: bytes = tflite_to_onnx(self.model_path, channel_block=simd_channel_block())
         self.session = create_session(self.onnx_model, device, 1 if threads is None else threads)
@@ -177,11 +173,9 @@ class OnnxBlazeFace:
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelFormatError(f"{self.model_path}: BlazeFace failed on a {image.shape} image: {exc}") from exc
         raw, logits = raw[0], logits[0, :, 0]
-        # Candidates by logit first (the sigmoid is monotonic), then MediaPipe's exact score test.
-        cand = np.flatnonzero(logits >= self._min_logit)
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[cand], -100.0, 100.0).astype(np.float64)))
-        passed = scores >= self.min_score
-        keep, scores = cand[passed], scores[passed]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0).astype(np.float64)))
+        keep = np.flatnonzero(scores >= self.min_score)
+        scores = scores[keep]
         if len(keep) == 0:
             return ()
         a = self.anchors[keep]
