@@ -208,17 +208,40 @@ def test_auc() -> None:
 # --- torch: model, losses, export ----------------------------------------------------------------
 
 
-def test_model_forward_shapes() -> None:
+@pytest.mark.parametrize("decoder", ["concat", "add"])
+def test_model_forward_shapes(decoder: str) -> None:
     torch = pytest.importorskip("torch")
     from faceanalytics.train.model import RecombinatorNet
 
-    model = RecombinatorNet(68, (4, 8, 8, 8)).eval()
+    model = RecombinatorNet(68, (4, 8, 8, 8), decoder).eval()
     with torch.no_grad():
         coords, conf = model(torch.rand(3, 1, 80, 80) * 255)
         heat = model.heatmaps(torch.zeros(1, 1, 80, 80))
     assert coords.shape == (3, 68, 2) and conf.shape == (3, 68) and heat.shape == (1, 68, 80, 80)
     assert float(coords.min()) >= 0.0 and float(coords.max()) <= 79.0
     assert float(conf.min()) > 0.0 and float(conf.max()) <= 1.0
+
+
+def test_the_add_decoder_is_cheaper_and_reloads_from_its_weights(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.loop import load_network
+    from faceanalytics.train.model import RecombinatorNet
+
+    def params(m: torch.nn.Module) -> int:
+        return sum(p.numel() for p in m.parameters())
+
+    concat, add = RecombinatorNet(68), RecombinatorNet(68, decoder="add")
+    # the shipped concat network: 292,660 weights; the add decoder drops 53,024 of them
+    assert params(concat) == 292_660 and params(add) == 239_636
+    for net in (concat, add):
+        torch.save(net.state_dict(), tmp_path / f"{net.decoder}.pt")
+        back = load_network(tmp_path / f"{net.decoder}.pt", torch.device("cpu"))
+        assert back.decoder == net.decoder and back.widths == net.widths
+        x = torch.rand(1, 1, 80, 80) * 255
+        with torch.no_grad():
+            torch.testing.assert_close(back(x)[0], net.eval()(x)[0])
+    with pytest.raises(ValueError, match="decoder"):
+        RecombinatorNet(68, decoder="sum")
 
 
 def test_softargmax_finds_the_peak() -> None:
@@ -276,7 +299,8 @@ def test_heatmap_losses() -> None:
     assert float(heatmap_cross_entropy(wrong, target, torch.zeros(1))) == 0.0
 
 
-def test_export_is_accepted_by_fpenet_runner(tmp_path: Path) -> None:
+@pytest.mark.parametrize("decoder", ["concat", "add"])
+def test_export_is_accepted_by_fpenet_runner(tmp_path: Path, decoder: str) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from faceanalytics.fpenet import FPENetRunner
@@ -284,7 +308,7 @@ def test_export_is_accepted_by_fpenet_runner(tmp_path: Path) -> None:
     from faceanalytics.train.model import RecombinatorNet
 
     torch.manual_seed(0)
-    model = RecombinatorNet(68, (4, 8, 8, 8))
+    model = RecombinatorNet(68, (4, 8, 8, 8), decoder)
     path = export_onnx(model, tmp_path / "tiny.onnx", crop_scale=1.25)
     import onnx
 

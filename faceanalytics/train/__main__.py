@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .loop import TrainConfig, train
+from .model import DECODERS
 
 
 def _keep_heap() -> None:
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rest-weight", type=float, default=d.rest_weight)
     p.add_argument("--widths", default=",".join(map(str, d.widths)), help="channels of the 80,40,20,10 px branches")
     p.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        default=d.decoder,
+        help="how the decoder recombines the branches: concat (TAO's recombinator) or add (a third of its cost)",
+    )
+    p.add_argument(
         "--crop-scale",
         type=float,
         default=d.crop_scale,
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         mouth_weight=args.mouth_weight,
         rest_weight=args.rest_weight,
         widths=tuple(int(w) for w in args.widths.split(",")),
+        decoder=args.decoder,
         crop_scale=args.crop_scale,
         label_shift_x=args.label_shift_x,
         seed=args.seed,

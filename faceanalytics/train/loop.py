@@ -86,6 +86,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 2
     widths: tuple[int, ...] = (16, 32, 64, 64)
+    decoder: str = "concat"  # how the decoder recombines branches: "concat" or "add" (model.py)
     label_shift_x: float = 0.0  # annotations' offset right of mirror symmetry, / outer-eye-corner distance (flips keep it)
     crop_scale: float = 1.25  # crop side / face box side (1.0 is TAO's crop; 1.25 keeps the chin inside BlazeFace crops)
     tracking_fraction: float = 0.2  # crops from previous-frame landmark boxes instead of detector-like boxes
@@ -226,11 +227,12 @@ def predict_image_points(
 
 def load_network(path: str | Path, device: torch.device) -> RecombinatorNet:
     """A network from a checkpoint of any run (``teacher.pt``, a state dict, or ``last.pt``); its
-    branch widths are read from the weights."""
+    branch widths and decoder are read from the weights."""
     state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data only
     state = state.get("model", state)
     widths = tuple(int(state[f"enc{i}.0.0.weight"].shape[0]) for i in range(1, 5))
-    net = RecombinatorNet(int(state["head.weight"].shape[0]), widths).to(device)
+    decoder = "add" if "dec1.fine.0.weight" in state else "concat"
+    net = RecombinatorNet(int(state["head.weight"].shape[0]), widths, decoder).to(device)
     net.load_state_dict(state)
     return net.eval()
 
@@ -410,15 +412,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     val_pts = np.stack([s.points for s in val_s]).astype(np.float32)
     val_boxes = np.stack([box_from_features(np.asarray(stats.mean), p) for p in val_pts])
 
-    model = RecombinatorNet(SCHEMA_68.num_points, cfg.widths).to(device)
+    model = RecombinatorNet(SCHEMA_68.num_points, cfg.widths, cfg.decoder).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start_epoch, history = 0, []
     last = ckdir / "last.pt"
     if resume and last.exists():
         ck = torch.load(last, map_location=device, weights_only=True)  # tensors and plain data only: no pickled code
         saved = ck.get("config") or {}
-        for key in ("crop_scale", "label_shift_x", "widths"):  # what the crops and the network must keep
-            before, now = saved.get(key), getattr(cfg, key)
+        for key in ("crop_scale", "label_shift_x", "widths", "decoder"):  # what the crops and the network must keep
+            before, now = saved.get(key, "concat" if key == "decoder" else None), getattr(cfg, key)
             if before is not None and list(np.atleast_1d(before)) != list(np.atleast_1d(now)):
                 raise ValueError(f"--resume: {last} was trained with {key}={before}, not {now}; keep it or use a new --out")
         model.load_state_dict(ck["model"])
