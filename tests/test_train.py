@@ -323,6 +323,27 @@ def test_export_is_accepted_by_fpenet_runner(tmp_path: Path, decoder: str) -> No
         tp, tc = model.eval()(torch.from_numpy(x))
     np.testing.assert_allclose(pts, tp.numpy(), atol=1e-3)
     np.testing.assert_allclose(conf, tc.numpy(), atol=1e-5)
+    # one batch dimension throughout: onnxruntime fuses the add decoder's sums only then
+    batch = {v.type.tensor_type.shape.dim[0].dim_param for v in proto.graph.value_info if len(v.type.tensor_type.shape.dim) >= 3}
+    assert batch == {"N"}
+
+
+def test_onnxruntime_fuses_the_add_decoders_sums(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    import onnxruntime as ort
+
+    from faceanalytics.train.export import export_onnx
+    from faceanalytics.train.model import RecombinatorNet
+
+    torch.manual_seed(0)
+    path = export_onnx(RecombinatorNet(68, (16, 32, 64, 64), "add"), tmp_path / "add.onnx")
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx")).graph.node]
+    assert ops.count("Add") == 0 and ops.count("Relu") == 0  # both inside the decoder's convolutions
+    assert ops.count("Conv") >= 15
 
 
 def test_box_stats_json(tmp_path: Path) -> None:
