@@ -68,7 +68,7 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         size=1_021_110,
         num_points=68,
         crop_scale=1.25,
-        description="faceanalytics FPENet-68: recombinator network 16-32-64-64, add decoder, trained on ../shared/data/landmarks68",
+        description="faceanalytics FPENet-68: recombinator net 16-32-64-64, add decoder, trained on ../shared/data/landmarks68",
     ),
     "fpenet68-int8": ModelSpec(
         name="fpenet68-int8",

@@ -231,7 +231,7 @@ def load_network(path: str | Path, device: torch.device) -> RecombinatorNet:
     state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data only
     state = state.get("model", state)
     widths = tuple(int(state[f"enc{i}.0.0.weight"].shape[0]) for i in range(1, 5))
-    decoder = "add" if "dec1.fine.0.weight" in state else "add-before" if "dec1.conv.0.weight" in state else "concat"
+    decoder = "add" if "dec1.fine.0.weight" in state else "concat"
     net = RecombinatorNet(int(state["head.weight"].shape[0]), widths, decoder).to(device)
     net.load_state_dict(state)
     return net.eval()

@@ -27,7 +27,7 @@ from torch.nn import functional as F  # noqa: N812
 __all__ = ["CROP_SIZE", "DECODERS", "RecombinatorNet", "SoftArgmax"]
 
 CROP_SIZE = 80
-DECODERS = ("concat", "add", "add-before")
+DECODERS = ("concat", "add")
 
 
 def _cbr(cin: int, cout: int) -> nn.Sequential:
@@ -60,18 +60,6 @@ class _AddFuse(nn.Module):
 
     def fuse(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         return F.relu(self.fine(fine) + _upsample(self.coarse(coarse)))
-
-
-class _SumFuse(nn.Module):
-    """3x3 conv + BN + ReLU of (the fine map + upsampled BN(1x1 conv of the coarse map))."""
-
-    def __init__(self, fine: int, coarse: int) -> None:
-        super().__init__()
-        self.coarse = nn.Sequential(nn.Conv2d(coarse, fine, 1, bias=False), nn.BatchNorm2d(fine))
-        self.conv = _cbr(fine, fine)
-
-    def fuse(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        return self.conv(fine + _upsample(self.coarse(coarse)))
 
 
 class SoftArgmax(nn.Module):
@@ -117,7 +105,7 @@ class RecombinatorNet(nn.Module):
         self.enc2 = nn.Sequential(_cbr(c1, c2), _cbr(c2, c2))
         self.enc3 = nn.Sequential(_cbr(c2, c3), _cbr(c3, c3))
         self.enc4 = nn.Sequential(_cbr(c3, c4), _cbr(c4, c4), _cbr(c4, c4))
-        fuse = {"concat": _ConcatFuse, "add": _AddFuse, "add-before": _SumFuse}[decoder]
+        fuse = _ConcatFuse if decoder == "concat" else _AddFuse
         self.dec3, self.dec2, self.dec1 = fuse(c3, c4), fuse(c2, c3), fuse(c1, c2)
         self.head = nn.Conv2d(c1, num_points, 1)
         self.softargmax = SoftArgmax(CROP_SIZE)
