@@ -30,9 +30,14 @@ CROP_SIZE = 80
 DECODERS = ("concat", "add")
 
 
+def _cb(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
+    """Convolution (same padding, no bias) and batch norm."""
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout))
+
+
 def _cbr(cin: int, cout: int) -> nn.Sequential:
     """3x3 convolution, batch norm, ReLU."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(*_cb(cin, cout), nn.ReLU(inplace=True))
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -55,8 +60,8 @@ class _AddFuse(nn.Module):
 
     def __init__(self, fine: int, coarse: int) -> None:
         super().__init__()
-        self.fine = nn.Sequential(nn.Conv2d(fine, fine, 3, padding=1, bias=False), nn.BatchNorm2d(fine))
-        self.coarse = nn.Sequential(nn.Conv2d(coarse, fine, 1, bias=False), nn.BatchNorm2d(fine))
+        self.fine = _cb(fine, fine)
+        self.coarse = _cb(coarse, fine, kernel=1)
 
     def fuse(self, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         return F.relu(self.fine(fine) + _upsample(self.coarse(coarse)))
