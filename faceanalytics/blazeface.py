@@ -126,7 +126,7 @@ class OnnxBlazeFace:
         self.min_score = float(min_score)
         #: the converted model (serialized), its channels rounded up to onnxruntime's blocks
         self.onnx_model: bytes = tflite_to_onnx(self.model_path, channel_block=simd_channel_block())
-        self.session = create_session(self.onnx_model, device, 1 if threads is None else threads)
+        self.session = create_session(self.onnx_model, device, 1 if threads is None else threads, label=str(self.model_path))
         self._outputs = ("regressors", "classificators")
         missing = [o for o in self._outputs if o not in {x.name for x in self.session.get_outputs()}]
         if missing:

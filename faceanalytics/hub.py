@@ -1,4 +1,9 @@
-"""Finding model files: explicit path, then the cache ``$FACEANALYTICS_HOME``, then download.
+"""Finding model files: explicit path, then the package, then the cache ``$FACEANALYTICS_HOME``, then download.
+
+Every registered model ships inside the package (``faceanalytics/models/``: the landmark and
+mouth-cue networks we train, and MediaPipe's BlazeFace detector files under their Apache-2.0
+licence), so a fresh install works offline. The cache and downloads serve models the package
+lacks (a stripped or repackaged install, or registered models declared with a ``url`` only).
 
 The cache defaults to ``~/.cache/faceanalytics``. Downloads go over HTTPS (plain HTTP only to
 this machine, for tests; redirects are held to the same rule), with a timeout per read and for the
@@ -31,6 +36,7 @@ __all__ = [
     "package_models_dir",
     "resolve_detector_model",
     "sha256_file",
+    "shipped_path",
 ]
 
 logger = logging.getLogger("faceanalytics")
@@ -154,11 +160,12 @@ def resolve_detector_model(
     """The file of detector model ``name`` ("short" or "full").
 
     Order: ``path`` if given (must exist; not checksummed, so users can bring their own file),
-    then ``home() / spec.filename`` (checksummed), then a download into ``home()``.
+    then the copy shipped in the package, then ``home() / spec.filename``, then a download into
+    ``home()`` (the last two checksummed, and only when the package lacks the file).
 
     Raises:
-        ModelNotFoundError: unknown name, missing explicit path, or not cached with downloads off.
-        ChecksumError: a cached file with the wrong digest.
+        ModelNotFoundError: unknown name, missing explicit path, or neither shipped nor cached with downloads off.
+        ChecksumError: a shipped or cached file with the wrong digest.
         DownloadError: the download failed.
     """
     if path is not None:
@@ -174,7 +181,28 @@ def resolve_detector_model(
         spec = DETECTOR_MODELS[name]
     except KeyError:
         raise ModelNotFoundError(f"unknown detector model {name!r}; known: {', '.join(DETECTOR_MODELS)}") from None
+    shipped = shipped_path(spec)
+    if shipped is not None:
+        return shipped
     return fetch(spec, home(), allow_download=allow_download, progress=progress)
+
+
+def shipped_path(spec: ModelSpec) -> Path | None:
+    """The package's own copy of ``spec``'s file, verified; ``None`` when the package lacks it.
+
+    Raises:
+        ChecksumError: the shipped file's digest differs from the registry (a damaged install).
+    """
+    if not spec.shipped:
+        return None
+    path = package_models_dir() / spec.filename
+    if not path.is_file():
+        logger.debug("model %s is not in the package (%s); looking in the cache", spec.name, path)
+        return None
+    digest = sha256_file(path)
+    if digest != spec.sha256:
+        raise ChecksumError(f"{path} has sha256 {digest}, expected {spec.sha256}; reinstall faceanalytics")
+    return path
 
 
 def fetch(spec: ModelSpec, cache: Path, *, allow_download: bool = True, progress: bool = True) -> Path:
@@ -217,10 +245,9 @@ def _shipped(registry: Mapping[str, ModelSpec], name: str, kind: str) -> tuple[P
     if spec is None:
         known = ", ".join(registry) or "none"
         raise ModelNotFoundError(f"unknown {kind} model {name!r} (registered: {known}); pass a path to an ONNX file instead")
-    path = package_models_dir() / spec.filename
-    if not path.is_file():
-        raise ModelNotFoundError(f"{kind} model {name!r} should ship at {path} but is missing; reinstall faceanalytics")
-    digest = sha256_file(path)
-    if digest != spec.sha256:
-        raise ChecksumError(f"{path} has sha256 {digest}, expected {spec.sha256}; reinstall faceanalytics")
+    path = shipped_path(spec)
+    if path is None:
+        raise ModelNotFoundError(
+            f"{kind} model {name!r} should ship at {package_models_dir() / spec.filename} but is missing; reinstall faceanalytics"
+        )
     return path, spec

@@ -150,7 +150,7 @@ class JointSession:
         graph = onnx.helper.make_graph(nodes, "faceanalytics_joint", outer_inputs, outer_outputs)
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in imports.items()])
         model.ir_version = min(p.ir_version for p in protos)
-        self.session = create_session(model.SerializeToString(), "cpu", threads)
+        self.session = create_session(model.SerializeToString(), "cpu", threads, label="joint session")
 
     @staticmethod
     def outer_name(index: int, name: str) -> str:

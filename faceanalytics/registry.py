@@ -21,7 +21,10 @@ class ModelSpec:
         filename: file name in the package (landmark models) or the model cache (detectors).
         sha256: hex digest the file must have.
         size: file size in bytes (shown before downloads; checked with the digest).
-        url: where to download it; ``None`` for files shipped inside the package.
+        url: where to download it; ``None`` for files shipped inside the package only.
+        shipped: the file ships inside the package (``faceanalytics/models/``), so it works offline
+            from the first run; a model with a ``url`` too is downloaded only if the package lacks it.
+        source: where the file comes from and under which licence (provenance, shown by ``info``).
         num_points: landmarks the model returns (landmark models only).
         crop_scale: landmark models only: the side of the square crop over the face box's longer
             side (1.0 is TAO's crop). The file's ``crop_scale`` metadata must agree.
@@ -36,7 +39,15 @@ class ModelSpec:
     num_points: int | None = None
     crop_scale: float = 1.0
     description: str = ""
+    shipped: bool = False
+    source: str = ""
 
+
+#: Both BlazeFace files ship inside the package (faceanalytics/models/, licence beside them).
+_BLAZEFACE_SOURCE = (
+    "mediapipe 0.10.21 wheel on PyPI (mediapipe/modules/face_detection/), Apache-2.0, "
+    "faceanalytics/models/LICENSE-BlazeFace.txt"
+)
 
 DETECTOR_MODELS = MappingProxyType(
     {
@@ -47,6 +58,8 @@ DETECTOR_MODELS = MappingProxyType(
             size=229_714,
             url="https://storage.googleapis.com/mediapipe-assets/face_detection_short_range.tflite?generation=1677044301978921",
             description="MediaPipe BlazeFace short range (faces within about 2 m), 128x128 input, Apache-2.0",
+            shipped=True,
+            source=_BLAZEFACE_SOURCE,
         ),
         "full": ModelSpec(
             name="full",
@@ -55,6 +68,8 @@ DETECTOR_MODELS = MappingProxyType(
             size=676_746,
             url="https://storage.googleapis.com/mediapipe-assets/face_detection_full_range_sparse.tflite?generation=1674261618323821",
             description="MediaPipe BlazeFace full range sparse (faces up to about 5 m), 192x192 input, Apache-2.0",
+            shipped=True,
+            source=_BLAZEFACE_SOURCE,
         ),
     }
 )
@@ -69,6 +84,7 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         num_points=68,
         crop_scale=1.25,
         description="faceanalytics FPENet-68: recombinator net 16-32-64-64, add decoder, trained on ../shared/data/landmarks68",
+        shipped=True,
     ),
     "fpenet68-int8": ModelSpec(
         name="fpenet68-int8",
@@ -78,6 +94,7 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         num_points=68,
         crop_scale=1.25,
         description="fpenet68 with INT8 convolutions (onnxruntime static quantisation, QDQ U8S8), for CPUs",
+        shipped=True,
     ),
     "fpenet68-fp16": ModelSpec(
         name="fpenet68-fp16",
@@ -87,6 +104,7 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         num_points=68,
         crop_scale=1.25,
         description="fpenet68 in half precision (float32 input and outputs), for CUDA and TensorRT",
+        shipped=True,
     ),
 })
 
@@ -98,6 +116,7 @@ MOUTH_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         sha256="dfbf7a8cdf8b30a419db1ebc6e344cab5c9756f03e7d423bf4c9f9e40e663285",
         size=84_183,
         description="faceanalytics mouth cues: smile and mouth-open logits from the mouth crop and shape, trained on FER-2013",
+        shipped=True,
     ),
 })
 

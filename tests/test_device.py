@@ -1,10 +1,13 @@
 import logging
+import subprocess
+import sys
 
 import onnxruntime as ort
 import pytest
 
+import faceanalytics.device as device_module
 from faceanalytics import DeviceError, FPENetRunner
-from faceanalytics.device import create_session, resolve_providers
+from faceanalytics.device import check_provider, create_session, resolve_providers
 
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
 
@@ -19,7 +22,7 @@ def test_resolve_named_devices(tmp_path, monkeypatch):
     assert trt[0][1]["trt_fp16_enable"] and trt[0][1]["trt_engine_cache_enable"]
     assert trt[0][1]["trt_engine_cache_path"] == str(tmp_path / "tensorrt")
     auto = resolve_providers("auto")
-    assert auto[-1] == CPU and (auto[0] == CUDA) == (CUDA in ort.get_available_providers())
+    assert auto[-1] == CPU and (auto[0] == CUDA) == check_provider(CUDA).works
 
 
 def test_explicit_provider_lists_pass_through():
@@ -41,13 +44,13 @@ def test_bad_thread_counts_raise(fpenet68):
 
 
 def _cuda_really_runs(model) -> bool:
+    """Independent of check_provider: a real session on the model, in a child process (its native
+    error lines stay there)."""
     if CUDA not in ort.get_available_providers():
         return False
-    ort.set_default_logger_severity(4)
-    try:
-        return ort.InferenceSession(str(model), providers=[CUDA, CPU]).get_providers()[0] == CUDA
-    finally:
-        ort.set_default_logger_severity(2)
+    code = f"import onnxruntime as o; print(o.InferenceSession({str(model)!r}, providers={[CUDA, CPU]!r}).get_providers()[0])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    return done.stdout.strip() == CUDA
 
 
 def test_auto_is_quiet_and_providers_are_visible(fpenet68, caplog):
@@ -65,3 +68,42 @@ def test_explicit_gpu_that_ends_on_cpu_warns(fpenet68, caplog):
         runner = FPENetRunner(fpenet68, device="cuda")
     assert runner.providers == (CPU,)
     assert any("CPU" in r.getMessage() or "lacks" in r.getMessage() for r in caplog.records)
+
+
+def test_cpu_always_passes_its_check_and_unknown_providers_fail():
+    assert check_provider(CPU).works
+    bogus = check_provider("NoSuchExecutionProvider")
+    assert not bogus.works and not bogus.compiled and "not in this onnxruntime build" in bogus.reason
+
+
+def test_a_gpu_without_driver_or_libraries_gives_one_warning_and_no_native_output(fpenet68, caplog, capfd, monkeypatch):
+    """onnxruntime-gpu lists CUDA on any machine; asking for it where it cannot run must cost one
+    log line with the reason, not onnxruntime's native error spew, and the session runs on the CPU."""
+    if _cuda_really_runs(fpenet68):
+        pytest.skip("CUDA really runs here")
+    monkeypatch.setattr(device_module, "_checks", {})
+    monkeypatch.setattr(device_module, "_warned", set())
+    if CUDA in ort.get_available_providers():  # force the child-process test inference, whatever the driver
+        monkeypatch.setattr(device_module, "_nvidia_driver", lambda: "")
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING, logger="faceanalytics"):
+        first = FPENetRunner(fpenet68, device="cuda")
+        second = FPENetRunner(fpenet68, device="cuda")
+    assert first.providers == second.providers == (CPU,)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "cuda" in warnings[0] and CUDA in warnings[0], warnings
+    assert "<bytes>" not in warnings[0]
+    native = capfd.readouterr()
+    assert native.err == "" and native.out == "", native.err[:500]
+    check = check_provider(CUDA)
+    assert not check.works and check.reason
+
+
+def test_the_driver_check_comes_first(monkeypatch):
+    if CUDA not in ort.get_available_providers():
+        pytest.skip("this onnxruntime has no CUDA provider")
+    monkeypatch.setattr(device_module, "_checks", {})
+    monkeypatch.setattr(device_module, "_nvidia_driver", lambda: "no NVIDIA driver (libcuda.so.1 not found)")
+    monkeypatch.setattr(device_module.subprocess, "run", lambda *a, **k: pytest.fail("no child process without a driver"))
+    check = check_provider(CUDA)
+    assert check.compiled and not check.works and "driver" in check.reason

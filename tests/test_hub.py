@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_path
 
-from faceanalytics import ChecksumError, DownloadError, ModelNotFoundError
+from faceanalytics import ChecksumError, DownloadError, ModelNotFoundError, hub
 from faceanalytics.hub import download, fetch, home, resolve_detector_model, sha256_file
 from faceanalytics.registry import DETECTOR_MODELS
 
@@ -115,7 +115,37 @@ def test_fetch_refuses_a_corrupt_cached_file(tmp_path):
     assert "download-models" in str(info.value)
 
 
-def test_missing_without_downloads_says_how_to_fix(tmp_path, monkeypatch):
+def test_the_detector_weights_ship_with_the_package(tmp_path, monkeypatch):
+    """A fresh, offline install: empty cache, no downloads, and both BlazeFace files are found,
+    inside the package, with their licence beside them."""
+    monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path / "empty"))
+    for name, spec in DETECTOR_MODELS.items():
+        path = resolve_detector_model(name, allow_download=False)
+        assert path == hub.package_models_dir() / spec.filename
+        assert sha256_file(path) == spec.sha256 and path.stat().st_size == spec.size
+        assert spec.shipped and "Apache-2.0" in spec.source
+    licence = hub.package_models_dir() / "LICENSE-BlazeFace.txt"
+    assert "Apache License" in licence.read_text() and "Version 2.0" in licence.read_text()
+    assert not (tmp_path / "empty").exists()  # nothing was written to the cache
+
+
+def test_a_damaged_shipped_file_is_refused(tmp_path, monkeypatch):
+    spec = DETECTOR_MODELS["short"]
+    (tmp_path / spec.filename).write_bytes(b"garbage")
+    monkeypatch.setattr(hub, "package_models_dir", lambda: tmp_path)
+    with pytest.raises(ChecksumError, match="reinstall"):
+        resolve_detector_model("short", allow_download=False)
+
+
+@pytest.fixture
+def no_shipped_weights(tmp_path, monkeypatch):
+    """A package without the detector files (a stripped repackaging): the cache and downloads serve."""
+    empty = tmp_path / "package_models"
+    empty.mkdir()
+    monkeypatch.setattr(hub, "package_models_dir", lambda: empty)
+
+
+def test_missing_without_downloads_says_how_to_fix(tmp_path, monkeypatch, no_shipped_weights):
     monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path))
     with pytest.raises(ModelNotFoundError, match="download-models"):
         resolve_detector_model("short", allow_download=False)
@@ -133,7 +163,7 @@ def test_home_defaults_to_the_user_cache(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["short", "full"])
-def test_real_blazeface_files_download_and_are_found(serve, tmp_path, monkeypatch, name):
+def test_real_blazeface_files_download_and_are_found(serve, tmp_path, monkeypatch, name, no_shipped_weights):
     """The registry's digests match the real MediaPipe files: served from ../shared/models on
     127.0.0.1, downloaded into an empty cache, then found there by name."""
     spec = DETECTOR_MODELS[name]
@@ -146,7 +176,7 @@ def test_real_blazeface_files_download_and_are_found(serve, tmp_path, monkeypatc
     assert resolve_detector_model(name, allow_download=False) == cache / spec.filename
 
 
-def test_files_placed_by_hand_in_the_cache_are_found(tmp_path, monkeypatch):
+def test_files_placed_by_hand_in_the_cache_are_found(tmp_path, monkeypatch, no_shipped_weights):
     for spec in DETECTOR_MODELS.values():
         shutil.copy(shared_path("models", spec.filename), tmp_path / spec.filename)
     monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path))
