@@ -30,9 +30,10 @@ def main() -> int:
         return 1
     print(f"{len(result.faces)} face(s) on {pipe.providers[0]}")
     for i, face in enumerate(result.faces):
-        eye = face.region("left_eye").mean(axis=0)
-        box = face.box.round(1).tolist()
-        print(f"face {i}: box {box}, score {face.score:.2f}, subject's left eye at {eye.round(1).tolist()}")
+        # Round as Python floats: float32 rounded to 0.1 still prints as 129.10000610351562.
+        box = [round(float(v), 1) for v in face.box]
+        eye = [round(float(v), 1) for v in face.region("left_eye").mean(axis=0)]
+        print(f"face {i}: box {box}, score {face.score:.2f}, subject's left eye at {eye}")
     cv2.imwrite(args.output, annotate(image, result))
     return 0
 

@@ -25,6 +25,34 @@ def _r(start: int, stop: int) -> tuple[int, ...]:
     return tuple(range(start, stop))
 
 
+# The disjoint regions, in drawing order; the unions of some of them; the named single points.
+_REGION_NAMES = (
+    "jaw",
+    "right_eyebrow",
+    "left_eyebrow",
+    "nose_bridge",
+    "nose_lower",
+    "right_eye",
+    "left_eye",
+    "outer_lips",
+    "inner_lips",
+    "pupils",
+    "ears",
+    "eye_contours",
+)
+_UNION_NAMES = ("nose", "mouth")
+_POINT_NAMES = (
+    "right_eye_outer",
+    "right_eye_inner",
+    "left_eye_inner",
+    "left_eye_outer",
+    "nose_tip",
+    "mouth_right",
+    "mouth_left",
+    "chin",
+)
+
+
 @dataclass(frozen=True)
 class LandmarkSchema:
     """Named regions and points of one landmark layout.
@@ -75,21 +103,29 @@ class LandmarkSchema:
     @property
     def regions(self) -> Mapping[str, tuple[int, ...]]:
         """Every non-empty region by name, disjoint and together covering all points."""
-        names = (
-            "jaw",
-            "right_eyebrow",
-            "left_eyebrow",
-            "nose_bridge",
-            "nose_lower",
-            "right_eye",
-            "left_eye",
-            "outer_lips",
-            "inner_lips",
-            "pupils",
-            "ears",
-            "eye_contours",
-        )
-        return MappingProxyType({n: getattr(self, n) for n in names if getattr(self, n)})
+        return MappingProxyType({n: getattr(self, n) for n in _REGION_NAMES if getattr(self, n)})
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """Every name :meth:`indices` (and ``Face.region``) accepts for this layout: the non-empty
+        regions of :attr:`regions`, the unions ``nose`` (bridge and lower) and ``mouth`` (outer and
+        inner lips), and the single points (``nose_tip``, ``chin``, the eye and mouth corners)."""
+        return (*self.regions, *_UNION_NAMES, *_POINT_NAMES)
+
+    def indices(self, name: str) -> tuple[int, ...]:
+        """0-based indices of a named region, union or single point (one index) of this layout.
+
+        Raises:
+            KeyError: ``name`` is none of :attr:`region_names` (the message lists them all), or a
+                region this layout lacks (``pupils`` of the 68-point layout).
+        """
+        if name in _POINT_NAMES:
+            return (getattr(self, name),)
+        if name in _REGION_NAMES or name in _UNION_NAMES:
+            idx = getattr(self, name)
+            if idx:
+                return idx
+        raise KeyError(f"schema {self.name} has no region {name!r}; it has {', '.join(self.region_names)}")
 
     @property
     def connections(self) -> tuple[tuple[int, int], ...]:

@@ -3,6 +3,12 @@
 Coordinates are in input-image pixels, origin at the top-left corner, x to the right, y down,
 with pixel centres on integer coordinates (OpenCV's convention: ``cv2.circle(img, (x, y))`` marks
 the point). Boxes are ``x1, y1, x2, y2``.
+
+JSON (``to_dict()`` / ``to_json()``) rounds every number to a fixed number of decimals by its unit,
+so that no float32 noise (``129.09425354003906``) reaches it: pixels, degrees and millimetres to
+:data:`PIXEL_DECIMALS` (2), dimensionless values (scores, confidences, EAR, MAR, radians) to
+:data:`RATIO_DECIMALS` (4). NaN and infinities become ``null``. The arrays and attributes themselves
+are not rounded.
 """
 
 from __future__ import annotations
@@ -20,7 +26,18 @@ import numpy as np
 from .errors import ParameterError
 from .schema import LandmarkSchema
 
-__all__ = ["DETECTOR_KEYPOINT_NAMES", "Alignment", "Detection", "Eyes", "Face", "HeadPose", "Mouth", "Result"]
+__all__ = [
+    "DETECTOR_KEYPOINT_NAMES",
+    "PIXEL_DECIMALS",
+    "RATIO_DECIMALS",
+    "Alignment",
+    "Detection",
+    "Eyes",
+    "Face",
+    "HeadPose",
+    "Mouth",
+    "Result",
+]
 
 #: Names of the six BlazeFace keypoints, in order (sides are the subject's).
 DETECTOR_KEYPOINT_NAMES: tuple[str, ...] = (
@@ -66,9 +83,24 @@ class Detection:
         return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
-def _num(x: float) -> float | None:
-    """A float for JSON: NaN and infinities become ``None`` (null)."""
-    return float(x) if math.isfinite(x) else None
+#: Decimals kept in JSON for pixels, degrees and millimetres (0.01 px: far below landmark error).
+PIXEL_DECIMALS = 2
+#: Decimals kept in JSON for dimensionless values: scores, confidences, EAR, MAR, radians.
+RATIO_DECIMALS = 4
+
+
+def _num(x: float, decimals: int) -> float | None:
+    """A float for JSON rounded to ``decimals`` (no float32 noise, no ``-0.0``); NaN and infinities
+    become ``None`` (null)."""
+    x = float(x)
+    return round(x, decimals) + 0.0 if math.isfinite(x) else None
+
+
+def _nums(a: np.ndarray, decimals: int) -> list[Any]:
+    """An array as nested lists of :func:`_num` values."""
+    if a.ndim > 1:
+        return [_nums(row, decimals) for row in a]
+    return [_num(v, decimals) for v in a.tolist()]
 
 
 @dataclass(frozen=True)
@@ -99,7 +131,8 @@ class Eyes:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "left_ear": _num(self.left_ear), "right_ear": _num(self.right_ear), "ear": _num(self.ear),
+            "left_ear": _num(self.left_ear, RATIO_DECIMALS), "right_ear": _num(self.right_ear, RATIO_DECIMALS),
+            "ear": _num(self.ear, RATIO_DECIMALS),
             "left_closed": self.left_closed, "right_closed": self.right_closed, "closed": self.closed,
             "valid": self.valid, "reason": self.reason,
         }
@@ -128,10 +161,10 @@ class Mouth:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "mar": _num(self.mar),
+            "mar": _num(self.mar, RATIO_DECIMALS),
             "open": self.open,
-            "open_score": _num(self.open_score),
-            "smile": _num(self.smile),
+            "open_score": _num(self.open_score, RATIO_DECIMALS),
+            "smile": _num(self.smile, RATIO_DECIMALS),
             "valid": self.valid,
             "reason": self.reason,
         }
@@ -171,10 +204,12 @@ class HeadPose:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "yaw": _num(self.yaw), "pitch": _num(self.pitch), "roll": _num(self.roll),
-            "rotation_vector": [_num(v) for v in self.rotation_vector.tolist()],
-            "translation": [_num(v) for v in self.translation.tolist()],
-            "reprojection_error": _num(self.reprojection_error), "valid": self.valid, "reason": self.reason,
+            "yaw": _num(self.yaw, PIXEL_DECIMALS), "pitch": _num(self.pitch, PIXEL_DECIMALS),
+            "roll": _num(self.roll, PIXEL_DECIMALS),
+            "rotation_vector": _nums(self.rotation_vector, RATIO_DECIMALS),  # radians
+            "translation": _nums(self.translation, PIXEL_DECIMALS),  # mm
+            "reprojection_error": _num(self.reprojection_error, PIXEL_DECIMALS),  # pixels
+            "valid": self.valid, "reason": self.reason,
         }
 
 
@@ -250,11 +285,17 @@ class Face:
             )
 
     def region(self, name: str) -> np.ndarray:
-        """Landmarks of a named region of the schema, e.g. ``face.region("left_eye")`` -> (k, 2)."""
-        idx = getattr(self.schema, name, None)
-        if not isinstance(idx, tuple) or not idx:
-            raise KeyError(f"schema {self.schema.name} has no region {name!r}; it has {sorted(self.schema.regions)}")
-        return self.landmarks[list(idx)]
+        """Landmarks of a named region, e.g. ``face.region("left_eye")`` -> (6, 2).
+
+        ``name`` is any of ``face.schema.region_names``: a region (``jaw`` ... ``inner_lips``, and
+        ``pupils``, ``ears``, ``eye_contours`` where the layout has them), a union (``nose``,
+        ``mouth``) or a single point (``nose_tip``, ``chin``, ``left_eye_outer``, ...), which gives
+        a (1, 2) array.
+
+        Raises:
+            KeyError: an unknown name; the message lists every valid one.
+        """
+        return self.landmarks[list(self.schema.indices(name))]
 
     def with_result(self, name: str, value: Any) -> Face:
         """A copy with a plugin's result attached: a built-in field, or ``extras[name]``."""
@@ -272,17 +313,19 @@ class Face:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: arrays become lists of floats; NaN becomes null. Plugin results appear
-        under their names (``head_pose``, ``eyes``, ``mouth``, user plugins' names) when they ran
-        and offer ``to_dict()``; the alignment crop is never serialised."""
+        """JSON-ready dict: arrays become lists of floats, rounded as the module says (pixels to
+        :data:`PIXEL_DECIMALS`, ``score`` and ``confidence`` to :data:`RATIO_DECIMALS`); NaN
+        becomes null. Plugin results appear under their names (``head_pose``, ``eyes``, ``mouth``,
+        user plugins' names, as their own ``to_dict()`` gives them) when they ran and offer
+        ``to_dict()``; the alignment crop is never serialised."""
         d: dict[str, Any] = {} if self.track_id is None else {"track_id": self.track_id}
         d |= {
-            "box": self.box.tolist(),
-            "score": self.score,
+            "box": _nums(self.box, PIXEL_DECIMALS),
+            "score": _num(self.score, RATIO_DECIMALS),
             "schema": self.schema.name,
-            "landmarks": self.landmarks.tolist(),
-            "confidence": self.confidence.tolist(),
-            "detector_keypoints": self.detector_keypoints.tolist(),
+            "landmarks": _nums(self.landmarks, PIXEL_DECIMALS),
+            "confidence": _nums(self.confidence, RATIO_DECIMALS),
+            "detector_keypoints": _nums(self.detector_keypoints, PIXEL_DECIMALS),
         }
         for name in ("head_pose", "eyes", "mouth"):
             value = getattr(self, name)
@@ -310,10 +353,12 @@ class Result:
         return len(self.faces)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: ``{"image_size": {"width", "height"}, "faces": [...]}``."""
+        """JSON-ready dict: ``{"image_size": {"width", "height"}, "faces": [...]}``, numbers rounded
+        by unit (see :meth:`Face.to_dict`)."""
         w, h = self.image_size
         return {"image_size": {"width": int(w), "height": int(h)}, "faces": [f.to_dict() for f in self.faces]}
 
     def to_json(self, **kwargs: Any) -> str:
-        """``json.dumps(self.to_dict(), **kwargs)``."""
+        """``json.dumps(self.to_dict(), **kwargs)``: pixels with at most 2 decimals, scores and
+        other dimensionless values with at most 4, never float32 noise such as ``129.09425354003906``."""
         return json.dumps(self.to_dict(), **kwargs)

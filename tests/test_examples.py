@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ def test_detect_image_example(detector_home, fpenet68, astronaut_file, tmp_path)
     proc = _run(str(EXAMPLES / "detect_image.py"), str(astronaut_file), str(out), "--landmark-model", str(fpenet68))
     assert proc.returncode == 0, proc.stderr
     assert "1 face(s)" in proc.stdout
+    assert not re.search(r"\d\.\d{3,}", proc.stdout), proc.stdout  # no float32 noise after rounding
     assert cv2.imread(str(out)).shape == (512, 512, 3)
 
 

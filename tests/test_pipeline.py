@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import numpy as np
@@ -100,6 +101,43 @@ def test_to_dict_and_json(pipe, astronaut):
     assert set(face["head_pose"]) >= {"yaw", "pitch", "roll", "rotation_vector", "translation", "reprojection_error"}
     assert set(face["eyes"]) >= {"left_ear", "right_ear", "ear", "left_closed", "right_closed", "closed"}
     assert len(face["landmarks"]) == 68 and len(face["landmarks"][0]) == 2 and face["schema"] == "ibug68"
+
+
+_PIXEL_KEYS = {"box", "landmarks", "detector_keypoints", "yaw", "pitch", "roll", "translation", "reprojection_error"}
+
+
+def _json_numbers(node, key=None):
+    """(key, literal) for every number of a JSON document parsed with ``parse_float=str``."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _json_numbers(v, k)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _json_numbers(v, key)
+    elif isinstance(node, str) and re.fullmatch(r"-?\d+\.\d+(e[-+]?\d+)?", node, re.IGNORECASE):
+        yield key, node
+
+
+def test_json_numbers_are_rounded_by_unit(detector_home, astronaut):
+    """A real result (bundled model, every plugin): no float32 noise such as 129.09425354003906 in
+    JSON; pixels, degrees and mm with at most PIXEL_DECIMALS, everything else RATIO_DECIMALS."""
+    from faceanalytics.types import PIXEL_DECIMALS, RATIO_DECIMALS
+
+    with Pipeline(device="cpu") as p:
+        result = p(astronaut)
+    (face,) = result.faces
+    assert face.head_pose is not None and face.eyes is not None and face.mouth is not None
+    literals = list(_json_numbers(json.loads(result.to_json(), parse_float=str)))
+    assert len(literals) > 3 * 68
+    for key, literal in literals:
+        assert "e" not in literal.lower(), (key, literal)
+        decimals = len(literal.split(".")[1])
+        assert decimals <= (PIXEL_DECIMALS if key in _PIXEL_KEYS else RATIO_DECIMALS), (key, literal)
+    d = result.to_dict()["faces"][0]
+    np.testing.assert_allclose(d["box"], face.box, atol=0.5 * 10**-PIXEL_DECIMALS + 1e-4)
+    np.testing.assert_allclose(d["landmarks"], face.landmarks, atol=0.5 * 10**-PIXEL_DECIMALS + 1e-4)
+    np.testing.assert_allclose(d["confidence"], face.confidence, atol=0.5 * 10**-RATIO_DECIMALS + 1e-6)
+    assert d["score"] == round(face.score, RATIO_DECIMALS)
 
 
 def test_results_are_frozen(box_pipe, astronaut):
