@@ -1,9 +1,12 @@
 """The ``faceanalytics`` command line.
 
 Exit codes: 0 success; 1 some inputs failed (each named on stderr, the others still processed);
-2 usage error (including outputs that exist without ``--overwrite`` or cannot be written);
-3 set-up failed (model, device), nothing processed; 4 an unexpected error (a bug); 130 interrupted.
-No traceback is shown unless ``--debug``.
+2 usage error (an option value out of range, outputs that exist without ``--overwrite`` or cannot
+be written), found before anything loads; 3 set-up failed (model, device), nothing processed;
+4 an unexpected error (a bug); 130 interrupted. No traceback is shown unless ``--debug``.
+
+``-v`` logs progress (models loaded, faces per image) to stderr: the CLI, not the library,
+configures the ``faceanalytics`` logger.
 """
 
 from __future__ import annotations
@@ -11,20 +14,116 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import re
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import FaceAnalyticsError
 
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .plugins import Plugin
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 logger = logging.getLogger("faceanalytics")
+
+
+# --- option values: checked while argparse parses them, so a bad one is a usage error (exit 2) ----
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer ``>= low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}; got {value}")
+        return value
+
+    return parse
+
+
+def number_in(low: float, high: float | None = None, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse ``type=``: a finite number in ``[low, high]`` (``(low, ...]`` with ``above``;
+    no upper bound when ``high`` is ``None``)."""
+    if high is not None:
+        want = f"in [{low:g}, {high:g}]"
+    else:
+        want = f"{'>' if above else '>='} {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be a number {want}; got {text}")
+        return value
+
+    return parse
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|tensorrt", re.IGNORECASE)
+
+
+def device_name(text: str) -> str:
+    """An argparse ``type=``: one of the device names of :mod:`faceanalytics.device`."""
+    if not _DEVICE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or tensorrt")
+    return text
+
+
+def add_pipeline_options(
+    parser: argparse.ArgumentParser,
+    *,
+    max_faces_help: str = "keep the N largest faces (default: all)",
+    threads_default: int | None = None,
+    threads_help: str = "onnxruntime threads (default: automatic)",
+    device_help: str = "auto, cpu, cuda, cuda:N or tensorrt (default: auto)",
+) -> None:
+    """Add the options every verb that builds a :class:`~faceanalytics.Pipeline` shares (read
+    back by :func:`pipeline_from_args`)."""
+    g = parser.add_argument_group("pipeline options")
+    g.add_argument("--device", type=device_name, default="auto", metavar="DEVICE", help=device_help)
+    g.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name (default: bundled)")
+    g.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace range model (default: short)")
+    g.add_argument("--detector-model", metavar="FILE", help="explicit BlazeFace .tflite file for --detector's model")
+    g.add_argument(
+        "--min-score", type=number_in(0.0, 1.0), default=0.5, metavar="S", help="minimum detector confidence (default: 0.5)"
+    )
+    g.add_argument("--max-faces", type=int_at_least(1), default=None, metavar="N", help=max_faces_help)
+    g.add_argument("--threads", type=int_at_least(1), default=threads_default, metavar="N", help=threads_help)
+
+
+def pipeline_from_args(args: argparse.Namespace, *, plugins: Sequence[Plugin] | None = None, cap_faces: bool = True) -> Pipeline:
+    """The Pipeline of the options of :func:`add_pipeline_options`, its detector loaded (so that
+    missing weights are a set-up error before any input is read). ``cap_faces=False`` leaves
+    ``--max-faces`` to the caller (``video`` gives it to the Stream)."""
+    from .pipeline import Pipeline
+
+    pipe = Pipeline(
+        args.landmark_model,
+        detector=args.detector,
+        device=args.device,
+        threads=args.threads,
+        min_score=args.min_score,
+        max_faces=args.max_faces if cap_faces else None,
+        detector_model=args.detector_model,
+        plugins=plugins,
+    )
+    pipe.detector  # noqa: B018 (find the detector weights now: a set-up error, not a per-image one)
+    return pipe
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,15 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     d.add_argument("--json", metavar="FILE", help="write a JSON array of results to FILE instead of JSON lines on stdout")
     d.add_argument("--draw", metavar="PATH", help="annotated picture: a file for one image, a folder for several")
-    d.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt (default: auto)")
-    d.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name (default: bundled)")
-    d.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace range model (default: short)")
-    d.add_argument("--detector-model", metavar="FILE", help="explicit BlazeFace .tflite file")
-    d.add_argument("--min-score", type=float, default=0.5, help="minimum detector confidence (default: 0.5)")
-    d.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces")
-    d.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: automatic)")
-    d.add_argument("--indent", type=int, default=None, help="indent JSON (stdout lines stay one per image without it)")
+    indent_help = "indent JSON (stdout lines stay one per image without it)"
+    d.add_argument("--indent", type=int_at_least(0), default=None, metavar="N", help=indent_help)
     d.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+    add_pipeline_options(d)
 
     v = sub.add_parser("video", help="track faces through a video: annotated video, per-frame CSV, per-track summary")
     v.add_argument("input", metavar="INPUT", help="video file, image folder, image glob (quoted), or camera index")
@@ -54,25 +148,26 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--csv", metavar="FILE", help="one row per face per frame (columns in docs/cli.md)")
     v.add_argument("--json", metavar="FILE", help="summary per track: blinks, PERCLOS, yawns, pose, events")
     v.add_argument("--report", metavar="FILE", help="self-contained HTML report with plots over time")
-    v.add_argument("--detect-every", type=int, default=10, help="run the face detector every N frames (default: 10)")
-    v.add_argument("--max-faces", type=int, default=None, help="follow at most K faces")
+    v.add_argument(
+        "--detect-every", type=int_at_least(1), default=10, metavar="N", help="run the face detector every N frames (default: 10)"
+    )
     v.add_argument("--no-smoothing", action="store_true", help="switch off landmark and pose smoothing")
-    v.add_argument("--fps", type=float, default=30.0, help="frame rate of image sequences (default: 30)")
-    v.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt (default: auto)")
-    v.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name")
-    v.add_argument("--detector", choices=["short", "full"], default="short")
+    v.add_argument(
+        "--fps", type=number_in(0.0, above=True), default=30.0, metavar="F", help="frame rate of image sequences (default: 30)"
+    )
     v.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_pipeline_options(v, max_faces_help="follow at most N faces, largest first (default: all)")
 
     a = sub.add_parser("align", help="aligned face crops (e.g. for face recognition), one PNG per face")
     a.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     a.add_argument("--out", required=True, metavar="DIR", help="folder for <image stem>_<face index>.png")
-    a.add_argument("--size", type=int, default=112, help="crop side in pixels (default: 112)")
+    a.add_argument("--size", type=int_at_least(8), default=112, metavar="PX", help="crop side in pixels, >= 8 (default: 112)")
     a.add_argument("--template", choices=["5pt", "68pt"], default="5pt", help="alignment template (default: 5pt)")
-    a.add_argument("--margin", type=float, default=0.0, help="extra framing on every side, fraction (default: 0)")
-    a.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt (default: auto)")
-    a.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name")
+    margin_help = "extra framing on every side, a fraction in [0, 2] (default: 0)"
+    a.add_argument("--margin", type=number_in(0.0, 2.0), default=0.0, metavar="M", help=margin_help)
     a.add_argument("--overwrite", action="store_true", help="replace crops that exist")
+    add_pipeline_options(a, max_faces_help="align the N largest faces of each image (default: all)")
 
     m = sub.add_parser("download-models", help="fetch the BlazeFace detector weights into the model cache")
     m.add_argument("--model", choices=["short", "full", "all"], default="all")
@@ -96,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("faceanalytics: %(levelname)s: %(message)s"))
+    previous_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
     try:
@@ -122,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 def _error(msg: str) -> None:
@@ -137,6 +234,17 @@ def _os_message(exc: OSError) -> str:
     if exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
     return str(exc)
+
+
+def input_message(path: str, exc: BaseException | str) -> str:
+    """What went wrong with one input, naming its path once: the error's text, prefixed with
+    ``path:`` unless the text names the path already (the library's file errors do:
+    ``image file not found: x.jpg``)."""
+    text = exc if isinstance(exc, str) else _os_message(exc) if isinstance(exc, OSError) else str(exc)
+    for spelling in dict.fromkeys((path, str(Path(path)))):
+        if re.search(rf"(?:^|[\s'\"(]){re.escape(spelling)}(?=$|[\s'\":,;)])", text):
+            return text
+    return f"{path}: {text}"
 
 
 def _unwritable(folder: Path) -> str | None:
@@ -195,7 +303,6 @@ def _detect(args: argparse.Namespace) -> int:
 
     from .draw import annotate
     from .image import load_image
-    from .pipeline import Pipeline
 
     several = len(args.images) > 1
     if args.draw and several and Path(args.draw).exists() and not Path(args.draw).is_dir():
@@ -216,23 +323,15 @@ def _detect(args: argparse.Namespace) -> int:
     if problem:
         _error(problem)
         return EXIT_USAGE
-    pipe = Pipeline(
-        args.landmark_model,
-        detector=args.detector,
-        device=args.device,
-        threads=args.threads,
-        min_score=args.min_score,
-        max_faces=args.max_faces,
-        detector_model=args.detector_model,
-    )
     records: list[dict[str, Any]] = []
     failed = 0
-    with pipe:
-        pipe.detector  # noqa: B018 (find the detector weights now: a set-up error, not a per-image one)
+    with pipeline_from_args(args) as pipe:
         for path in args.images:
             try:
+                t0 = time.perf_counter()
                 image = load_image(path)
                 result = pipe(image)
+                logger.info("%s: %d face(s) in %.0f ms", path, len(result.faces), 1000 * (time.perf_counter() - t0))
                 record = {"image": path, **result.to_dict()}
                 if args.draw:
                     target = _draw_target(args.draw, path, several)
@@ -243,7 +342,7 @@ def _detect(args: argparse.Namespace) -> int:
             except (FaceAnalyticsError, OSError) as exc:
                 if args.debug:
                     raise
-                _error(f"{path}: {exc}")
+                _error(input_message(path, exc))
                 failed += 1
                 continue
             records.append(record)
@@ -255,7 +354,6 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _video(args: argparse.Namespace) -> int:
-    from .pipeline import Pipeline
     from .plugins import AlignmentPlugin, default_plugins
 
     outputs = [Path(p) for p in (args.out, args.csv, args.json, args.report) if p]
@@ -269,7 +367,7 @@ def _video(args: argparse.Namespace) -> int:
         _error(problem)
         return EXIT_USAGE
     plugins = [p for p in default_plugins() if not isinstance(p, AlignmentPlugin)]  # crops are not written
-    with Pipeline(args.landmark_model, detector=args.detector, device=args.device, plugins=plugins) as pipe:
+    with pipeline_from_args(args, plugins=plugins, cap_faces=False) as pipe:  # --max-faces: the Stream's
         return _run_video(args, pipe, outputs)
 
 
@@ -287,6 +385,13 @@ def _run_video(args: argparse.Namespace, pipe: Any, outputs: list[Path]) -> int:
     except FaceAnalyticsError as exc:  # unreadable input (VideoError, a bad first image): nothing read, nothing written
         _error(str(exc))
         return EXIT_FAILED
+    logger.info(
+        "%s: %s frames at %.3g fps, %dx%d",
+        source.name,
+        source.frame_count if source.frame_count is not None else "unknown number of",
+        source.fps,
+        *source.size,
+    )
     stream = pipe.stream(detect_every=args.detect_every, max_faces=args.max_faces, smoothing=not args.no_smoothing)
     csv_out = video_out = None
     try:
@@ -371,7 +476,6 @@ def _why_stopped(source: Any, frames: int, interrupted: bool, failure: BaseExcep
 def _align(args: argparse.Namespace) -> int:
     import cv2
 
-    from .pipeline import Pipeline
     from .plugins import AlignmentPlugin
 
     out = Path(args.out)
@@ -398,10 +502,8 @@ def _align(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    pipe = Pipeline(args.landmark_model, device=args.device, plugins=[plugin])
-    pipe.detector  # noqa: B018 (set-up errors before any output)
     failed = written = 0
-    with pipe:
+    with pipeline_from_args(args, plugins=[plugin]) as pipe:  # set-up errors before any output
         for path in args.images:
             try:
                 faces = pipe(path).faces
@@ -418,7 +520,7 @@ def _align(args: argparse.Namespace) -> int:
             except (FaceAnalyticsError, OSError) as exc:
                 if args.debug:
                     raise
-                _error(f"{path}: {exc}")
+                _error(input_message(path, exc))
                 failed += 1
     logger.info("%d aligned crops in %s", written, out)
     return EXIT_FAILED if failed else EXIT_OK

@@ -3,6 +3,8 @@
 Accepted, and how each is converted (documented in docs/api.md):
 
 * ``str`` / ``os.PathLike``: read with OpenCV (EXIF orientation applied), any format it decodes.
+* ``bytes`` / ``bytearray`` / ``memoryview``: an encoded image (JPEG, PNG, ... what a web upload or
+  a message queue carries), decoded exactly as a file's contents are.
 * ``uint8`` arrays: (H, W) or (H, W, 1) gray -> BGR; (H, W, 3) taken as BGR; (H, W, 4) taken as
   BGRA, alpha dropped.
 * ``uint16`` arrays: scaled to 8 bits by ``/ 257`` (full 16-bit range), then as above.
@@ -11,7 +13,8 @@ Accepted, and how each is converted (documented in docs/api.md):
 * Non-contiguous arrays (slices, flips) are copied to contiguous memory.
 
 Anything else raises :class:`~faceanalytics.errors.ImageError` (or :class:`ImageNotFoundError` /
-:class:`ImageDecodeError` for paths). The input array is never modified.
+:class:`ImageDecodeError` for paths, :class:`ImageDecodeError` for empty or undecodable bytes).
+The input array is never modified.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from .errors import ImageDecodeError, ImageError, ImageNotFoundError
 
 __all__ = ["MAX_IMAGE_PIXELS", "ImageInput", "load_image", "to_bgr_uint8"]
 
-ImageInput = np.ndarray | str | os.PathLike
+ImageInput = np.ndarray | str | os.PathLike | bytes | bytearray | memoryview
 
 #: Largest accepted image, in pixels (width x height): 100 megapixels, about 300 MB as BGR.
 MAX_IMAGE_PIXELS = 100_000_000
@@ -35,12 +38,14 @@ MAX_IMAGE_PIXELS = 100_000_000
 def load_image(source: ImageInput) -> np.ndarray:
     """Return ``source`` as a C-contiguous HxWx3 uint8 BGR array (see the module docstring)."""
     if source is None:
-        raise ImageError("image is None; pass an HxWx3 uint8 BGR array or a path to an image file")
+        raise ImageError("image is None; pass an HxWx3 uint8 BGR array, a path to an image file or encoded image bytes")
     if isinstance(source, (str, os.PathLike)):
         return _read_file(Path(source))
     if isinstance(source, np.ndarray):
         return to_bgr_uint8(source)
-    raise ImageError(f"image must be a numpy array or a path, got {type(source).__name__}")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _read_bytes(source)
+    raise ImageError(f"image must be a numpy array, a path or encoded image bytes, got {type(source).__name__}")
 
 
 def _read_file(path: Path) -> np.ndarray:
@@ -58,9 +63,29 @@ def _read_file(path: Path) -> np.ndarray:
         raise ImageDecodeError(f"cannot read image file {path}: {exc}") from exc
     if data.size == 0:
         raise ImageDecodeError(f"image file is empty: {path}")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return _decode(data, f"image file {path}")
+
+
+def _read_bytes(source: bytes | bytearray | memoryview) -> np.ndarray:
+    view = memoryview(source)
+    if not view.c_contiguous:  # a strided view of some buffer: its bytes in order
+        view = memoryview(view.tobytes())
+    data = np.frombuffer(view.cast("B"), dtype=np.uint8)  # no copy
+    if data.size == 0:
+        raise ImageDecodeError("image bytes are empty; pass the encoded contents of an image file (JPEG, PNG, ...)")
+    return _decode(data, f"{data.size} bytes")
+
+
+def _decode(data: np.ndarray, what: str) -> np.ndarray:
+    """Decode an encoded image (a file's contents) the one way files and bytes share: OpenCV's
+    ``IMREAD_COLOR``, which applies the EXIF orientation; then the checks of :func:`to_bgr_uint8`
+    (``MAX_IMAGE_PIXELS`` included)."""
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # some corrupt headers raise rather than return None
+        raise ImageDecodeError(f"cannot decode {what}: {str(exc).strip().splitlines()[-1]}") from None
     if image is None:
-        raise ImageDecodeError(f"cannot decode image file {path}: not an image format OpenCV reads, or corrupt")
+        raise ImageDecodeError(f"cannot decode {what}: not an image format OpenCV reads, or corrupt")
     return to_bgr_uint8(image)
 
 

@@ -95,7 +95,13 @@ class Pipeline:
         self._detector_model = detector_model
         self._detector: Detector | None = None if isinstance(detector, str) else detector
         self._detector_lock = threading.Lock()
-        logger.debug("pipeline: landmarks %s on %s", self.landmarker.name, self.providers)
+        logger.info(
+            "landmark model %s (%d points, %s) on %s",
+            self.landmarker.name,
+            self.schema.num_points,
+            self.landmarker.path,
+            ", ".join(self.providers),
+        )
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -117,6 +123,13 @@ class Pipeline:
                     detector = BlazeFaceDetector(model, self.min_score, model_path=self._detector_model, device=self._device)
                     if detector.onnx_runner is not None:  # one CPU thread pool for both models
                         share_cpu_threads([detector.onnx_runner, self.landmarker], self.landmarker.threads)
+                    logger.info(
+                        "detector BlazeFace %s (%s, min_score %g) from %s",
+                        model,
+                        detector.backend,
+                        self.min_score,
+                        detector.model_path,
+                    )
                     self._detector = detector
         return self._detector
 
@@ -145,7 +158,8 @@ class Pipeline:
         """Analyse one image.
 
         Args:
-            image: HxWx3 uint8 BGR array (OpenCV order) or a path; other layouts are converted
+            image: HxWx3 uint8 BGR array (OpenCV order), a path, or encoded image bytes (JPEG,
+                PNG, ...: ``bytes``, ``bytearray``, ``memoryview``); other layouts are converted
                 as documented in :mod:`faceanalytics.image`.
             boxes: skip detection and landmark these ``x1, y1, x2, y2`` boxes (input pixels), in the
                 given order; each face gets score 1.0.

@@ -262,3 +262,189 @@ def test_an_unwritable_folder_is_refused_before_any_work(fpenet68, astronaut_fil
         _clean(err)
         assert "no permission to write" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# --- a newcomer's first hour (issue 18): option values, messages, -v, shared options -----------------
+
+import logging  # noqa: E402
+
+from faceanalytics.cli import input_message  # noqa: E402
+from faceanalytics.errors import FaceAnalyticsError  # noqa: E402
+
+VERB_ARGS = {  # each verb with what it needs besides the shared options (outputs under OUT)
+    "detect": ["detect", "x.jpg"],
+    "video": ["video", "x.mp4", "--csv", "OUT/f.csv"],
+    "align": ["align", "x.jpg", "--out", "OUT/crops"],
+    "batch": ["batch", "x.jpg", "-o", "OUT/r.parquet"],
+}
+SHARED = [
+    ("--device", "cpu", "device", "cpu"),
+    ("--landmark-model", "m.onnx", "landmark_model", "m.onnx"),
+    ("--detector", "full", "detector", "full"),
+    ("--detector-model", "d.tflite", "detector_model", "d.tflite"),
+    ("--min-score", "0.25", "min_score", 0.25),
+    ("--max-faces", "2", "max_faces", 2),
+    ("--threads", "3", "threads", 3),
+]
+BAD_VALUES = [
+    ("detect", "--min-score", "5"),
+    ("detect", "--min-score", "-0.1"),
+    ("detect", "--min-score", "nan"),
+    ("detect", "--threads", "0"),
+    ("detect", "--max-faces", "0"),
+    ("detect", "--max-faces", "two"),
+    ("detect", "--indent", "-1"),
+    ("detect", "--device", "gpu"),
+    ("detect", "--detector", "medium"),
+    ("video", "--detect-every", "0"),
+    ("video", "--fps", "0"),
+    ("video", "--fps", "inf"),
+    ("video", "--threads", "0"),
+    ("video", "--min-score", "1.5"),
+    ("align", "--size", "0"),
+    ("align", "--size", "2"),
+    ("align", "--margin", "-0.5"),
+    ("align", "--threads", "-1"),
+    ("align", "--detector", "medium"),
+    ("batch", "--workers", "0"),
+    ("batch", "--threads", "0"),
+    ("batch", "--min-score", "5"),
+    ("batch", "--retries", "-1"),
+    ("batch", "--gpus-per-worker", "0"),
+    ("batch", "--images-per-task", "0"),
+]
+
+
+def _verb(verb: str, tmp_path) -> list[str]:
+    return [a.replace("OUT", str(tmp_path)) for a in VERB_ARGS[verb]]
+
+
+@pytest.mark.parametrize(("verb", "option", "value"), BAD_VALUES)
+def test_bad_option_values_are_usage_errors_before_anything_loads(verb, option, value, tmp_path, monkeypatch, capsys):
+    import faceanalytics.pipeline
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("a Pipeline was created although an option value is bad")
+
+    monkeypatch.setattr(faceanalytics.pipeline.Pipeline, "__init__", must_not_load)
+    assert main([*_verb(verb, tmp_path), option, value]) == EXIT_USAGE
+    _, err = capsys.readouterr()
+    assert f"argument {option}" in err and "Traceback" not in err  # argparse's usage message names the option
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("verb", list(VERB_ARGS))
+def test_every_verb_takes_the_shared_pipeline_options(verb, tmp_path):
+    from faceanalytics.cli import _parser
+
+    defaults = _parser().parse_args(_verb(verb, tmp_path))
+    assert (defaults.device, defaults.detector, defaults.min_score, defaults.max_faces) == ("auto", "short", 0.5, None)
+    assert defaults.threads == (1 if verb == "batch" else None)  # batch: one thread per worker process
+    for option, text, dest, value in SHARED:
+        args = _parser().parse_args([*_verb(verb, tmp_path), option, text])
+        assert getattr(args, dest) == value, (verb, option)
+
+
+def _recorder(calls: list[dict]) -> type:
+    """A stand-in for Pipeline: records its arguments, then stops the command as a set-up error would."""
+
+    class Recorder:
+        def __init__(self, landmark_model=None, **kwargs):
+            calls.append({"landmark_model": landmark_model, **kwargs})
+            raise FaceAnalyticsError("stopped by the test")
+
+    return Recorder
+
+
+@pytest.mark.parametrize("verb", ["detect", "video", "align"])
+def test_every_verb_builds_its_pipeline_from_the_shared_options(verb, tmp_path, monkeypatch, capsys):
+    import faceanalytics.pipeline
+
+    calls: list[dict] = []
+    monkeypatch.setattr(faceanalytics.pipeline, "Pipeline", _recorder(calls))
+    shared = [a for option, text, _, _ in SHARED for a in (option, text)]
+    assert main([*_verb(verb, tmp_path), *shared]) == EXIT_SETUP
+    assert "stopped by the test" in capsys.readouterr().err
+    (kwargs,) = calls
+    expected = {
+        "landmark_model": "m.onnx",
+        "device": "cpu",
+        "detector": "full",
+        "detector_model": "d.tflite",
+        "min_score": 0.25,
+        "threads": 3,
+        "max_faces": None if verb == "video" else 2,  # video: --max-faces is the Stream's (tracks followed)
+    }
+    assert {k: kwargs[k] for k in expected} == expected
+
+
+def test_batch_passes_the_shared_options_on(tmp_path, monkeypatch, capsys):
+    import faceanalytics.batch.run
+    from faceanalytics.batch import BatchUsageError
+
+    seen = []
+
+    def fake_run(inputs, output, options, **kwargs):
+        seen.append(options)
+        raise BatchUsageError("stopped by the test")
+
+    monkeypatch.setattr(faceanalytics.batch.run, "run_batch", fake_run)
+    shared = [a for option, text, _, _ in SHARED for a in (option, text)]
+    assert main([*_verb("batch", tmp_path), *shared, "-q"]) == EXIT_USAGE
+    (options,) = seen
+    assert (options.landmark_model, options.detector, options.detector_model) == ("m.onnx", "full", "d.tflite")
+    assert (options.device, options.min_score, options.max_faces, options.threads) == ("cpu", 0.25, 2, 3)
+
+
+def test_a_failed_image_names_its_path_once(fpenet68, astronaut_file, tmp_path, monkeypatch, capsys):
+    base = ["detect", "--landmark-model", str(fpenet68), "--device", "cpu"]
+    missing = tmp_path / "missing.jpg"
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not a picture")
+    assert main([*base, str(missing), str(junk)]) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert lines[0] == f"faceanalytics: error: image file not found: {missing}"
+    assert lines[1].startswith(f"faceanalytics: error: cannot decode image file {junk}:")
+    assert err.count(str(missing)) == 1 and err.count(str(junk)) == 1
+    import faceanalytics.image
+
+    monkeypatch.setattr(faceanalytics.image, "MAX_IMAGE_PIXELS", 100)  # an error whose text does not name the file
+    assert main([*base, str(astronaut_file)]) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    assert err.startswith(f"faceanalytics: error: {astronaut_file}: image of 512x512 pixels exceeds")
+    assert err.count(str(astronaut_file)) == 1
+
+
+def test_input_message_prefixes_the_path_only_when_missing():
+    assert input_message("a.jpg", FaceAnalyticsError("image file not found: a.jpg")) == "image file not found: a.jpg"
+    assert input_message("./a.jpg", FaceAnalyticsError("image file not found: a.jpg")) == "image file not found: a.jpg"
+    decode = "cannot decode image file a.jpg: corrupt"
+    assert input_message("a.jpg", FaceAnalyticsError(decode)) == decode
+    assert input_message("a.jpg", FaceAnalyticsError("image of 9x9 pixels exceeds")) == "a.jpg: image of 9x9 pixels exceeds"
+    assert input_message("a", FaceAnalyticsError("cannot decode data.jpg")) == "a: cannot decode data.jpg"  # a word, not a token
+    assert input_message("a.jpg", PermissionError(13, "Permission denied", "out/a.png")) == "a.jpg: out/a.png: permission denied"
+    assert input_message("s3://b/v.mp4", "s3://b/v.mp4: no frames") == "s3://b/v.mp4: no frames"
+
+
+def test_verbose_logs_progress_to_stderr_and_quiet_without(detector_home, fpenet68, astronaut_file, capsys):
+    argv = ["detect", str(astronaut_file), "--landmark-model", str(fpenet68), "--device", "cpu"]
+    level = logging.getLogger("faceanalytics").level
+    assert main(argv) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["faces"]
+    assert main(["-v", *argv]) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert json.loads(out)["faces"]  # stdout keeps only the results
+    assert "landmark model random68.onnx (68 points" in err and "CPUExecutionProvider" in err
+    assert "detector BlazeFace short" in err
+    assert f"{astronaut_file}: 1 face(s) in" in err
+    assert logging.getLogger("faceanalytics").level == level  # main leaves the library's logger as it found it
+
+
+def test_the_library_configures_no_logging():
+    import faceanalytics  # noqa: F401
+
+    lib = logging.getLogger("faceanalytics")
+    assert lib.level == logging.NOTSET
+    assert all(isinstance(h, logging.NullHandler) for h in lib.handlers)

@@ -1,9 +1,12 @@
+import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_path
 
+import faceanalytics.image
 from faceanalytics import FaceAnalyticsError, ImageDecodeError, ImageError, ImageNotFoundError
 from faceanalytics.image import MAX_IMAGE_PIXELS, load_image
 
@@ -54,7 +57,7 @@ def test_float_in_unit_range_scales_to_255():
         (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
         (np.zeros((4, 4, 3), bool), "dtype"),
         (np.zeros((4, 4, 3), np.int32), "dtype"),
-        ([[1, 2], [3, 4]], "numpy array or a path"),
+        ([[1, 2], [3, 4]], "numpy array, a path or encoded image bytes"),
     ],
 )
 def test_bad_arrays_raise_image_error(image, match):
@@ -110,3 +113,83 @@ def test_files(tmp_path: Path):
         load_image(truncated)
     # Both file errors are OSErrors as well as FaceAnalyticsErrors.
     assert issubclass(ImageDecodeError, OSError) and issubclass(ImageNotFoundError, FileNotFoundError)
+
+
+# --- encoded image bytes (issue 18) ---------------------------------------------------------------
+
+FACE = ("data", "landmarks68", "images", "test_Abdullah_Gul_11.jpg")
+
+
+def _as_buffers(data: bytes) -> list:
+    return [data, bytearray(data), memoryview(data), memoryview(np.frombuffer(data, np.uint8))]
+
+
+def test_encoded_bytes_decode_like_the_file():
+    face = cv2.imread(str(shared_path(*FACE)))
+    for ext in (".png", ".jpg"):
+        ok, buf = cv2.imencode(ext, face)
+        assert ok
+        expected = face if ext == ".png" else cv2.imdecode(buf, cv2.IMREAD_COLOR)  # PNG is lossless
+        for data in _as_buffers(buf.tobytes()):
+            out = load_image(data)
+            assert out.dtype == np.uint8 and out.shape == face.shape and out.flags.c_contiguous
+            np.testing.assert_array_equal(out, expected, err_msg=f"{ext} as {type(data).__name__}")
+
+
+def test_bytes_of_a_file_decode_as_its_path():
+    path = shared_path(*FACE)
+    np.testing.assert_array_equal(load_image(path.read_bytes()), load_image(path))
+
+
+def test_strided_memoryview_is_read_in_order():
+    img = np.random.default_rng(3).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    encoded = cv2.imencode(".png", img)[1].ravel()
+    spaced = np.zeros(2 * encoded.size, np.uint8)
+    spaced[::2] = encoded
+    view = memoryview(spaced)[::2]
+    assert not view.c_contiguous
+    np.testing.assert_array_equal(load_image(view), img)
+
+
+def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """``jpeg`` with an EXIF APP1 segment holding only the Orientation tag."""
+    ifd = struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+    app1 = b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + ifd
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def test_exif_orientation_is_applied_to_bytes_as_to_files(tmp_path: Path):
+    img = np.zeros((20, 40, 3), np.uint8)
+    img[:, :20] = 255
+    rotated = _with_exif_orientation(cv2.imencode(".jpg", img)[1].tobytes(), 6)  # 6: rotate 90 degrees clockwise
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(rotated)
+    from_bytes, from_file = load_image(rotated), load_image(path)
+    assert from_bytes.shape == (40, 20, 3)
+    np.testing.assert_array_equal(from_bytes, from_file)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b"", "empty"),
+        (bytearray(), "empty"),
+        (memoryview(b""), "empty"),
+        (b"this is not a jpeg" * 10, "cannot decode 180 bytes"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, "cannot decode"),  # a PNG signature, then nothing usable
+        (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4, "cannot decode"),  # a JPEG start, then garbage
+    ],
+)
+def test_undecodable_bytes_raise_image_decode_error(data, match):
+    with pytest.raises(ImageDecodeError, match=match) as info:
+        load_image(data)
+    assert isinstance(info.value, FaceAnalyticsError)
+
+
+def test_bytes_respect_the_pixel_limit(monkeypatch):
+    data = cv2.imencode(".png", np.zeros((20, 30, 3), np.uint8))[1].tobytes()
+    monkeypatch.setattr(faceanalytics.image, "MAX_IMAGE_PIXELS", 599)
+    with pytest.raises(ImageError, match="30x20 pixels exceeds the limit"):
+        load_image(data)
+    monkeypatch.setattr(faceanalytics.image, "MAX_IMAGE_PIXELS", 600)
+    assert load_image(data).shape == (20, 30, 3)

@@ -4,13 +4,16 @@ import json
 import re
 import threading
 
+import cv2
 import numpy as np
 import pytest
+from conftest import shared_path
 
 from faceanalytics import (
     BoxError,
     Detection,
     FaceAnalyticsError,
+    ImageDecodeError,
     ImageError,
     ImageNotFoundError,
     ModelNotFoundError,
@@ -308,3 +311,29 @@ def test_unusable_boxes_from_a_custom_detector_are_dropped(fpenet68, astronaut):
     )
     (face,) = pipe(astronaut).faces
     np.testing.assert_array_equal(face.box, [100, 100, 200, 200])
+
+
+def _same_faces(a: Result, b: Result) -> None:
+    assert len(a.faces) == len(b.faces) >= 1 and a.image_size == b.image_size
+    for fa, fb in zip(a.faces, b.faces, strict=True):
+        np.testing.assert_array_equal(fa.box, fb.box)
+        np.testing.assert_array_equal(fa.landmarks, fb.landmarks)
+        assert fa.score == fb.score
+
+
+def test_encoded_bytes_give_the_faces_of_the_array(pipe):
+    """JPEG and PNG bytes, as web apps and queues carry them, decode to the array they encode."""
+    face = cv2.imread(str(shared_path("data", "landmarks68", "images", "test_Abdullah_Gul_11.jpg")))
+    png = cv2.imencode(".png", face)[1].tobytes()
+    _same_faces(pipe(png), pipe(face))  # lossless
+    jpeg = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    for data in (jpeg, bytearray(jpeg), memoryview(jpeg)):
+        _same_faces(pipe(data), pipe(decoded))
+    np.testing.assert_array_equal([d.box for d in pipe.detect(png)], [d.box for d in pipe.detect(face)])
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage" * 20, bytearray(b"\xff\xd8\xff" + bytes(100))])
+def test_undecodable_bytes_raise_image_decode_error(box_pipe, data):
+    with pytest.raises(ImageDecodeError):
+        box_pipe(data, boxes=[[0, 0, 10, 10]])

@@ -18,6 +18,8 @@ logger = logging.getLogger("faceanalytics")
 
 def add_batch_parser(sub: Any) -> None:
     """Add ``batch`` to the sub-parsers of the ``faceanalytics`` command."""
+    from ..cli import add_pipeline_options, int_at_least, number_in
+
     b = sub.add_parser(
         "batch",
         help="analyse many images and videos into Parquet tables, here or on a Ray cluster",
@@ -40,31 +42,45 @@ def add_batch_parser(sub: Any) -> None:
     )
     b.add_argument("--engine", choices=["local", "ray"], default="local", help="worker processes here, or Ray (default: local)")
     b.add_argument("--ray-address", metavar="ADDR", help="Ray cluster to join, e.g. auto (default: $RAY_ADDRESS, else start one)")
-    b.add_argument("--workers", type=int, metavar="N", help="worker processes or Ray actors (default: one per CPU)")
-    b.add_argument("--threads", type=int, default=1, metavar="N", help="onnxruntime threads per worker (default: 1)")
-    b.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or tensorrt, per worker (default: auto)")
-    b.add_argument("--gpus-per-worker", type=float, metavar="F", help="Ray: GPU fraction per actor (default: GPUs / actors)")
+    b.add_argument("--workers", type=int_at_least(1), metavar="N", help="worker processes or Ray actors (default: one per CPU)")
     b.add_argument(
-        "--detect-every", type=int, default=10, metavar="N", help="videos: run the detector every N frames (default: 10)"
+        "--gpus-per-worker",
+        type=number_in(0.0, above=True),
+        metavar="F",
+        help="Ray: GPU fraction per actor (default: GPUs / actors)",
     )
-    b.add_argument("--max-faces", type=int, default=None, metavar="K", help="at most K faces per image, tracks per video")
+    b.add_argument(
+        "--detect-every",
+        type=int_at_least(1),
+        default=10,
+        metavar="N",
+        help="videos: run the detector every N frames (default: 10)",
+    )
     b.add_argument("--no-smoothing", action="store_true", help="videos: switch off landmark and pose smoothing")
-    b.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name (default: bundled)")
-    b.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace range model (default: short)")
-    b.add_argument("--min-score", type=float, default=0.5, help="minimum detector confidence (default: 0.5)")
-    b.add_argument("--images-per-task", type=int, default=16, metavar="N", help="images per unit of work (default: 16)")
-    b.add_argument("--retries", type=int, default=2, metavar="N", help="retries of a task whose worker died (default: 2)")
+    b.add_argument(
+        "--images-per-task", type=int_at_least(1), default=16, metavar="N", help="images per unit of work (default: 16)"
+    )
+    b.add_argument(
+        "--retries", type=int_at_least(0), default=2, metavar="N", help="retries of a task whose worker died (default: 2)"
+    )
     b.add_argument("--partitioned", action="store_true", help="write a folder of part files, one per task, instead of two files")
     b.add_argument("--resume", action="store_true", help="finish an interrupted run: keep the tasks it completed")
     b.add_argument("--overwrite", action="store_true", help="replace an existing output")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_pipeline_options(  # a model path must exist on every worker
+        b,
+        max_faces_help="at most N faces per image, tracks per video (default: all)",
+        threads_default=1,
+        threads_help="onnxruntime threads per worker (default: 1)",
+        device_help="auto, cpu, cuda, cuda:N or tensorrt, per worker (default: auto)",
+    )
 
 
 def batch_command(args: argparse.Namespace) -> int:
     """Run ``faceanalytics batch``; returns the exit code (0, 1 some inputs failed, 2 usage, 130)."""
     from tqdm import tqdm
 
-    from ..cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from ..cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, input_message
     from .config import BatchOptions, BatchUsageError
     from .run import run_batch
 
@@ -72,6 +88,7 @@ def batch_command(args: argparse.Namespace) -> int:
         options = BatchOptions(
             landmark_model=args.landmark_model,
             detector=args.detector,
+            detector_model=args.detector_model,
             device=args.device,
             threads=args.threads,
             min_score=args.min_score,
@@ -114,7 +131,7 @@ def batch_command(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     for source, error in report.failed:
-        print(f"faceanalytics: error: {source}: {error}", file=sys.stderr)
+        print(f"faceanalytics: error: {input_message(source, error)}", file=sys.stderr)
     logger.info(
         "%d source(s), %d failed, %d frames, %d face rows in %.1f s (%d resumed); wrote %s and %s",
         report.sources,

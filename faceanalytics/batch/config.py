@@ -35,6 +35,8 @@ class BatchOptions:
         max_faces: at most this many faces per image, tracks per video.
         detect_every: videos: run the detector every N frames (as ``faceanalytics video``).
         smoothing: videos: One-Euro smoothing of landmarks and pose.
+        detector_model: explicit BlazeFace .tflite file for ``detector`` (``None``: the cached
+            weights); a path must exist on every worker.
     """
 
     landmark_model: str | None = None
@@ -45,6 +47,7 @@ class BatchOptions:
     max_faces: int | None = None
     detect_every: int = 10
     smoothing: bool = True
+    detector_model: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("threads", "detect_every"):

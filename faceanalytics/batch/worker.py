@@ -64,6 +64,7 @@ def make_pipeline(options: BatchOptions) -> Pipeline:
         threads=options.threads,
         min_score=options.min_score,
         max_faces=options.max_faces,
+        detector_model=options.detector_model,
         plugins=plugins,
     )
 
