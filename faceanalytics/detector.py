@@ -24,12 +24,13 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from .blazeface import OnnxBlazeFace
+from .blazeface import OnnxBlazeFace, weighted_nms
 from .device import Device
 from .errors import ModelFormatError, ParameterError
 from .hub import resolve_detector_model
 from .model_probe import check_detector_file, require_tflite
 from .registry import DETECTOR_MODELS
+from .tiles import detect_tiled
 from .types import Detection
 
 __all__ = ["BlazeFaceDetector", "Detector"]
@@ -197,6 +198,10 @@ class BlazeFaceDetector:
         threads: its onnxruntime threads (``None``: 1, as it runs next to the landmark model's
             pool of spinning threads; a Pipeline that creates its detector joins the two into one
             session, see :mod:`faceanalytics.joint_session`, and then both use all cores).
+        tile: images whose longer side exceeds ``1.25 * tile`` pixels are also searched in
+            overlapping tiles of this side, so that group photos and small faces in large images
+            are found (:mod:`faceanalytics.tiles`); ``None``: the whole image only. Images up to
+            640 pixels (VGA frames) cost one pass either way.
 
     Boxes from the onnxruntime backend are not clipped to the image, and not rounded to whole
     pixels; MediaPipe's are.
@@ -215,6 +220,7 @@ class BlazeFaceDetector:
         backend: str = "auto",
         device: Device = "auto",
         threads: int | None = None,
+        tile: int | None = 512,
     ) -> None:
         if model not in DETECTOR_MODELS:
             raise ParameterError(f"unknown BlazeFace model {model!r}; use one of {', '.join(DETECTOR_MODELS)}")
@@ -222,10 +228,13 @@ class BlazeFaceDetector:
             raise ParameterError(f"min_score must be in [0, 1]; got {min_score}")
         if backend not in BACKENDS:
             raise ParameterError(f"unknown detector backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if tile is not None and (not isinstance(tile, int) or isinstance(tile, bool) or tile < 64):
+            raise ParameterError(f"tile must be an integer >= 64 or None; got {tile!r}")
         if backend == "onnx" and model != "short":
             raise ParameterError("the onnx backend runs the 'short' model only; use backend='mediapipe' for 'full'")
         self.model = model
         self.min_score = float(min_score)
+        self.tile = tile
         self.model_path = resolve_detector_model(model, model_path, allow_download=allow_download)
         if backend == "auto":
             backend = "onnx" if model == "short" else "mediapipe"
@@ -276,7 +285,12 @@ class BlazeFaceDetector:
         return self._onnx.providers if self._onnx is not None else ()
 
     def detect(self, image: np.ndarray) -> tuple[Detection, ...]:
-        """Faces in an HxWx3 uint8 BGR image, best first."""
+        """Faces in an HxWx3 uint8 BGR image, best first (large images also in tiles, see ``tile``)."""
+        if self.tile is None:
+            return self._detect_once(image)
+        return detect_tiled(self._detect_once, image, self.tile, weighted_nms, min_score=self.min_score)
+
+    def _detect_once(self, image: np.ndarray) -> tuple[Detection, ...]:
         if self._onnx is not None:
             if self._closed:
                 raise RuntimeError("detector is closed")
@@ -330,6 +344,6 @@ class BlazeFaceDetector:
 
     def __repr__(self) -> str:
         return (
-            f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, backend={self.backend!r}, "
+            f"BlazeFaceDetector(model={self.model!r}, min_score={self.min_score}, backend={self.backend!r}, tile={self.tile}, "
             f"model_path='{self.model_path}')"
         )

@@ -87,3 +87,83 @@ def test_protocol_is_structural():
 
     assert isinstance(Fixed(), Detector)
     assert not isinstance(object(), Detector)
+
+
+#: Faces in WFLW's "Cheering" photo (1024x1024, ../shared/data/fixtures/wflw), counted by eye: 19,
+#: two of them cut by the image border. Approximate centres (x, y) in pixels.
+CHEERING_FACES = [
+    (100, 30), (430, 50), (630, 40), (110, 190), (330, 200), (530, 260), (940, 170), (100, 360), (310, 410),
+    (510, 390), (770, 350), (1000, 420), (90, 560), (300, 550), (570, 540), (800, 580), (260, 760), (510, 810),
+    (790, 790),
+]
+
+
+def _matches(faces, centres, tolerance=40):
+    """For each detection, the index of the hand-marked centre inside its box (or None)."""
+    out = []
+    for f in faces:
+        cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
+        near = [i for i, (x, y) in enumerate(centres) if abs(cx - x) < tolerance and abs(cy - y) < tolerance]
+        out.append(near[0] if near else None)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["onnx", "mediapipe"])
+def test_the_default_detector_finds_a_group_photo(backend):
+    """A group photo just works with the default (short-range) detector: it finds at least 14 of
+    the 19 faces, each detection is one of them, and none is found twice."""
+    from conftest import shared_path
+
+    image = cv2.imread(str(shared_path("data", "fixtures", "wflw", "7_Cheering_Cheering_7_16.jpg")))
+    det = BlazeFaceDetector("short", backend=backend)
+    try:
+        faces = det.detect(image)
+        whole_only = BlazeFaceDetector("short", backend=backend, tile=None).detect(image)
+    finally:
+        det.close()
+    hits = _matches(faces, CHEERING_FACES)
+    assert None not in hits, [f.box.tolist() for f, h in zip(faces, hits, strict=True) if h is None]
+    assert len(set(hits)) == len(hits)  # no face twice
+    assert len(hits) >= 14
+    assert len(whole_only) < 14  # what the tiles add: the whole image alone misses most of them
+    for f in faces:
+        x1, y1, x2, y2 = f.box
+        assert 40 < x2 - x1 < 160 and 40 < y2 - y1 < 160  # face-sized boxes, mapped back from the tiles
+
+
+def test_small_images_cost_one_pass(detector_home, astronaut):
+    """Up to 1.25 tiles (640 px for the default) the detector runs once, as before tiles existed."""
+    det = BlazeFaceDetector("short")
+    calls = []
+    once = det._detect_once
+
+    def counted(image):
+        calls.append(image.shape)
+        return once(image)
+
+    det._detect_once = counted
+    frame = cv2.resize(astronaut, (640, 480))
+    assert len(det.detect(frame)) == 1 and len(calls) == 1
+    calls.clear()
+    big = cv2.resize(astronaut, (1280, 960))
+    faces = det.detect(big)
+    assert len(calls) >= 1 + 4 * 3  # whole image, 4 x 3 tiles of 512 px at half-tile strides, second looks
+    assert [c for c in calls if c == (512, 512, 3)] == [(512, 512, 3)] * 12
+    best = max(faces, key=lambda f: f.score)  # the face, once: the tiles' copies merged into it
+    assert 450 < best.box[0] < 480 and 320 < best.box[3] < 350 and best.score > 0.9
+    assert all(float(_iou(best.box, f.box)) < 0.3 for f in faces if f is not best)
+    assert all(max(f.box[2] - f.box[0], f.box[3] - f.box[1]) <= 256 for f in faces if f is not best)  # no tile-sized boxes
+
+
+def _iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy)
+
+
+@pytest.mark.parametrize("tile", [0, 32, 512.0, True, "512"])
+def test_bad_tile_sizes_are_refused(tile):
+    from faceanalytics import ParameterError
+
+    with pytest.raises(ParameterError, match="tile"):
+        BlazeFaceDetector("short", tile=tile)

@@ -68,3 +68,17 @@ def test_degenerate_input_raises(src, dst):
 def test_singular_inverse_raises():
     with pytest.raises(GeometryError):
         invert_affine(np.zeros((2, 3)))
+
+
+def test_tile_origins_cover_the_image_with_half_tile_strides():
+    import itertools
+
+    from faceanalytics.tiles import tile_origins
+
+    assert tile_origins(400, 512) == [0]
+    assert tile_origins(1024, 512) == [0, 256, 512]
+    assert tile_origins(1100, 512) == [0, 256, 512, 588]  # the last tile ends at the border
+    for length in range(513, 3000, 37):
+        starts = tile_origins(length, 512)
+        assert starts[0] == 0 and starts[-1] + 512 == length
+        assert all(0 < b - a <= 256 for a, b in itertools.pairwise(starts))
