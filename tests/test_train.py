@@ -387,7 +387,7 @@ def test_shipped_model_accuracy_floor() -> None:
 
 
 def test_unlabeled_identity_from_file_name() -> None:
-    from faceanalytics.train.loop import unlabeled_identity
+    from faceanalytics.train.data import unlabeled_identity
 
     assert unlabeled_identity("unlabeled/Abdullah_Gul_10.jpg") == "Abdullah_Gul"
     assert unlabeled_identity("Cher_07.png") == "Cher"
@@ -401,7 +401,7 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     pytest.importorskip("onnx")
     from faceanalytics.hub import home
     from faceanalytics.train.__main__ import main
-    from faceanalytics.train.loop import unlabeled_identity
+    from faceanalytics.train.data import unlabeled_identity
 
     if not (home() / "face_detection_short_range.tflite").exists():
         pytest.skip("BlazeFace weights not in the model cache")

@@ -26,6 +26,7 @@ __all__ = [
     "read_pts",
     "read_pts_folder",
     "split_by_identity",
+    "unlabeled_identity",
 ]
 
 logger = logging.getLogger("faceanalytics.train")
@@ -250,3 +251,10 @@ def _numbers(values: Sequence[object], where: str) -> np.ndarray:
     if not np.isfinite(out).all():
         raise AnnotationError(f"{where}: coordinates must be finite numbers (no NaN, inf or values beyond float32)")
     return out
+
+
+def unlabeled_identity(path: str | Path) -> str:
+    """The identity of an unlabeled frame from its name: ``Abdullah_Gul_10.jpg`` -> ``Abdullah_Gul``."""
+    stem = Path(path).stem
+    head, _, tail = stem.rpartition("_")
+    return head if head and tail.isdigit() else stem

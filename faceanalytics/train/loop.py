@@ -26,7 +26,7 @@ from ..crop import crop_to_image, square_crop_matrices
 from ..schema import SCHEMA_68
 from .augment import AugmentConfig, make_crop
 from .boxes import BoxStats, box_from_features, collect_box_stats, sample_detector_box, sample_tracking_box
-from .data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity
+from .data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity, unlabeled_identity
 from .eyes import collapse_eyelids, pad_face_crop, split_eye_state
 from .losses import flat_heatmap_loss, heatmap_cross_entropy, landmark_loss, region_weights
 from .model import CROP_SIZE, RecombinatorNet
@@ -335,13 +335,6 @@ def _label_pseudo_faces(cfg: TrainConfig, label: Labeller, path: Path) -> None:
     names, pts = label(images)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d faces of other people -> %s", len(names), path)
-
-
-def unlabeled_identity(path: str | Path) -> str:
-    """The identity of an unlabeled frame from its name: ``Abdullah_Gul_10.jpg`` -> ``Abdullah_Gul``."""
-    stem = Path(path).stem
-    head, _, tail = stem.rpartition("_")
-    return head if head and tail.isdigit() else stem
 
 
 def _label_unlabeled(cfg: TrainConfig, label: Labeller, identities: set[str], path: Path) -> None:
