@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 import cv2
@@ -22,13 +23,22 @@ import numpy as np
 import onnxruntime as ort
 from jitter import clip
 
-from faceanalytics import Pipeline
+from faceanalytics import FaceAnalyticsError, Pipeline
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=50)
     args = ap.parse_args()
+    try:
+        measure(args.repeat)
+    except FaceAnalyticsError as exc:  # e.g. detector weights that are missing and cannot be downloaded
+        print(f"speed.py: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def measure(repeat: int) -> None:
     import skimage.data
 
     image = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
@@ -36,7 +46,7 @@ def main() -> None:
     for _ in range(5):
         pipe(image)
     times = []
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         t = time.perf_counter()
         pipe(image)
         times.append(time.perf_counter() - t)
@@ -52,4 +62,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
