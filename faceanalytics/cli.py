@@ -169,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--overwrite", action="store_true", help="replace crops that exist")
     add_pipeline_options(a, max_faces_help="align the N largest faces of each image (default: all)")
 
-    m = sub.add_parser("download-models", help="fetch the BlazeFace detector weights into the model cache")
+    m = sub.add_parser("download-models", help="where the detector weights are (shipped); fetches any the package lacks")
     m.add_argument("--model", choices=["short", "full", "all"], default="all")
 
     i = sub.add_parser("info", help="versions, execution providers and model paths")
@@ -527,13 +527,14 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .hub import home, resolve_detector_model
+    from .hub import home, package_models_dir, resolve_detector_model
     from .registry import DETECTOR_MODELS
 
     names = list(DETECTOR_MODELS) if args.model == "all" else [args.model]
     for name in names:
         path = resolve_detector_model(name)
-        print(f"{name}: {path}")
+        where = "shipped in the package" if path.parent == package_models_dir() else "in the model cache"
+        print(f"{name}: {path} ({where})")
     logger.info("model cache: %s", home())
     return EXIT_OK
 
@@ -549,8 +550,8 @@ def _info(args: argparse.Namespace) -> int:
     import numpy as np
     import onnxruntime as ort
 
-    from .device import resolve_providers
-    from .hub import home, package_models_dir
+    from .device import check_provider, resolve_providers
+    from .hub import home, package_models_dir, shipped_path
     from .registry import DEFAULT_LANDMARK_MODEL, DETECTOR_MODELS, LANDMARK_MODELS, MOUTH_MODELS
 
     try:
@@ -568,13 +569,11 @@ def _info(args: argparse.Namespace) -> int:
         "opencv": cv2.__version__,
         "onnxruntime": ort.__version__,
         "mediapipe": mp_version,
-        "available_providers": ort.get_available_providers(),
-        "auto_providers_requested": [p if isinstance(p, str) else p[0] for p in resolve_providers("auto")],
+        # Each provider this onnxruntime lists, and whether it ran a test inference here.
+        "providers": {n: check_provider(n).to_dict() for n in ort.get_available_providers()},
+        "device_auto_runs_on": [p if isinstance(p, str) else p[0] for p in resolve_providers("auto")],
         "model_cache": str(cache),
-        "detector_models": {
-            n: {"path": str(cache / s.filename), "present": (cache / s.filename).is_file(), "url": s.url}
-            for n, s in DETECTOR_MODELS.items()
-        },
+        "detector_models": {n: _detector_info(s, cache, shipped_path) for n, s in DETECTOR_MODELS.items()},
         "landmark_models": {
             n: {"path": str(package_models_dir() / s.filename), "points": s.num_points, "crop_scale": s.crop_scale}
             for n, s in LANDMARK_MODELS.items()
@@ -593,6 +592,17 @@ def _info(args: argparse.Namespace) -> int:
         else:
             print(f"{key}: {value}")
     return EXIT_OK
+
+
+def _detector_info(spec: Any, cache: Path, shipped_path: Any) -> dict[str, Any]:
+    try:
+        path = shipped_path(spec)
+    except Exception as exc:  # a damaged install: say so, info must not fail
+        return {"path": None, "shipped": False, "error": str(exc)}
+    if path is not None:
+        return {"path": str(path), "shipped": True, "source": spec.source}
+    cached = cache / spec.filename
+    return {"path": str(cached), "shipped": False, "present": cached.is_file(), "url": spec.url}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 
 from .blazeface import OnnxBlazeFace, weighted_nms
 from .device import Device
-from .errors import ModelFormatError, ParameterError
+from .errors import MissingDependencyError, ModelFormatError, ParameterError
 from .hub import resolve_detector_model
 from .model_probe import check_detector_file, require_tflite
 from .registry import DETECTOR_MODELS
@@ -173,7 +173,13 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
             loader.start()
             loader.join()
             if "error" in box:
-                raise box.pop("error")
+                error = box.pop("error")
+                if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == "mediapipe":
+                    raise MissingDependencyError(
+                        "the MediaPipe detector backend (the 'full' model, or backend='mediapipe') needs mediapipe: "
+                        "pip install 'faceanalytics[mediapipe]'; the default 'short' detector runs without it"
+                    ) from None
+                raise error
             _mediapipe = box["modules"]
     return _mediapipe
 

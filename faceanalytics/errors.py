@@ -19,6 +19,7 @@ __all__ = [
     "ImageDecodeError",
     "ImageError",
     "ImageNotFoundError",
+    "MissingDependencyError",
     "ModelFormatError",
     "ModelNotFoundError",
     "ParameterError",
@@ -71,6 +72,10 @@ class ChecksumError(DownloadError):
 
 class ParameterError(FaceAnalyticsError, ValueError):
     """An option is out of range or of the wrong kind (``max_faces=0``, ``detect_every=-1``, ...)."""
+
+
+class MissingDependencyError(FaceAnalyticsError, ImportError):
+    """An optional extra is needed and not installed (the message names the ``pip install``)."""
 
 
 class AnnotationError(FaceAnalyticsError, ValueError):

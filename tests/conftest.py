@@ -16,7 +16,6 @@ from fpenet_models import bright_spot_fpenet, random_fpenet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACEANALYTICS_SHARED", REPO.parent / "shared"))
-SHORT_RANGE = "face_detection_short_range.tflite"
 
 
 def shared_path(*parts: str) -> Path:
@@ -27,29 +26,31 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
-def _detector_home() -> Path | None:
-    """A folder holding the BlazeFace weights: $FACEANALYTICS_HOME, else ../shared/models."""
-    for cand in (os.environ.get("FACEANALYTICS_HOME"), str(SHARED / "models")):
-        if cand and (Path(cand) / SHORT_RANGE).is_file():
-            return Path(cand)
-    return None
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test that reaches an optional extra that is not installed (mediapipe, for the 'full'
+    detector) skips with the library's own message instead of failing."""
+    from faceanalytics.errors import MissingDependencyError
+
+    outcome = yield
+    if outcome.excinfo is not None and issubclass(outcome.excinfo[0], MissingDependencyError):
+        outcome.force_exception(pytest.skip.Exception(f"optional extra missing: {outcome.excinfo[1]}", _use_item_location=True))
 
 
 @pytest.fixture(scope="session")
 def detector_home() -> Path:
-    home = _detector_home()
-    if home is None:
-        pytest.skip("BlazeFace weights not found: set FACEANALYTICS_HOME=../shared/models (as .ci/run does)")
-    return home
+    """The folder of the BlazeFace weights: they ship inside the package."""
+    from faceanalytics.hub import package_models_dir
+
+    return package_models_dir()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory):
-    """Point FACEANALYTICS_HOME at the detector weights if there are any, else at an empty folder,
-    so that no test ever downloads or writes into the user's cache."""
-    home = _detector_home()
+    """Point FACEANALYTICS_HOME at an empty folder unless the caller chose one (CI points it at
+    ../shared/models), so that no test ever downloads or writes into the user's cache."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FACEANALYTICS_HOME", str(home if home else tmp_path_factory.mktemp("empty_home")))
+        mp.setenv("FACEANALYTICS_HOME", os.environ.get("FACEANALYTICS_HOME") or str(tmp_path_factory.mktemp("empty_home")))
         yield
 
 

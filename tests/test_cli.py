@@ -60,8 +60,14 @@ def test_usage_errors(capsys, tmp_path, fpenet68, astronaut_file):
 def test_info_lists_providers_and_models(capsys):
     assert main(["info", "--json"]) == EXIT_OK
     info = json.loads(capsys.readouterr().out)
-    assert "CPUExecutionProvider" in info["available_providers"]
+    assert info["providers"]["CPUExecutionProvider"] == {"compiled": True, "works": True, "reason": ""}
+    for check in info["providers"].values():  # listed is not enough: each says whether it ran, or why not
+        assert check["works"] or check["reason"]
+    cuda = info["providers"].get("CUDAExecutionProvider", {"works": False})
+    auto = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda["works"] else ["CPUExecutionProvider"]
+    assert info["device_auto_runs_on"] == auto
     assert set(info["detector_models"]) == {"short", "full"}
+    assert all(d["shipped"] for d in info["detector_models"].values())  # the weights come with the package
     assert info["landmark_models"]["fpenet68"]["crop_scale"] == 1.25 and info["landmark_models"]["fpenet68"]["points"] == 68
     assert info["mouth_models"]["mouth-cues"]["path"].endswith("mouth_cues.onnx")
     assert main(["info"]) == EXIT_OK
@@ -82,6 +88,12 @@ def test_download_models_offline_explains(tmp_path, monkeypatch, capsys):
         raise hub.DownloadError(f"cannot download {url}: no network. Place the file at {dest}")
 
     monkeypatch.setattr(hub, "download", offline)
+    assert main(["download-models"]) == EXIT_OK  # offline and nothing to fetch: the weights ship in the package
+    out = capsys.readouterr().out
+    assert out.count("shipped in the package") == 2 and str(hub.package_models_dir()) in out
+    empty = tmp_path / "stripped"
+    empty.mkdir()
+    monkeypatch.setattr(hub, "package_models_dir", lambda: empty)  # a repackaging without them
     assert main(["download-models", "--model", "short"]) == EXIT_SETUP
     assert "Place the file at" in capsys.readouterr().err
 

@@ -123,3 +123,15 @@ def test_mirror_symmetry_on_a_real_face(astronaut):
     b = pipe(flipped, boxes=[[511 - 272 + 1, 82, 511 - 177 + 1, 177]]).faces[0].head_pose
     assert a.valid and b.valid
     assert abs(a.yaw + b.yaw) < 3 and abs(a.roll + b.roll) < 3 and abs(a.pitch - b.pitch) < 6
+
+
+def test_angles_to_rotation_golden_values():
+    """Yaw alone turns about the camera's y axis (a positive yaw moves the nose, +z in head
+    coordinates, towards -x), pitch about x, roll about z; the composition is Ry Rx Rz."""
+    s = np.sqrt(0.5)
+    np.testing.assert_allclose(angles_to_rotation(45, 0, 0), [[s, 0, -s], [0, 1, 0], [s, 0, s]], atol=1e-12)
+    np.testing.assert_allclose(angles_to_rotation(0, 90, 0), [[1, 0, 0], [0, 0, 1], [0, -1, 0]], atol=1e-12)
+    np.testing.assert_allclose(angles_to_rotation(0, 0, 90), [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-12)
+    np.testing.assert_allclose(
+        angles_to_rotation(20, 10, 5), angles_to_rotation(20, 0, 0) @ angles_to_rotation(0, 10, 0) @ angles_to_rotation(0, 0, 5)
+    )

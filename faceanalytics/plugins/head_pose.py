@@ -17,7 +17,6 @@ import math
 
 import cv2
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from ..errors import ParameterError
 from ..face_models import MEAN_FACE_3D_68
@@ -33,8 +32,13 @@ DEFAULT_POSE_POINTS: tuple[int, ...] = (*range(17, 48), 48, 54)
 
 
 def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """3x3 head-to-camera rotation for angles in degrees (the module's convention)."""
-    return Rotation.from_euler("YXZ", [-yaw, -pitch, roll], degrees=True).as_matrix()
+    """3x3 head-to-camera rotation for angles in degrees (the module's convention): the intrinsic
+    ``YXZ`` composition ``Ry(-yaw) Rx(-pitch) Rz(roll)``, the inverse of :func:`rotation_to_angles`."""
+    a, b, c = np.radians([-yaw, -pitch, roll])
+    ry = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0.0], [np.sin(c), np.cos(c), 0.0], [0.0, 0.0, 1.0]])
+    return ry @ rx @ rz
 
 
 def rotation_to_angles(r: np.ndarray) -> tuple[float, float, float]:
