@@ -60,9 +60,9 @@ def timed_stages(pipe: Pipeline, frames: list[np.ndarray], passes: int = 3) -> d
     spent: dict[str, list[float]] = collections.defaultdict(list)
 
     def wrap(name: str, fn):
-        def timed_fn(*a):
+        def timed_fn(*a, **kw):
             t = time.perf_counter()
-            out = fn(*a)
+            out = fn(*a, **kw)
             spent[name].append(time.perf_counter() - t)
             return out
 

@@ -4,7 +4,9 @@ Contract (checked when a model loads):
 
 * input ``input_face_images``: float32 ``N x 1 x 80 x 80``, gray, raw 0-255, no normalisation;
 * output ``softargmax``: ``N x K x 2``, x and y in 80x80 crop pixels;
-* output ``softargmax:1``: ``N x K`` (or ``N x K x 1``), each keypoint's softmax peak;
+* output ``softargmax:1``: ``N x K`` (or ``N x K x 1``), each keypoint's softmax peak (the raw
+  confidence; :meth:`FPENetRunner.landmarks` turns it into a probability for the registered models
+  that have a :mod:`~faceanalytics.point_confidence` calibration, and passes it through otherwise);
 * any other output (TAO's ``conv_keypoints_m80`` heatmaps) is ignored and not computed;
 * K = 68, 80 or 104; N dynamic, or fixed (inputs are then chunked and the last chunk padded).
 """
@@ -24,6 +26,7 @@ from .device import Device, create_session
 from .errors import FaceAnalyticsError, ModelFormatError, ModelNotFoundError, ParameterError
 from .hub import landmark_model_path, sha256_file
 from .joint_session import JointMember
+from .point_confidence import PointCalibration, calibration_for
 from .registry import LANDMARK_MODELS, ModelSpec
 from .schema import LandmarkSchema, schema_for
 
@@ -114,6 +117,9 @@ class FPENetRunner:
         )
         self.schema: LandmarkSchema = schema_for(k)
         self.name: str = spec.name if spec else path.name
+        #: maps the raw peaks to calibrated per-point confidence (see :mod:`faceanalytics.point_confidence`);
+        #: ``None`` for a model without one (NVIDIA's, your own): its confidence is the raw peak
+        self.calibration: PointCalibration | None = calibration_for(spec.name if spec else None) if k == 68 else None
         self._local = threading.local()  # per-thread reusable input buffer
         on_cpu = self.providers[0] == "CPUExecutionProvider"
         #: crops per onnxruntime call: the model's fixed batch, else ``max_batch`` (None: whole batches)
@@ -158,7 +164,8 @@ class FPENetRunner:
             crops: (M, 1, 80, 80) float32, gray, raw 0-255.
 
         Returns:
-            ``(points, confidence)``: (M, K, 2) float32 in crop pixels and (M, K) float32.
+            ``(points, confidence)``: (M, K, 2) float32 in crop pixels and (M, K) float32, the
+            model's raw ``softargmax:1`` peaks (never calibrated here).
         """
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (1, CROP_SIZE, CROP_SIZE):
@@ -184,23 +191,32 @@ class FPENetRunner:
             raise ModelFormatError(f"{self.path}: returned {pts.shape[1]} keypoints, expected {k}")
         return pts, conf
 
-    def landmarks(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """(M, K) raw peaks -> the confidence :meth:`landmarks` reports: calibrated by
+        :attr:`calibration` when the model has one, else the raw peaks themselves."""
+        return raw if self.calibration is None else self.calibration(raw)
+
+    def landmarks(self, image: np.ndarray, boxes: np.ndarray, *, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks of faces in a frame.
 
         Args:
             image: HxW uint8 gray frame, or HxWx3 uint8 BGR (cropped first, then converted to
                 gray; see :mod:`faceanalytics.crop`).
             boxes: (M, 4) face boxes ``x1, y1, x2, y2`` in frame pixels (already validated).
+            raw: return the model's raw ``softargmax:1`` peaks even when it has a calibration.
 
         Returns:
-            ``(points, confidence)``: (M, K, 2) float32 in frame pixels and (M, K) float32.
+            ``(points, confidence)``: (M, K, 2) float32 in frame pixels and (M, K) float32. The
+            confidence is :meth:`calibrate`'s: for a registered model with a calibration, the
+            probability that each point is within 10 % of the inter-ocular distance of its true
+            place (:mod:`faceanalytics.point_confidence`); for any other model, the raw peaks.
         """
         mats = square_crop_matrices(boxes, CROP_SIZE, self.crop_scale)
         buf = getattr(self._local, "buffer", None)
         if buf is None or buf.shape[0] < len(mats):
             buf = self._local.buffer = np.empty((max(len(mats), 8), 1, CROP_SIZE, CROP_SIZE), np.float32)
         pts, conf = self.run(crop_faces(image, mats, CROP_SIZE, out=buf))
-        return crop_to_image(pts, mats).astype(np.float32), conf
+        return crop_to_image(pts, mats).astype(np.float32), conf if raw else self.calibrate(conf)
 
 
 def _check_crop_scale(value: object, what: str, error: type[Exception]) -> float:

@@ -113,6 +113,7 @@ class ReportBuilder:
                 roll=pose.roll if ok(pose) else None,
                 mar=mouth.mar if ok(mouth) else None,
                 smile=mouth.smile if ok(mouth) else None,
+                score=face.score,
             )
             if s.thumb is None:
                 x1, y1, x2, y2 = (round(float(v)) for v in face.box)
@@ -133,7 +134,8 @@ class ReportBuilder:
             rows.append(
                 f"<tr><td>{img}</td><td>{tid}</td><td>{fmt(tr.get('duration'), '{:.1f}')}</td><td>{tr.get('blinks', '')}</td>"
                 f"<td>{fmt(tr.get('blinks_per_minute'), '{:.1f}')}</td><td>{fmt(tr.get('perclos'), '{:.3f}')}</td>"
-                f"<td>{tr.get('microsleeps', '')}</td><td>{tr.get('yawns', '')}</td><td>{tr.get('smiles', '')}</td></tr>"
+                f"<td>{tr.get('microsleeps', '')}</td><td>{tr.get('yawns', '')}</td><td>{tr.get('smiles', '')}</td>"
+                f"<td>{fmt((tr.get('score') or {}).get('mean'), '{:.3f}')}</td></tr>"
             )
             eye_ev = [e for e in events if e["kind"] in ("blink", "microsleep")]
             mouth_ev = [e for e in events if e["kind"] in ("yawn", "smile")]
@@ -149,6 +151,13 @@ class ReportBuilder:
                 )
                 + _svg("Head pose", s.t, {"yaw": v["yaw"], "pitch": v["pitch"], "roll": v["roll"]}, [], "°")
                 + _svg("Mouth (shaded: yawns, smiles)", s.t, {"mar": v["mar"], "smile": v["smile"]}, mouth_ev, "")
+                + _svg(
+                    "Score (the detector's where it ran, else the tracking confidence; docs/video.md)",
+                    s.t,
+                    {"score": v["score"]},
+                    [],
+                    "",
+                )
             )
         title = html.escape(Path(str(summary.get("source", "video"))).name)
         why = summary.get("stopped") or ("interrupted" if summary.get("interrupted") else None)
@@ -160,7 +169,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}svg{{display:bloc
 <body><h1>faceanalytics report: {title}</h1>
 <p>{summary.get("frames", 0)} frames, {len(self._tracks)} tracks{note}.</p>
 <table><tr><th></th><th>track</th><th>duration s</th><th>blinks</th><th>blinks/min</th><th>PERCLOS</th>
-<th>microsleeps</th><th>yawns</th><th>smiles</th></tr>
+<th>microsleeps</th><th>yawns</th><th>smiles</th><th>mean score</th></tr>
 {"".join(rows)}</table>
 {"".join(sections)}
 </body></html>

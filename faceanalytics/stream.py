@@ -5,6 +5,15 @@ track was lost; otherwise each track's crop comes from its previous landmarks
 (:func:`faceanalytics.tracking.box_from_landmarks`). All tracks are landmarked in one batch, the
 landmarks (and head pose) are One-Euro smoothed per track, the pipeline's plugins run, and
 per-track monitors turn eye and mouth signals into events. Timestamps drive everything.
+
+Each face's ``score`` is the detector's score on frames where the detector ran and found that face,
+and a tracking confidence on the others (:data:`TRACK_DECAY`; docs/video.md)::
+
+    score = s_det * TRACK_DECAY ** n * min(1, mean(confidence) / mean(confidence at s_det's frame))
+
+with ``s_det`` the detector's score at the track's last detection, ``n`` the frames since then,
+and ``confidence`` the face's per-point confidence (``face.confidence``). On a frame where the
+detector ran and did not find the face, the score is at most the pipeline's ``min_score``.
 """
 
 from __future__ import annotations
@@ -29,17 +38,22 @@ from .plugins.eyes import eyes_from_ears
 from .plugins.head_pose import HeadPosePlugin, rotation_to_angles
 from .smoothing import OneEuroFilter
 from .tracking import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset, match_boxes
-from .types import Face, HeadPose
+from .types import Detection, Face, HeadPose
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["Stream", "StreamError", "StreamFrame", "TrackSummary"]
+__all__ = ["TRACK_DECAY", "Stream", "StreamError", "StreamFrame", "TrackSummary"]
 
 logger = logging.getLogger("faceanalytics")
 
 #: Weight of each new detection in the running box-to-landmarks offset of a followed face.
 OFFSET_UPDATE = 0.3
+
+#: Per frame without a detection, a tracked face's score is multiplied by this (it halves after
+#: about 69 tracked frames; with ``detect_every=10`` it stays above 0.91 of the detector's score
+#: while the landmarks stay as confident as at the detection).
+TRACK_DECAY = 0.99
 
 
 class StreamError(FaceAnalyticsError, ValueError):
@@ -51,7 +65,8 @@ class StreamFrame:
     """One video frame's result.
 
     Attributes:
-        faces: tracked faces, each with ``track_id``, largest first.
+        faces: tracked faces, each with ``track_id``, largest first; ``score`` is the detector's
+            where it ran and found the face, else the tracking confidence (module docstring).
         image_size: ``(width, height)``.
         timestamp: the caller's timestamp, seconds.
         index: 0-based frame number in this stream.
@@ -120,6 +135,11 @@ class _Track:
         # cannot shrink or shift the crops from frame to frame.
         self.box_rel: tuple[float, float, float] = DETECTOR_BOX_OFFSET
         self.conf_ref: float | None = None
+        # The score: the detector's at the last detection of this face, the face's mean reported
+        # point confidence on that frame, and the frames since.
+        self.det_score = 0.0
+        self.det_conf = 0.0
+        self.since_det = 0
         self.missed = 0
         self.lost = False
         self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
@@ -167,6 +187,12 @@ class Stream:
         microsleep: eye closures at least this long (s) are microsleeps, shorter ones blinks.
         yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long.
         smile_threshold, smile_seconds: a smile is the smile score above the threshold this long.
+
+    Each face's ``score`` is the detector's score on frames where the detector found it, and the
+    tracking confidence on the others (see the module docstring and docs/video.md): the last
+    detector score, times :data:`TRACK_DECAY` per frame since, times the fall of the face's mean
+    point confidence since that detection; at most the pipeline's ``min_score`` on a frame where
+    the detector ran and missed it.
 
     A Stream belongs to one video and one thread at a time: a call from a second thread while a
     frame is in progress raises :class:`StreamError` (the frame in progress is unaffected). Between
@@ -243,7 +269,7 @@ class Stream:
 
         detected = self._need_detect or index % self.detect_every == 0 or not self._tracks
         events: list[Event] = []
-        found: dict[int, np.ndarray] = {}  # detector boxes of this frame, by track
+        found: dict[int, Detection] = {}  # detections of this frame, by track
         if detected:
             found, events = self._associate(bgr, t)
         # A followed face is cropped from its previous landmarks even on detection frames (switching
@@ -256,20 +282,25 @@ class Stream:
                 boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
                 followed.add(track.id)
             elif track.id in found:
-                boxes[track.id] = found[track.id]
+                boxes[track.id] = found[track.id].box
 
         faces: list[Face] = []
         if boxes:
             ids = list(boxes)
-            points, conf = self.pipeline.landmarker.landmarks(bgr, np.stack([boxes[i] for i in ids]))
-            for tid, pts, c in zip(ids, points, conf, strict=True):
+            landmarker = self.pipeline.landmarker
+            # the raw peaks decide losses (a relative rule, the same for every model); faces report
+            # the model's calibrated confidence where it has one (faceanalytics.point_confidence)
+            points, peaks = landmarker.landmarks(bgr, np.stack([boxes[i] for i in ids]), raw=True)
+            conf = landmarker.calibrate(peaks)
+            for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
                 track = self._tracks[tid]
-                if self._is_lost(track, pts, c, (w, h)):
+                if self._is_lost(track, pts, p, (w, h)):
                     track.lost = True
                     continue
                 track.raw = pts
+                score = self._score(track, found.get(tid), c, detected)
                 if tid in found:
-                    seen = box_offset(found[tid], pts)
+                    seen = box_offset(found[tid].box, pts)
                     if tid in followed:  # a running average of the offset the detector shows
                         old = track.box_rel
                         seen = tuple((1 - OFFSET_UPDATE) * a + OFFSET_UPDATE * b for a, b in zip(old, seen, strict=True))
@@ -281,7 +312,7 @@ class Stream:
                     size = float(np.ptp(pts[:68, 0].astype(np.float64)) + 1.0)
                     smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
                 faces.append(
-                    Face(box=boxes[tid], score=1.0, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
+                    Face(box=boxes[tid], score=score, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
                 )
         self._dedupe()
         faces = self._run_plugins(faces, bgr, k, t, events)
@@ -290,7 +321,21 @@ class Stream:
         self._need_detect = any(tr.lost or tr.missed for tr in self._tracks.values())
         return StreamFrame(tuple(faces), (w, h), t, index, detected, tuple(events))
 
-    def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, np.ndarray], list[Event]]:
+    def _score(self, track: _Track, detection: Detection | None, conf: np.ndarray, detected: bool) -> float:
+        """The face's score on this frame (module docstring): the detector's where it found the
+        face, else the tracking confidence."""
+        mean = float(np.mean(conf, dtype=np.float64))
+        if detection is not None:
+            track.det_score, track.det_conf, track.since_det = detection.score, mean, 0
+            return detection.score
+        track.since_det += 1
+        ratio = min(1.0, mean / track.det_conf) if track.det_conf > 0 and math.isfinite(mean) else 0.0
+        score = track.det_score * TRACK_DECAY**track.since_det * max(ratio, 0.0)
+        if detected:  # the detector ran and did not report this face above its threshold
+            score = min(score, float(getattr(self.pipeline, "min_score", 1.0)))
+        return min(max(score, 0.0), 1.0)
+
+    def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, Detection], list[Event]]:
         """Run the detector; match detections to tracks, start and end tracks."""
         dets = list(self.pipeline._detect(bgr))  # checked boxes, largest first
         if self.max_faces:
@@ -299,13 +344,13 @@ class Stream:
         pred = np.stack([box_from_landmarks(tr.raw, tr.box_rel) for tr in known]) if known else np.zeros((0, 4))  # type: ignore[arg-type]
         det_boxes = np.stack([d.box for d in dets]) if dets else np.zeros((0, 4))
         pairs = match_boxes(pred, det_boxes, self.min_iou)
-        boxes: dict[int, np.ndarray] = {}
+        boxes: dict[int, Detection] = {}
         matched_t = {ti for ti, _ in pairs}
         matched_d = {di for _, di in pairs}
         for ti, di in pairs:
             tr = known[ti]
             tr.missed, tr.lost = 0, False
-            boxes[tr.id] = det_boxes[di]
+            boxes[tr.id] = dets[di]
         events: list[Event] = []
         for ti, tr in enumerate(known):
             if ti not in matched_t:
@@ -317,7 +362,7 @@ class Stream:
                 continue
             tid = next(self._ids)
             self._tracks[tid] = _Track(tid, t, self)
-            boxes[tid] = det.box
+            boxes[tid] = det
         for tid in [i for i, tr in self._tracks.items() if tr.raw is None and i not in boxes]:
             events += self._end_track(tid)
         return boxes, events

@@ -243,10 +243,20 @@ class Face:
     Attributes:
         box: (4,) float32 ``x1, y1, x2, y2`` in input pixels: the detector's box, or the caller's
             when boxes were passed in.
-        score: detector confidence in [0, 1]; 1.0 for a caller-supplied box.
+        score: in [0, 1]. Single images: the detector's confidence; 1.0 for a caller-supplied box.
+            Video (:class:`~faceanalytics.Stream`): the detector's confidence on frames where the
+            detector ran and found this face, else the tracking confidence: the last detector
+            score x 0.99 per frame since x ``min(1, confidence.mean() / its mean at that
+            detection)``, at most ``min_score`` when the detector ran and missed the face
+            (docs/video.md).
         landmarks: (N, 2) float32 ``x, y`` in input pixels, N = 68, 80 or 104, ordered as ``schema``.
-        confidence: (N,) float32 per-point confidence: the peak of each keypoint's softmax map
-            (FPENet's ``softargmax:1``), in [0, 1]; comparable within one model only.
+        confidence: (N,) float32 per-point confidence in [0, 1]. For faceanalytics' own models
+            (``fpenet68`` and its INT8 and FP16 variants): the probability that the point lies
+            within 10 % of the inter-ocular distance (outer eye corners) of its true place,
+            calibrated on held-out identities (:mod:`faceanalytics.point_confidence`,
+            docs/models.md); about 0.9 on a clear face, lower on covered points, near 0 off a
+            face. For other FPENet models (NVIDIA TAO's, your own): the raw peak of each
+            keypoint's softmax map (``softargmax:1``), comparable within one model only.
         schema: what each landmark index means (``face.schema.left_eye`` are indices).
         detector_keypoints: (6, 2) float32 BlazeFace keypoints in input pixels, (0, 2) when the
             box came from the caller.

@@ -143,8 +143,9 @@ class _TrackStats:
         self.total_time = 0.0
         self._prev: tuple[float, bool] | None = None
         self.pose: list[tuple[float, float, float]] = []
+        self.score_sum, self.score_min = 0.0, math.inf
 
-    def add(self, t: float, closed: bool | None, pose: tuple[float, float, float] | None) -> None:
+    def add(self, t: float, closed: bool | None, pose: tuple[float, float, float] | None, score: float) -> None:
         if self.frames == 0:
             self.first = t
         if self._prev is not None:
@@ -156,6 +157,8 @@ class _TrackStats:
         self.frames += 1
         if pose is not None:
             self.pose.append(pose)
+        self.score_sum += score
+        self.score_min = min(self.score_min, score)
 
 
 class SummaryBuilder:
@@ -170,7 +173,7 @@ class SummaryBuilder:
             stats = self._tracks.setdefault(int(face.track_id or 0), _TrackStats())
             pose = face.head_pose
             angles = (pose.yaw, pose.pitch, pose.roll) if pose is not None and pose.valid else None
-            stats.add(fr.timestamp, face.eyes.closed if face.eyes is not None else None, angles)
+            stats.add(fr.timestamp, face.eyes.closed if face.eyes is not None else None, angles, float(face.score))
         self._events += fr.events
 
     def add_events(self, events: tuple[Event, ...] | list[Event]) -> None:
@@ -216,6 +219,9 @@ class SummaryBuilder:
                         )
                         for i, name in enumerate(("yaw", "pitch", "roll"))
                     },
+                    # face.score over the track's frames: the detector's where it ran, else the
+                    # tracking confidence (docs/video.md)
+                    "score": {"mean": st.score_sum / st.frames, "min": st.score_min} if st.frames else None,
                     "events": [e.to_dict() for e in evs],
                 }
             )
