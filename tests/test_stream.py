@@ -8,6 +8,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_path
 
 from faceanalytics import Eyes, Pipeline, StreamError
 from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
@@ -139,3 +140,45 @@ def test_blink_events_reach_the_stream_result(detector_home, astronaut):
     assert closed_flags[42] and not closed_flags[50]
     (summary,) = stream.summaries()
     assert summary.blinks == 1 and summary.microsleeps == 1 and summary.perclos > 0.3
+
+
+def _on_gray(image: np.ndarray, dx: int) -> np.ndarray:
+    """``image`` on a gray field 100 px wider and 40 px taller, ``dx`` px right of x = 50."""
+    h, w = image.shape[:2]
+    frame = np.full((h + 40, w + 100, 3), 128, np.uint8)
+    frame[20 : 20 + h, 50 + dx : 50 + dx + w] = image
+    return frame
+
+
+def test_video_score_is_the_detectors_or_a_tracking_confidence(pipe):
+    """A clip of real faces (landmarks68) drifting right, then one frame with the eyes covered and
+    three gray frames: detector frames carry the detector's own score; tracked frames a score in
+    (0, 1) below it, which falls when the eyes are covered and is about 0 once the face is gone."""
+    from faceanalytics.stream import TRACK_DECAY
+    from faceanalytics.train.data import read_csv
+
+    samples = read_csv(shared_path("data", "landmarks68") / "annotations.csv")
+    for s in samples[::900]:  # five people
+        image = cv2.imread(str(s.path))
+        frames = [_on_gray(image, 2 * i) for i in range(8)]
+        iod = float(np.linalg.norm(s.points[45] - s.points[36]))
+        lo, hi = (s.points[17:48].min(0) - 0.15 * iod).astype(int), (s.points[17:48].max(0) + 0.15 * iod).astype(int)
+        frames[7][20 + lo[1] : 20 + hi[1], 50 + 14 + lo[0] : 50 + 14 + hi[0]] = 0  # eyes and brows covered
+        gray = np.full_like(frames[0], 128)
+        frames += [gray, gray, gray]
+        # lost_confidence=0: the tracker keeps faces it would drop as lost, so that their score shows
+        stream = pipe.stream(detect_every=5, lost_confidence=0.0)
+        results = [stream(f, i / 30) for i, f in enumerate(frames)]
+        assert [i for i, r in enumerate(results) if r.detected] == [0, 5, 10]
+        assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results), s.path.name
+        score = [r.faces[0].score for r in results]
+        for i in (0, 5):  # the detector ran and found the face: its score, as Pipeline.detect gives it
+            assert score[i] == pytest.approx(pipe.detect(frames[i])[0].score, abs=1e-6)
+        for i in (1, 2, 3, 4, 6, 7, 8, 9):
+            assert 0.0 < score[i] < 1.0
+            last = 0 if i < 5 else 5
+            assert score[i] <= score[last] * TRACK_DECAY ** (i - last) + 1e-6  # never above the decayed detector score
+        assert score[4] > 0.9 * score[0]  # a steady face keeps most of its detector score
+        assert score[7] < 0.8 * score[6]  # the eyes covered
+        assert score[8] < 0.01 and score[9] < 0.01  # the face is gone
+        assert score[10] <= pipe.min_score and score[10] < 0.01  # the detector ran and missed it
