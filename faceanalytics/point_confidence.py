@@ -29,6 +29,7 @@ peaks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -88,6 +89,11 @@ class PointCalibration:
     slope: tuple[float, ...]
     face_slope: float
 
+    @cached_property
+    def _per_point(self) -> tuple[np.ndarray, np.ndarray]:
+        reg = region_index(68)
+        return np.asarray(self.intercept, np.float64)[reg], np.asarray(self.slope, np.float64)[reg]
+
     @property
     def weights(self) -> np.ndarray:
         """The weights of :func:`design_matrix`'s columns."""
@@ -100,9 +106,11 @@ class PointCalibration:
             raise ValueError(f"a 68-point calibration needs (M, 68) peaks; got {raw.shape}")
         if raw.shape[0] == 0:
             return np.zeros((0, 68), np.float32)
-        z = design_matrix(raw) @ self.weights
-        p = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic sigmoid, without overflow warnings
-        return p.reshape(raw.shape).astype(np.float32)
+        a, b = self._per_point
+        log_peak = np.log(np.maximum(raw.astype(np.float64), _MIN_PEAK))
+        z = a + b * log_peak
+        z += self.face_slope * log_peak.mean(axis=1, keepdims=True)  # = design_matrix(raw) @ weights
+        return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)  # the logistic sigmoid, without overflow warnings
 
 
 #: Calibrations by registered model name (``python benchmarks/point_confidence.py`` prints these).

@@ -145,6 +145,11 @@ def test_closures_in_a_clip_are_counted_as_blinks(detector_home, tmp_path):
     assert track["blinks"] == 3 and track["microsleeps"] == 0
     assert [round(e["start"] * 30) for e in track["events"] if e["kind"] == "blink"] == [30, 60, 90]
     assert "<svg" in out["html"].read_text()
+    # the score: the detector's on detector frames, a tracking confidence below 1 on the others (issue 18)
+    scores = np.array([float(r["score"]) for r in rows])
+    assert ((scores > 0) & (scores < 1)).all() and len(np.unique(scores)) > 10
+    assert 0 < track["score"]["min"] <= track["score"]["mean"] < 1
+    assert "Score (the detector" in out["html"].read_text()
 
 
 # --- broken inputs: every output written so far complete and valid (issue 7) -----------------------
