@@ -12,7 +12,7 @@ import argparse
 
 from synthetic_ear import make_trace, score
 
-from faceanalytics.events import BlinkMonitor
+from faceanalytics.video.events import BlinkMonitor
 
 
 def run(traces: int, fps: float, noise: float) -> tuple[float, float, int]:

@@ -3,7 +3,7 @@
 
     python benchmarks/calibrate_mouth.py [--data ../shared/data/expressions] [--landmark-model PATH] [--write]
 
-Each model is ``sigmoid(bias + weights . shape)`` over ``faceanalytics.plugins.mouth.mouth_shape``
+Each model is ``sigmoid(bias + weights . shape)`` over ``faceanalytics.geometry.mouth.mouth_shape``
 (44 coordinates, head-pose corrected with the pipeline's own head pose): smile is happy (1) vs
 every other expression (0: neutral, surprise, sad, angry), so that an open but unsmiling mouth
 does not score as a smile; mouth open is surprise (1) vs neutral (0). Logistic regression by Newton's method
@@ -22,8 +22,8 @@ import numpy as np
 from expressions import CLASSES, mouth_results, split
 
 from faceanalytics import Pipeline
+from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
 from faceanalytics.plugins import HeadPosePlugin
-from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
 from faceanalytics.train.evaluate import auc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def render(smile: tuple[float, np.ndarray], open_: tuple[float, np.ndarray], inf
     notes = "\n".join(f"#   {k}: {v}" for k, v in info.items())
     points = f"{MOUTH_SHAPE_POINTS[0]}-{MOUTH_SHAPE_POINTS[19]}, {MOUTH_SHAPE_POINTS[20]} and {MOUTH_SHAPE_POINTS[21]}"
     return f'''"""Mouth models of :class:`faceanalytics.plugins.mouth.MouthPlugin`: ``(bias, weights)`` over
-:func:`faceanalytics.plugins.mouth.mouth_shape` (points {points}; ``x0, y0, x1, y1, ...``).
+:func:`faceanalytics.geometry.mouth.mouth_shape` (points {points}; ``x0, y0, x1, y1, ...``).
 
 Written by ``python benchmarks/calibrate_mouth.py --write``; do not edit by hand.
 """

@@ -29,7 +29,7 @@ sys.path.insert(1, sys.argv[2])
 import numpy as np
 from run import clip_frames, timed
 import faceanalytics
-from faceanalytics import Pipeline
+from faceanalytics import Pipeline, Stream
 assert faceanalytics.__file__.startswith(sys.argv[1]), faceanalytics.__file__
 pipe = Pipeline(device="cpu")
 frames = list(clip_frames(60))
@@ -38,7 +38,7 @@ for f in frames[:10]:
 image_ms = 1000 * float(np.median([timed(lambda f=f: pipe(f)) for _ in range(3) for f in frames]))
 fps = []
 for _ in range(2):
-    stream, spent = pipe.stream(detect_every=10), 0.0
+    stream, spent = Stream(pipe, detect_every=10), 0.0
     for i, f in enumerate(clip_frames(300)):
         spent += timed(lambda s=stream, f=f, t=i / 30.0: s(f, t))
     fps.append(300 / spent)

@@ -22,7 +22,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-from faceanalytics.fpenet import INPUT_NAME, OUTPUT_CONFIDENCE, OUTPUT_POINTS, FPENetRunner
+from faceanalytics.runners.fpenet import INPUT_NAME, OUTPUT_CONFIDENCE, OUTPUT_POINTS, FPENetRunner
 
 
 def gpu_name() -> str:

@@ -23,7 +23,7 @@ import argparse
 import cv2
 import numpy as np
 
-from faceanalytics import Pipeline
+from faceanalytics import Pipeline, Stream
 
 
 def path(i: int, fps: float) -> np.ndarray:
@@ -50,7 +50,7 @@ def clip(image: np.ndarray, frames: int, fps: float, noise: float, seed: int = 0
 def measure(
     pipe: Pipeline, frames: list[tuple[np.ndarray, np.ndarray]], ref: np.ndarray, fps: float, **stream_options
 ) -> tuple[float, float, float]:
-    stream = pipe.stream(**stream_options)
+    stream = Stream(pipe, **stream_options)
     back, cents, truth_c = [], [], []
     for i, (frame, m) in enumerate(frames):
         res = stream(frame, i / fps)

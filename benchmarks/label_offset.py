@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics.crop import to_gray
-from faceanalytics.detector import BlazeFaceDetector
-from faceanalytics.fpenet import FPENetRunner
-from faceanalytics.schema import SCHEMA_68
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.crop import to_gray
+from faceanalytics.runners.detector import BlazeFaceDetector
+from faceanalytics.runners.fpenet import FPENetRunner
 from faceanalytics.train.boxes import match_detection
 from faceanalytics.train.data import read_csv, split_by_identity
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics import Pipeline
+from faceanalytics import Pipeline, Stream
 
 SHARED = Path(os.environ.get("FACEANALYTICS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 W, H, FPS, CYCLE, FACE = 320, 240, 30, 300, 100
@@ -108,7 +108,7 @@ class Report:
 def run(frames: int, every: int = 1000, detect_every: int = 10, pipe: Pipeline | None = None, log=None) -> Report:
     faces, closed = load_faces()
     pipe = pipe or Pipeline(device="cpu")
-    stream = pipe.stream(detect_every=detect_every)
+    stream = Stream(pipe, detect_every=detect_every)
     report = Report(frames)
     t0 = time.perf_counter()
 

@@ -24,9 +24,9 @@ import numpy as np
 from calibrate_mouth import fit
 
 from faceanalytics import Pipeline
-from faceanalytics.fpenet import FPENetRunner
+from faceanalytics.geometry.mouth import face_mouth_shape
 from faceanalytics.plugins import HeadPosePlugin
-from faceanalytics.plugins.mouth import face_mouth_shape
+from faceanalytics.runners.fpenet import FPENetRunner
 from faceanalytics.train.data import read_csv, split_by_identity
 from faceanalytics.train.evaluate import _dlib, _gt_box, auc
 from faceanalytics.train.expressions import CLASSES, load, split

@@ -1,4 +1,4 @@
-"""Fit and measure the per-point confidence calibration (``faceanalytics/point_confidence.py``).
+"""Fit and measure the per-point confidence calibration (``faceanalytics/runners/point_confidence.py``).
 
 On the **validation identities** of landmarks68 (the seeded identity split of training and
 ``faceanalytics.train.evaluate``; the models never saw these people), each face found by BlazeFace
@@ -32,10 +32,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics.detector import BlazeFaceDetector
-from faceanalytics.fpenet import FPENetRunner
-from faceanalytics.point_confidence import REGIONS_68, TOLERANCE, PointCalibration, design_matrix
-from faceanalytics.schema import SCHEMA_68
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.runners.detector import BlazeFaceDetector
+from faceanalytics.runners.fpenet import FPENetRunner
+from faceanalytics.runners.point_confidence import REGIONS_68, TOLERANCE, PointCalibration, design_matrix
 from faceanalytics.train.boxes import match_detection
 from faceanalytics.train.data import LandmarkSample, read_csv, split_by_identity
 
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         views = collect(runner, detector, val)
         report(name, views, cross_validated(views, name))
         fitted.append(calibration(name, fit(views)))
-    print("\n# fitted on all validation identities (faceanalytics/point_confidence.py, CALIBRATIONS):")
+    print("\n# fitted on all validation identities (faceanalytics/runners/point_confidence.py, CALIBRATIONS):")
     for c in fitted:
         r = lambda vs: "(" + ", ".join(f"{v:.4f}" for v in vs) + ")"  # noqa: E731
         print(f'    "{c.model}": PointCalibration("{c.model}", {r(c.intercept)}, {r(c.slope)}, {c.face_slope:.4f}),')

@@ -19,9 +19,9 @@ import time
 import cv2
 import numpy as np
 
-from faceanalytics.face_models import MEAN_FACE_3D_68
+from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68
+from faceanalytics.geometry.pnp import refine_pose
 from faceanalytics.plugins.head_pose import DEFAULT_POSE_POINTS, angles_to_rotation, rotation_to_angles
-from faceanalytics.pnp import refine_pose
 
 
 def main() -> None:

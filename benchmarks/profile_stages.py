@@ -29,8 +29,8 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import clip_frames
 
-from faceanalytics import Pipeline
-from faceanalytics.fpenet import INPUT_NAME, _locate
+from faceanalytics import Pipeline, Stream
+from faceanalytics.runners.fpenet import INPUT_NAME, _locate
 
 STAGES = {  # (file fragment, function) -> stage; cumulative times of these calls
     "detector": [("blazeface.py", "detect")],
@@ -117,7 +117,7 @@ def main() -> None:
     for k, v in times.items():
         print(f"  {k:48s} {v:6.2f} ms  {100 * v / times['total']:5.1f} %")
 
-    stream = pipe.stream(detect_every=10)
+    stream = Stream(pipe, detect_every=10)
     prof = cProfile.Profile()
     t = time.perf_counter()
     for i, f in enumerate(frames):

@@ -107,8 +107,8 @@ def timed_fresh(fn: Callable[[np.ndarray], object], image: np.ndarray) -> float:
 
 
 def worker_faceanalytics(args: argparse.Namespace, model: str | None) -> dict:
-    from faceanalytics import Pipeline
-    from faceanalytics.crop import crop_faces, square_crop_matrices, to_gray
+    from faceanalytics import Pipeline, Stream
+    from faceanalytics.geometry.crop import crop_faces, square_crop_matrices, to_gray
 
     pipe = Pipeline(device="cpu", landmark_model=model)
     images = [cv2.imread(str(s.path)) for s in val_samples(args.images)]
@@ -139,7 +139,7 @@ def worker_faceanalytics(args: argparse.Namespace, model: str | None) -> dict:
 
     fps = []
     for _ in range(args.repeat):
-        stream, spent = pipe.stream(detect_every=10), 0.0
+        stream, spent = Stream(pipe, detect_every=10), 0.0
         for i, frame in enumerate(clip_frames(args.frames)):
             spent += timed(lambda s=stream, f=frame, t=i / 30.0: s(f, t))
         fps.append(args.frames / spent)
@@ -147,14 +147,14 @@ def worker_faceanalytics(args: argparse.Namespace, model: str | None) -> dict:
     out["stream_fps"] = float(np.median(fps))
     fps = []  # the same with frames already in memory (the 60 above, cycled), called back to back
     for _ in range(args.repeat):
-        stream = pipe.stream(detect_every=10)
+        stream = Stream(pipe, detect_every=10)
         spent = timed(lambda s=stream: [s(frames[i % len(frames)], i / 30.0) for i in range(args.frames)])
         fps.append(args.frames / spent)
         stream.close()
     out["stream_memory_fps"] = float(np.median(fps))
 
     if args.long:
-        stream, marks = pipe.stream(detect_every=10), {}
+        stream, marks = Stream(pipe, detect_every=10), {}
         gen = clip_frames(args.long)
         for i, frame in enumerate(gen):
             stream(frame, i / 30.0)
@@ -304,7 +304,7 @@ def accuracy(args: argparse.Namespace, name: str, model: str | None) -> dict:
     _, val = split_by_identity(read_csv(SHARED / "landmarks68" / "annotations.csv"), 0.15, seed=0)
     close = None
     if name == "faceanalytics":
-        from faceanalytics.fpenet import _locate
+        from faceanalytics.runners.fpenet import _locate
 
         method = _ours(str(_locate(model or "fpenet68")[0]), None)
     elif name == "dlib":

@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 from jitter import clip
 
-from faceanalytics import FaceAnalyticsError, Pipeline
+from faceanalytics import FaceAnalyticsError, Pipeline, Stream
 
 
 def main() -> int:
@@ -51,7 +51,7 @@ def measure(repeat: int) -> None:
         pipe(image)
         times.append(time.perf_counter() - t)
     frames = clip(image, 300, 30.0, 2.0)
-    stream = pipe.stream(detect_every=10)
+    stream = Stream(pipe, detect_every=10)
     t = time.perf_counter()
     for i, (frame, _) in enumerate(frames):
         stream(frame, i / 30)

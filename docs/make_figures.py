@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics.face_models import MEAN_FACE_3D_68, MEAN_SHAPE_68
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68, MEAN_SHAPE_68
 from faceanalytics.plugins.base import estimate_camera_matrix
 from faceanalytics.plugins.head_pose import angles_to_rotation
-from faceanalytics.schema import SCHEMA_68
 
 IMG = Path(__file__).resolve().parent / "img"
 TILE = 260

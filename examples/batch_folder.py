@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from faceanalytics import FaceAnalyticsError, Pipeline
-from faceanalytics.video_io import IMAGE_SUFFIXES
+from faceanalytics.io.video_source import IMAGE_SUFFIXES
 
 
 def main() -> int:

@@ -14,9 +14,9 @@ from collections import deque
 import cv2
 import numpy as np
 
-from faceanalytics import Pipeline
+from faceanalytics import Pipeline, Stream
+from faceanalytics.io.video_source import open_source
 from faceanalytics.plugins import EyesPlugin
-from faceanalytics.video_io import open_source
 
 GRAPH_SECONDS = 10.0
 
@@ -52,7 +52,7 @@ def main() -> int:
     history: deque = deque()
     blinks = microsleeps = 0
     alert_until = -1.0
-    with pipe.stream(max_faces=1) as stream:
+    with Stream(pipe, max_faces=1) as stream:
         for frame, t in source:
             result = stream(frame, t)
             for event in result.events:

@@ -15,9 +15,9 @@ import argparse
 import cv2
 import numpy as np
 
-from faceanalytics import Pipeline
+from faceanalytics import Pipeline, Stream
+from faceanalytics.io.video_source import open_source
 from faceanalytics.plugins import HeadPosePlugin, MouthPlugin
-from faceanalytics.video_io import open_source
 
 
 def draw_bar(frame: np.ndarray, row: int, label: str, value: float, colour: tuple[int, int, int]) -> None:
@@ -42,7 +42,7 @@ def main() -> int:
     if args.out:
         writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*"mp4v"), source.fps, source.size)
     events = []
-    with pipe.stream(max_faces=1) as stream:
+    with Stream(pipe, max_faces=1) as stream:
         for frame, t in source:
             result = stream(frame, t)
             events += [e for e in result.events if e.kind in ("smile", "yawn")]

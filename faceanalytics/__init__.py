@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from .detector import BlazeFaceDetector, Detector
-from .draw import annotate
-from .errors import (
+from faceanalytics.core.errors import (
     AnnotationError,
     AnnotationNotFoundError,
     BoxError,
@@ -28,11 +26,13 @@ from .errors import (
     ModelNotFoundError,
     ParameterError,
 )
-from .fpenet import FPENetRunner
-from .pipeline import Pipeline
-from .schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
-from .stream import Stream, StreamError, StreamFrame, TrackSummary
-from .types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
+from faceanalytics.core.schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
+from faceanalytics.core.types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
+from faceanalytics.io.draw import annotate
+from faceanalytics.pipeline import Pipeline
+from faceanalytics.runners.detector import BlazeFaceDetector, Detector
+from faceanalytics.runners.fpenet import FPENetRunner
+from faceanalytics.video.stream import Stream, StreamError, StreamFrame, TrackSummary
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m faceanalytics`` runs the CLI."""
 
-from .cli import main
+from faceanalytics.cli import main
 
 raise SystemExit(main())

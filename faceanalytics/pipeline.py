@@ -6,23 +6,22 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
-from .crop import validate_boxes
-from .detector import BlazeFaceDetector, Detector
-from .device import Device
-from .errors import ParameterError
-from .fpenet import FPENetRunner
-from .image import ImageInput, load_image
-from .joint_session import share_cpu_threads
-from .plugins import Frame, Plugin, default_plugins
-from .plugins.base import check_camera_matrix
-from .registry import DEFAULT_LANDMARK_MODEL
-from .schema import LandmarkSchema
-from .stream import Stream
-from .types import Detection, Face, Result
+from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.image import ImageInput, load_image
+from faceanalytics.core.schema import LandmarkSchema
+from faceanalytics.core.types import Detection, Face, Result
+from faceanalytics.geometry.crop import validate_boxes
+from faceanalytics.plugins import Frame, Plugin, default_plugins
+from faceanalytics.plugins.base import check_camera_matrix
+from faceanalytics.runners.detector import BlazeFaceDetector, Detector
+from faceanalytics.runners.fpenet import FPENetRunner
+from faceanalytics.runtime.device import Device
+from faceanalytics.runtime.joint_session import share_cpu_threads
+from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL
 
 __all__ = ["Pipeline"]
 
@@ -37,10 +36,10 @@ class Pipeline:
             (68, 80 or 104 points, e.g. NVIDIA TAO FPENet). ``None``: the bundled FPENet-68.
         detector: ``"short"`` or ``"full"`` (BlazeFace ranges), or any :class:`Detector`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"tensorrt"`` or a providers
-            list (see :mod:`faceanalytics.device`).
+            list (see :mod:`faceanalytics.runtime.device`).
         threads: onnxruntime intra-op threads of the landmark model, and of the detector when the
             pipeline creates it: on the CPU the two share one session and its threads
-            (:mod:`faceanalytics.joint_session`); ``None``: one per physical core.
+            (:mod:`faceanalytics.runtime.joint_session`); ``None``: one per physical core.
         min_score: minimum detector confidence in [0, 1] (BlazeFace detectors only).
         max_faces: keep at most this many faces, largest first (``None``: all).
         detector_model: explicit BlazeFace .tflite file instead of the cached/downloaded one.
@@ -160,7 +159,7 @@ class Pipeline:
         Args:
             image: HxWx3 uint8 BGR array (OpenCV order), a path, or encoded image bytes (JPEG,
                 PNG, ...: ``bytes``, ``bytearray``, ``memoryview``); other layouts are converted
-                as documented in :mod:`faceanalytics.image`.
+                as documented in :mod:`faceanalytics.core.image`.
             boxes: skip detection and landmark these ``x1, y1, x2, y2`` boxes (input pixels), in the
                 given order; each face gets score 1.0.
             camera_matrix: (3, 3) pinhole intrinsics in pixels for head pose; ``None`` estimates
@@ -191,11 +190,6 @@ class Pipeline:
             for plugin in self.plugins:
                 faces = [face.with_result(plugin.name, plugin(face, frame)) for face in faces]
         return Result(faces=tuple(faces), image_size=(w, h))
-
-    def stream(self, **options: Any) -> Stream:
-        """A :class:`~faceanalytics.stream.Stream` for one video over this pipeline; ``options``
-        are the Stream's keyword arguments (``detect_every``, ``smoothing``, ...)."""
-        return Stream(self, **options)
 
     def close(self) -> None:
         """Release the detector (onnxruntime sessions are freed with the object)."""

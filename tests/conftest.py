@@ -30,7 +30,7 @@ def shared_path(*parts: str) -> Path:
 def pytest_runtest_call(item: pytest.Item):
     """A test that reaches an optional extra that is not installed (mediapipe, for the 'full'
     detector) skips with the library's own message instead of failing."""
-    from faceanalytics.errors import MissingDependencyError
+    from faceanalytics.core.errors import MissingDependencyError
 
     outcome = yield
     if outcome.excinfo is not None and issubclass(outcome.excinfo[0], MissingDependencyError):
@@ -40,9 +40,9 @@ def pytest_runtest_call(item: pytest.Item):
 @pytest.fixture(scope="session")
 def detector_home() -> Path:
     """The folder of the BlazeFace weights: they ship inside the package."""
-    from faceanalytics.hub import package_models_dir
+    from faceanalytics.runtime.hub import package_weights_dir
 
-    return package_models_dir()
+    return package_weights_dir()
 
 
 @pytest.fixture(scope="session", autouse=True)

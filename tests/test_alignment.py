@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, SCHEMA_104, Face
-from faceanalytics.face_models import FIVE_POINT_112, MEAN_SHAPE_68
-from faceanalytics.geometry import apply_affine
+from faceanalytics.geometry.affine import apply_affine
+from faceanalytics.geometry.face_templates import FIVE_POINT_112, MEAN_SHAPE_68
 from faceanalytics.plugins.alignment import AlignmentPlugin, five_points, template_points
 from faceanalytics.plugins.base import Frame
 

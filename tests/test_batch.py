@@ -20,9 +20,9 @@ pq = pytest.importorskip("pyarrow.parquet")
 from conftest import shared_path  # noqa: E402
 
 from faceanalytics.batch import BatchOptions, CrashOnce, Task, expand_inputs, plan_tasks, read_results, run_batch  # noqa: E402
-from faceanalytics.batch.schema import SOURCE_SCHEMA  # noqa: E402
+from faceanalytics.batch.tables import SOURCE_SCHEMA  # noqa: E402
 from faceanalytics.cli import EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_USAGE, main  # noqa: E402
-from faceanalytics.video_outputs import csv_columns  # noqa: E402
+from faceanalytics.io.video_outputs import csv_columns  # noqa: E402
 
 PHOTOS = ("test_Abdullah_Gul_11.jpg", "test_Adam_Sandler_01.jpg", "test_Adrian_Nastase_11.jpg")
 
@@ -57,7 +57,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def landmark_model(fpenet68) -> str:
-    from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+    from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
     return DEFAULT_LANDMARK_MODEL if DEFAULT_LANDMARK_MODEL in LANDMARK_MODELS else str(fpenet68)
 

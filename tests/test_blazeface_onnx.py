@@ -8,8 +8,8 @@ import pytest
 from conftest import shared_path
 
 from faceanalytics import BlazeFaceDetector, ModelFormatError
-from faceanalytics.blazeface import OnnxBlazeFace, ssd_anchors, weighted_nms
-from faceanalytics.tflite_onnx import _same_pads, tflite_to_onnx
+from faceanalytics.runners.blazeface import OnnxBlazeFace, ssd_anchors, weighted_nms
+from faceanalytics.runtime.tflite_onnx import _same_pads, tflite_to_onnx
 
 
 def test_anchors_match_the_network_outputs():

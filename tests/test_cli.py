@@ -82,7 +82,7 @@ def test_download_models_finds_cached_files(detector_home, capsys):
 
 def test_download_models_offline_explains(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path))
-    import faceanalytics.hub as hub
+    import faceanalytics.runtime.hub as hub
 
     def offline(url, dest, sha256, **kwargs):
         raise hub.DownloadError(f"cannot download {url}: no network. Place the file at {dest}")
@@ -90,10 +90,10 @@ def test_download_models_offline_explains(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(hub, "download", offline)
     assert main(["download-models"]) == EXIT_OK  # offline and nothing to fetch: the weights ship in the package
     out = capsys.readouterr().out
-    assert out.count("shipped in the package") == 2 and str(hub.package_models_dir()) in out
+    assert out.count("shipped in the package") == 2 and str(hub.package_weights_dir()) in out
     empty = tmp_path / "stripped"
     empty.mkdir()
-    monkeypatch.setattr(hub, "package_models_dir", lambda: empty)  # a repackaging without them
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: empty)  # a repackaging without them
     assert main(["download-models", "--model", "short"]) == EXIT_SETUP
     assert "Place the file at" in capsys.readouterr().err
 
@@ -281,7 +281,7 @@ def test_an_unwritable_folder_is_refused_before_any_work(fpenet68, astronaut_fil
 import logging  # noqa: E402
 
 from faceanalytics.cli import input_message  # noqa: E402
-from faceanalytics.errors import FaceAnalyticsError  # noqa: E402
+from faceanalytics.core.errors import FaceAnalyticsError  # noqa: E402
 
 VERB_ARGS = {  # each verb with what it needs besides the shared options (outputs under OUT)
     "detect": ["detect", "x.jpg"],
@@ -419,9 +419,9 @@ def test_a_failed_image_names_its_path_once(fpenet68, astronaut_file, tmp_path, 
     assert lines[0] == f"faceanalytics: error: image file not found: {missing}"
     assert lines[1].startswith(f"faceanalytics: error: cannot decode image file {junk}:")
     assert err.count(str(missing)) == 1 and err.count(str(junk)) == 1
-    import faceanalytics.image
+    import faceanalytics.core.image
 
-    monkeypatch.setattr(faceanalytics.image, "MAX_IMAGE_PIXELS", 100)  # an error whose text does not name the file
+    monkeypatch.setattr(faceanalytics.core.image, "MAX_IMAGE_PIXELS", 100)  # an error whose text does not name the file
     assert main([*base, str(astronaut_file)]) == EXIT_FAILED
     _, err = capsys.readouterr()
     assert err.startswith(f"faceanalytics: error: {astronaut_file}: image of 512x512 pixels exceeds")

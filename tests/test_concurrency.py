@@ -14,9 +14,9 @@ import pytest
 from conftest import shared_path
 from fpenet_models import random_fpenet
 
-from faceanalytics import Pipeline, Result, StreamError
-from faceanalytics.joint_session import JointMember
-from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+from faceanalytics import Pipeline, Result, Stream, StreamError
+from faceanalytics.runtime.joint_session import JointMember
+from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
 THREADS = 8
 
@@ -130,7 +130,7 @@ class _Nap:
 
 def test_8_threads_on_one_stream_get_stream_errors_not_corruption(tmp_path):
     pipe = Pipeline(random_fpenet(tmp_path / "m.onnx", 68), device="cpu", detector=_OneBox(), plugins=[_Nap()])
-    stream = pipe.stream()
+    stream = Stream(pipe)
     image = np.random.default_rng(0).integers(0, 256, (160, 200, 3), dtype=np.uint8)
     clock = iter(np.arange(1, 100_000) / 30)
     clock_lock = threading.Lock()
@@ -162,7 +162,7 @@ def test_8_threads_on_one_stream_get_stream_errors_not_corruption(tmp_path):
 def test_a_busy_stream_refuses_a_second_thread_and_close_waits(tmp_path):
     slow = _Slow()
     pipe = Pipeline(random_fpenet(tmp_path / "m.onnx", 68), device="cpu", detector=_OneBox(), plugins=[slow])
-    stream = pipe.stream()
+    stream = Stream(pipe)
     image = np.zeros((160, 200, 3), np.uint8)
     worker = threading.Thread(target=stream, args=(image, 0.0))
     worker.start()
@@ -185,7 +185,7 @@ def test_a_stream_may_be_handed_from_thread_to_thread(tmp_path):
     """One thread at a time is the rule, not one thread forever: a stream passed along a pool
     (as asyncio's run_in_executor does) keeps its tracks."""
     pipe = Pipeline(random_fpenet(tmp_path / "m.onnx", 68), device="cpu", detector=_OneBox(), plugins=[])
-    stream = pipe.stream(detect_every=5)
+    stream = Stream(pipe, detect_every=5)
     image = np.random.default_rng(1).integers(0, 256, (160, 200, 3), dtype=np.uint8)
     frames = []
     for i in range(20):  # a new thread for every frame, one after the other
@@ -201,7 +201,7 @@ def test_pipelines_in_threads_do_not_share_stream_state(tmp_path):
     image = np.random.default_rng(2).integers(0, 256, (160, 200, 3), dtype=np.uint8)
 
     def run(_: int) -> list[int]:
-        stream = pipe.stream()  # one stream per thread, one pipeline for all
+        stream = Stream(pipe)  # one stream per thread, one pipeline for all
         return [stream(image, i / 30).index for i in range(15)]
 
     with ThreadPoolExecutor(THREADS) as pool:

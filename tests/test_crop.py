@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from faceanalytics import BoxError
-from faceanalytics.crop import crop_faces, crop_to_image, image_to_crop, square_crop_matrices, validate_boxes
+from faceanalytics.geometry.crop import crop_faces, crop_to_image, image_to_crop, square_crop_matrices, validate_boxes
 
 
 def test_square_crop_matrix_golden_values():
@@ -75,7 +75,7 @@ def test_square_crop_matrix_with_a_crop_scale():
 def test_crops_from_a_color_frame_are_within_one_gray_level_of_gray_frame_crops():
     import cv2
 
-    from faceanalytics.crop import to_gray
+    from faceanalytics.geometry.crop import to_gray
 
     rng = np.random.default_rng(5)
     bgr = cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), (0, 0), 2)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from faceanalytics import BlazeFaceDetector, Detection, Detector, ModelFormatError
-from faceanalytics.types import DETECTOR_KEYPOINT_NAMES
+from faceanalytics.core.types import DETECTOR_KEYPOINT_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import sys
 import onnxruntime as ort
 import pytest
 
-import faceanalytics.device as device_module
+import faceanalytics.runtime.device as device_module
 from faceanalytics import DeviceError, FPENetRunner
-from faceanalytics.device import check_provider, create_session, resolve_providers
+from faceanalytics.runtime.device import check_provider, create_session, resolve_providers
 
 CPU, CUDA, TRT = "CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"
 

@@ -234,7 +234,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory, detector_home: Path) -> Pa
     images = sorted(shared_path("data", "landmarks68", "images").glob("*.jpg"))
     if len(images) < 2:
         pytest.skip("needs the face images of ../shared/data/landmarks68")
-    model = REPO / "faceanalytics" / "models" / "fpenet68.onnx"
+    model = REPO / "faceanalytics" / "weights" / "fpenet68.onnx"
     if not model.is_file():
         pytest.skip(f"needs the bundled landmark model {model}")
     root = tmp_path_factory.mktemp("doc_samples")

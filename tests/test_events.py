@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceanalytics.events import BlinkMonitor, SustainedMonitor
+from faceanalytics.video.events import BlinkMonitor, SustainedMonitor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from synthetic_ear import make_trace, score

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, Face
-from faceanalytics.face_models import MEAN_SHAPE_68
+from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
 from faceanalytics.plugins.eyes import EyesPlugin, eye_aspect_ratios
 

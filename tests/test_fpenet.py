@@ -7,7 +7,7 @@ import pytest
 from fpenet_models import bright_spot_fpenet, random_fpenet
 
 from faceanalytics import FaceAnalyticsError, FPENetRunner, ModelFormatError, ModelNotFoundError, Pipeline
-from faceanalytics.fpenet import CPU_MAX_BATCH
+from faceanalytics.runners.fpenet import CPU_MAX_BATCH
 
 
 @pytest.mark.parametrize(("k", "schema"), [(68, "ibug68"), (80, "fpenet80"), (104, "fpenet104")])

@@ -36,10 +36,11 @@ from faceanalytics import (
     ImageError,
     ModelFormatError,
     Pipeline,
+    Stream,
     StreamError,
 )
-from faceanalytics.crop import validate_boxes
-from faceanalytics.image import load_image, to_bgr_uint8
+from faceanalytics.core.image import load_image, to_bgr_uint8
+from faceanalytics.geometry.crop import validate_boxes
 from faceanalytics.train.data import read_coco_keypoints, read_csv, read_pts
 
 SCALE = float(os.environ.get("FACEANALYTICS_FUZZ_SCALE", "1"))
@@ -255,7 +256,7 @@ _timestamps = st.one_of(st.floats(-1, 1e6), st.just(float("nan")), st.just(float
 @given(st.data())
 def test_a_stream_survives_any_frames_timestamps_and_detections(pipe, data):
     scripted = Pipeline(pipe.landmarker.path, device="cpu", detector=_ScriptedDetector(data))
-    stream = scripted.stream(detect_every=data.draw(st.integers(1, 3)))
+    stream = Stream(scripted, detect_every=data.draw(st.integers(1, 3)))
     clock = 0.0
     for _ in range(data.draw(st.integers(1, 6))):
         h, w = data.draw(st.integers(8, 80)), data.draw(st.integers(8, 80))

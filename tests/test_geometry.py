@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from faceanalytics.geometry import GeometryError, apply_affine, invert_affine, similarity_transform
+from faceanalytics.geometry.affine import GeometryError, apply_affine, invert_affine, similarity_transform
 
 
 def _sim(angle_deg: float, scale: float, t) -> np.ndarray:
@@ -73,7 +73,7 @@ def test_singular_inverse_raises():
 def test_tile_origins_cover_the_image_with_half_tile_strides():
     import itertools
 
-    from faceanalytics.tiles import tile_origins
+    from faceanalytics.geometry.tiles import tile_origins
 
     assert tile_origins(400, 512) == [0]
     assert tile_origins(1024, 512) == [0, 256, 512]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, Face
-from faceanalytics.face_models import MEAN_FACE_3D_68
+from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68
 from faceanalytics.plugins.base import Frame, estimate_camera_matrix
 from faceanalytics.plugins.head_pose import HeadPosePlugin, angles_to_rotation, rotation_to_angles
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import shared_path
 
-from faceanalytics import ChecksumError, DownloadError, ModelNotFoundError, hub
-from faceanalytics.hub import download, fetch, home, resolve_detector_model, sha256_file
-from faceanalytics.registry import DETECTOR_MODELS
+from faceanalytics import ChecksumError, DownloadError, ModelNotFoundError
+from faceanalytics.runtime import hub
+from faceanalytics.runtime.hub import download, fetch, home, resolve_detector_model, sha256_file
+from faceanalytics.runtime.registry import DETECTOR_MODELS
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -121,10 +122,10 @@ def test_the_detector_weights_ship_with_the_package(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEANALYTICS_HOME", str(tmp_path / "empty"))
     for name, spec in DETECTOR_MODELS.items():
         path = resolve_detector_model(name, allow_download=False)
-        assert path == hub.package_models_dir() / spec.filename
+        assert path == hub.package_weights_dir() / spec.filename
         assert sha256_file(path) == spec.sha256 and path.stat().st_size == spec.size
         assert spec.shipped and "Apache-2.0" in spec.source
-    licence = hub.package_models_dir() / "LICENSE-BlazeFace.txt"
+    licence = hub.package_weights_dir() / "LICENSE-BlazeFace.txt"
     assert "Apache License" in licence.read_text() and "Version 2.0" in licence.read_text()
     assert not (tmp_path / "empty").exists()  # nothing was written to the cache
 
@@ -132,7 +133,7 @@ def test_the_detector_weights_ship_with_the_package(tmp_path, monkeypatch):
 def test_a_damaged_shipped_file_is_refused(tmp_path, monkeypatch):
     spec = DETECTOR_MODELS["short"]
     (tmp_path / spec.filename).write_bytes(b"garbage")
-    monkeypatch.setattr(hub, "package_models_dir", lambda: tmp_path)
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
     with pytest.raises(ChecksumError, match="reinstall"):
         resolve_detector_model("short", allow_download=False)
 
@@ -142,7 +143,7 @@ def no_shipped_weights(tmp_path, monkeypatch):
     """A package without the detector files (a stripped repackaging): the cache and downloads serve."""
     empty = tmp_path / "package_models"
     empty.mkdir()
-    monkeypatch.setattr(hub, "package_models_dir", lambda: empty)
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: empty)
 
 
 def test_missing_without_downloads_says_how_to_fix(tmp_path, monkeypatch, no_shipped_weights):

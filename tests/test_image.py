@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-import faceanalytics.image
+import faceanalytics.core.image
 from faceanalytics import FaceAnalyticsError, ImageDecodeError, ImageError, ImageNotFoundError
-from faceanalytics.image import MAX_IMAGE_PIXELS, load_image
+from faceanalytics.core.image import MAX_IMAGE_PIXELS, load_image
 
 
 def test_bgr_uint8_passes_through_unchanged():
@@ -188,8 +188,8 @@ def test_undecodable_bytes_raise_image_decode_error(data, match):
 
 def test_bytes_respect_the_pixel_limit(monkeypatch):
     data = cv2.imencode(".png", np.zeros((20, 30, 3), np.uint8))[1].tobytes()
-    monkeypatch.setattr(faceanalytics.image, "MAX_IMAGE_PIXELS", 599)
+    monkeypatch.setattr(faceanalytics.core.image, "MAX_IMAGE_PIXELS", 599)
     with pytest.raises(ImageError, match="30x20 pixels exceeds the limit"):
         load_image(data)
-    monkeypatch.setattr(faceanalytics.image, "MAX_IMAGE_PIXELS", 600)
+    monkeypatch.setattr(faceanalytics.core.image, "MAX_IMAGE_PIXELS", 600)
     assert load_image(data).shape == (20, 30, 3)

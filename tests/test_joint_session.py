@@ -1,4 +1,4 @@
-"""One onnxruntime session for the detector and the landmark model (faceanalytics.joint_session)."""
+"""One onnxruntime session for the detector and the landmark model (faceanalytics.runtime.joint_session)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from fpenet_models import random_fpenet
 from onnx import TensorProto, helper, numpy_helper
 
 from faceanalytics import BlazeFaceDetector, Pipeline
-from faceanalytics.hub import landmark_model_path
-from faceanalytics.joint_session import JointMember, JointSession, share_cpu_threads
-from faceanalytics.registry import DEFAULT_LANDMARK_MODEL
-from faceanalytics.tflite_onnx import tflite_to_onnx
+from faceanalytics.runtime.hub import landmark_model_path
+from faceanalytics.runtime.joint_session import JointMember, JointSession, share_cpu_threads
+from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL
+from faceanalytics.runtime.tflite_onnx import tflite_to_onnx
 
 CPU = ["CPUExecutionProvider"]
 

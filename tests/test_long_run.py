@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from long_run import CYCLE, appearances, run
 
 from faceanalytics import Pipeline
-from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
 FRAMES = 6 * CYCLE + 200  # six 10-second cycles, ending with two faces and one mid-closure
 WARMUP = 2 * CYCLE

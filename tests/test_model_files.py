@@ -14,7 +14,7 @@ from conftest import REPO, SHARED
 from fpenet_models import random_fpenet
 
 from faceanalytics import BlazeFaceDetector, ChecksumError, FPENetRunner, ModelFormatError, Pipeline
-from faceanalytics.registry import LANDMARK_MODELS
+from faceanalytics.runtime.registry import LANDMARK_MODELS
 
 
 class _Bomb:
@@ -70,31 +70,31 @@ def test_a_wrong_contract_says_where_the_contract_is(tmp_path):
 def test_a_tampered_bundled_model_fails_its_checksum(tmp_path, monkeypatch):
     if "fpenet68" not in LANDMARK_MODELS:
         pytest.skip("no bundled landmark model")
-    import faceanalytics.hub as hub
+    import faceanalytics.runtime.hub as hub
 
-    src = hub.package_models_dir() / LANDMARK_MODELS["fpenet68"].filename
+    src = hub.package_weights_dir() / LANDMARK_MODELS["fpenet68"].filename
     if not src.is_file():
         pytest.skip(f"{src} is not built in this checkout")
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / src.name).write_bytes(bytes(data))
-    monkeypatch.setattr(hub, "package_models_dir", lambda: tmp_path)
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
     with pytest.raises(ChecksumError, match="reinstall faceanalytics") as info:
         Pipeline("fpenet68", device="cpu")
     assert str(tmp_path / src.name) in str(info.value)
 
 
 def test_a_tampered_mouth_model_fails_its_checksum(tmp_path, monkeypatch):
-    import faceanalytics.hub as hub
+    import faceanalytics.runtime.hub as hub
     from faceanalytics.plugins import MouthPlugin
-    from faceanalytics.registry import MOUTH_MODELS
+    from faceanalytics.runtime.registry import MOUTH_MODELS
 
-    src = hub.package_models_dir() / MOUTH_MODELS["mouth-cues"].filename
+    src = hub.package_weights_dir() / MOUTH_MODELS["mouth-cues"].filename
     assert hub.mouth_model_path("mouth-cues")[0] == src  # the shipped file matches the registry
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / src.name).write_bytes(bytes(data))
-    monkeypatch.setattr(hub, "package_models_dir", lambda: tmp_path)
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
     with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
         MouthPlugin()
     MouthPlugin(net=None)  # the landmark-only cues need no file
@@ -214,7 +214,7 @@ def test_shipped_landmark_models_declare_their_crop(name):
     import onnx
 
     spec = LANDMARK_MODELS[name]
-    path = REPO / "faceanalytics" / "models" / spec.filename
+    path = REPO / "faceanalytics" / "weights" / spec.filename
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     assert float(props.get("crop_scale", 1.0)) == spec.crop_scale
     assert FPENetRunner(name, device="cpu").crop_scale == spec.crop_scale
@@ -225,7 +225,7 @@ def test_a_registry_crop_scale_the_file_contradicts_is_refused(tmp_path, monkeyp
 
     import onnx
 
-    import faceanalytics.fpenet as fpenet
+    import faceanalytics.runners.fpenet as fpenet
 
     src = random_fpenet(tmp_path / "m.onnx", 68)
     proto = onnx.load(str(src))

@@ -9,8 +9,8 @@ import pytest
 from conftest import shared_path
 
 from faceanalytics import FPENetRunner
-from faceanalytics.crop import to_gray
-from faceanalytics.registry import LANDMARK_MODELS
+from faceanalytics.geometry.crop import to_gray
+from faceanalytics.runtime.registry import LANDMARK_MODELS
 from faceanalytics.train.data import read_csv, split_by_identity
 
 

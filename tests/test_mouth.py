@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, SCHEMA_80, Face
-from faceanalytics.errors import ParameterError
-from faceanalytics.face_models import MEAN_SHAPE_68
+from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.types import HeadPose
+from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
+from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape, mouth_features, mouth_shape
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.mouth import MOUTH_SHAPE_POINTS, MouthPlugin, face_mouth_shape, mouth_features, mouth_shape
-from faceanalytics.types import HeadPose
+from faceanalytics.plugins.mouth import MouthPlugin
 
 FRAME = Frame(np.zeros((4, 4, 3), np.uint8))
 

@@ -8,13 +8,13 @@ import pytest
 from conftest import shared_path
 
 from faceanalytics import SCHEMA_68, Face
-from faceanalytics.errors import ModelFormatError, ModelNotFoundError, ParameterError
-from faceanalytics.face_models import MEAN_SHAPE_68
-from faceanalytics.hub import package_models_dir
+from faceanalytics.core.errors import ModelFormatError, ModelNotFoundError, ParameterError
+from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
 from faceanalytics.plugins import HeadPosePlugin, MouthPlugin
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.mouth_net import MouthNet, mouth_crop, mouth_crop_matrix
-from faceanalytics.registry import LANDMARK_MODELS
+from faceanalytics.runners.mouth_net import MouthNet, mouth_crop, mouth_crop_matrix
+from faceanalytics.runtime.hub import package_weights_dir
+from faceanalytics.runtime.registry import LANDMARK_MODELS
 
 
 def _face_points(scale: float = 1.0, angle_deg: float = 0.0, centre=(320.0, 240.0)) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_contract_is_checked(tmp_path: Path):
         MouthNet(tmp_path / "missing.onnx")
     with pytest.raises(ModelNotFoundError, match="registered"):
         MouthNet("no-such-model")
-    landmark_model = package_models_dir() / LANDMARK_MODELS["fpenet68"].filename
+    landmark_model = package_weights_dir() / LANDMARK_MODELS["fpenet68"].filename
     with pytest.raises(ModelFormatError, match="not a mouth-cue model"):
         MouthNet(landmark_model)
     junk = tmp_path / "junk.onnx"

@@ -52,6 +52,6 @@ def test_the_lean_cpu_requirements_follow_pyproject():
 def test_the_package_ships_the_detector_weights_and_their_licence():
     tomllib = pytest.importorskip("tomllib")
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["faceanalytics"]
-    assert "models/*.tflite" in data and "models/LICENSE-*.txt" in data
-    shipped = {p.name for p in (REPO / "faceanalytics" / "models").iterdir()}
+    assert "weights/*.tflite" in data and "weights/LICENSE-*.txt" in data
+    shipped = {p.name for p in (REPO / "faceanalytics" / "weights").iterdir()}
     assert {"face_detection_short_range.tflite", "face_detection_full_range_sparse.tflite", "LICENSE-BlazeFace.txt"} <= shipped

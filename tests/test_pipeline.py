@@ -124,7 +124,7 @@ def _json_numbers(node, key=None):
 def test_json_numbers_are_rounded_by_unit(detector_home, astronaut):
     """A real result (bundled model, every plugin): no float32 noise such as 129.09425354003906 in
     JSON; pixels, degrees and mm with at most PIXEL_DECIMALS, everything else RATIO_DECIMALS."""
-    from faceanalytics.types import PIXEL_DECIMALS, RATIO_DECIMALS
+    from faceanalytics.core.types import PIXEL_DECIMALS, RATIO_DECIMALS
 
     with Pipeline(device="cpu") as p:
         result = p(astronaut)
@@ -176,7 +176,7 @@ def test_missing_files(box_pipe, tmp_path):
 
 
 def test_bundled_model_by_default_and_unknown_names(astronaut):
-    from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+    from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
     pipe = Pipeline(detector=_NoDetector(), device="cpu")
     assert pipe.landmarker.spec is LANDMARK_MODELS[DEFAULT_LANDMARK_MODEL] and pipe.schema.num_points == 68

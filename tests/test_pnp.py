@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from faceanalytics.face_models import MEAN_FACE_3D_68
+from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68
+from faceanalytics.geometry.pnp import refine_pose
 from faceanalytics.plugins.base import estimate_camera_matrix
 from faceanalytics.plugins.head_pose import DEFAULT_POSE_POINTS, angles_to_rotation, rotation_to_angles
-from faceanalytics.pnp import refine_pose
 
 K = estimate_camera_matrix(640, 480)
 OBJ = np.ascontiguousarray(MEAN_FACE_3D_68[list(DEFAULT_POSE_POINTS)], np.float64)

@@ -1,4 +1,4 @@
-"""Per-point confidence: what it means and that it holds (faceanalytics/point_confidence.py).
+"""Per-point confidence: what it means and that it holds (faceanalytics/runners/point_confidence.py).
 
 For the registered models, ``Face.confidence`` is the probability that the point lies within 10 %
 of the inter-ocular distance of its annotation; every other FPENet model (NVIDIA TAO's) reports its
@@ -20,9 +20,9 @@ import pytest
 from conftest import shared_path
 
 from faceanalytics import FPENetRunner
-from faceanalytics.crop import crop_faces, square_crop_matrices
-from faceanalytics.point_confidence import CALIBRATIONS, TOLERANCE, PointCalibration, calibration_for
-from faceanalytics.registry import LANDMARK_MODELS
+from faceanalytics.geometry.crop import crop_faces, square_crop_matrices
+from faceanalytics.runners.point_confidence import CALIBRATIONS, TOLERANCE, PointCalibration, calibration_for
+from faceanalytics.runtime.registry import LANDMARK_MODELS
 from faceanalytics.train.data import read_csv, split_by_identity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -96,7 +96,7 @@ def val_samples():
 @pytest.fixture(scope="module")
 def views(detector_home, val_samples):
     point_confidence = pytest.importorskip("point_confidence")  # benchmarks/point_confidence.py
-    from faceanalytics.detector import BlazeFaceDetector
+    from faceanalytics.runners.detector import BlazeFaceDetector
 
     runner = FPENetRunner("fpenet68", device="cpu")
     v = point_confidence.collect(runner, BlazeFaceDetector("short"), val_samples[::5])
@@ -130,7 +130,7 @@ def test_confidence_matches_the_share_of_points_within_the_tolerance(views):
 
 
 def test_covering_an_eye_lowers_its_points_confidence(detector_home, val_samples):
-    from faceanalytics.detector import BlazeFaceDetector
+    from faceanalytics.runners.detector import BlazeFaceDetector
     from faceanalytics.train.boxes import match_detection
 
     runner, detector = FPENetRunner("fpenet68", device="cpu"), BlazeFaceDetector("short")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from faceanalytics import Eyes, Pipeline, StreamError
-from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+from faceanalytics import Eyes, Pipeline, Stream, StreamError
+from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
 W, H = 640, 480
 
@@ -35,7 +35,7 @@ def moving_face(astronaut: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_one_track_follows_a_moving_face(pipe, astronaut):
     ref = pipe(astronaut).faces[0].landmarks
-    stream = pipe.stream(detect_every=10, smoothing=False)  # tracking accuracy; smoothing lag is benchmarks/jitter.py's
+    stream = Stream(pipe, detect_every=10, smoothing=False)  # tracking accuracy; smoothing lag is benchmarks/jitter.py's
     ids, errors, detected = set(), [], []
     for i in range(60):
         frame, m = moving_face(astronaut, i)
@@ -56,7 +56,7 @@ def test_one_track_follows_a_moving_face(pipe, astronaut):
 
 
 def test_faces_leave_and_arrive(pipe, astronaut):
-    stream = pipe.stream(detect_every=5)
+    stream = Stream(pipe, detect_every=5)
     blank = np.zeros((H, W, 3), np.uint8)
     frame, _ = moving_face(astronaut, 0)
     t = 0.0
@@ -72,7 +72,7 @@ def test_faces_leave_and_arrive(pipe, astronaut):
 
 
 def test_timestamps_must_increase(pipe, astronaut):
-    stream = pipe.stream()
+    stream = Stream(pipe)
     stream(astronaut, 1.0)
     for bad in (1.0, 0.5, float("nan"), "soon"):
         with pytest.raises(StreamError):
@@ -94,7 +94,7 @@ def test_a_stream_belongs_to_one_thread(detector_home, pipe, astronaut):
             release.wait(5)
 
     slow_pipe = Pipeline(device="cpu", plugins=[Slow()])
-    stream = slow_pipe.stream()
+    stream = Stream(slow_pipe)
     worker = threading.Thread(target=stream, args=(astronaut, 0.0))
     worker.start()
     assert entered.wait(5)
@@ -109,7 +109,7 @@ def test_smoothing_cuts_jitter_on_a_still_face(pipe, astronaut):
     frames = [np.clip(astronaut.astype(np.int16) + rng.normal(0, 6, astronaut.shape), 0, 255).astype(np.uint8) for _ in range(30)]
 
     def jitter(smoothing: bool) -> float:
-        stream = pipe.stream(smoothing=smoothing)
+        stream = Stream(pipe, smoothing=smoothing)
         pts = np.stack([stream(f, i / 30).faces[0].landmarks for i, f in enumerate(frames)])[5:]
         return float(np.linalg.norm(pts - pts.mean(axis=0), axis=2).mean())
 
@@ -128,7 +128,7 @@ def test_blink_events_reach_the_stream_result(detector_home, astronaut):
             e = next(ears)
             return Eyes(e, e, e, False, False, False, 0.2)
 
-    stream = Pipeline(device="cpu", plugins=[ScriptedEyes()]).stream()
+    stream = Stream(Pipeline(device="cpu", plugins=[ScriptedEyes()]))
     events = []
     closed_flags = []
     for i in range(100):
@@ -154,8 +154,8 @@ def test_video_score_is_the_detectors_or_a_tracking_confidence(pipe):
     """A clip of real faces (landmarks68) drifting right, then one frame with the eyes covered and
     three gray frames: detector frames carry the detector's own score; tracked frames a score in
     (0, 1) below it, which falls when the eyes are covered and is about 0 once the face is gone."""
-    from faceanalytics.stream import TRACK_DECAY
     from faceanalytics.train.data import read_csv
+    from faceanalytics.video.stream import TRACK_DECAY
 
     samples = read_csv(shared_path("data", "landmarks68") / "annotations.csv")
     for s in samples[::900]:  # five people
@@ -167,7 +167,7 @@ def test_video_score_is_the_detectors_or_a_tracking_confidence(pipe):
         gray = np.full_like(frames[0], 128)
         frames += [gray, gray, gray]
         # lost_confidence=0: the tracker keeps faces it would drop as lost, so that their score shows
-        stream = pipe.stream(detect_every=5, lost_confidence=0.0)
+        stream = Stream(pipe, detect_every=5, lost_confidence=0.0)
         results = [stream(f, i / 30) for i, f in enumerate(frames)]
         assert [i for i, r in enumerate(results) if r.detected] == [0, 5, 10]
         assert all(len(r.faces) == 1 and r.faces[0].track_id == 1 for r in results), s.path.name

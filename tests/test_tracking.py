@@ -1,6 +1,7 @@
 import numpy as np
 
-from faceanalytics.tracking import box_from_landmarks, iou, match_boxes
+from faceanalytics.geometry.boxes import box_from_landmarks, iou
+from faceanalytics.video.tracking import match_boxes
 
 
 def test_iou_golden():

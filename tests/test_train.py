@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from faceanalytics.crop import crop_faces, image_to_crop, square_crop_matrices
-from faceanalytics.schema import SCHEMA_68
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.crop import crop_faces, image_to_crop, square_crop_matrices
 from faceanalytics.train.augment import AugmentConfig, augment_matrix, flip_points, make_crop
 from faceanalytics.train.boxes import box_features, box_from_features, match_detection
 from faceanalytics.train.data import LandmarkSample, read_coco_keypoints, read_csv, read_pts, read_pts_folder, split_by_identity
@@ -303,7 +303,7 @@ def test_heatmap_losses() -> None:
 def test_export_is_accepted_by_fpenet_runner(tmp_path: Path, decoder: str) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from faceanalytics.fpenet import FPENetRunner
+    from faceanalytics.runners.fpenet import FPENetRunner
     from faceanalytics.train.export import export_onnx
     from faceanalytics.train.model import RecombinatorNet
 
@@ -358,15 +358,15 @@ def test_box_stats_json(tmp_path: Path) -> None:
 
 # --- the shipped model ---------------------------------------------------------------------------
 
-SHIPPED = Path(__file__).resolve().parents[1] / "faceanalytics" / "models" / "fpenet68.onnx"
+SHIPPED = Path(__file__).resolve().parents[1] / "faceanalytics" / "weights" / "fpenet68.onnx"
 
 
 def test_shipped_model_accuracy_floor() -> None:
     """The bundled model on held-out identities, from ground-truth boxes: catches a broken export or crop."""
     if not SHIPPED.exists():
-        pytest.skip("faceanalytics/models/fpenet68.onnx not built yet")
-    from faceanalytics.crop import to_gray
-    from faceanalytics.fpenet import FPENetRunner
+        pytest.skip("faceanalytics/weights/fpenet68.onnx not built yet")
+    from faceanalytics.geometry.crop import to_gray
+    from faceanalytics.runners.fpenet import FPENetRunner
 
     samples = read_csv(_need(SHARED / "landmarks68" / "annotations.csv"))
     _, val = split_by_identity(samples, 0.15, seed=0)
@@ -399,7 +399,7 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     unlabeled frames of validation identities are never labelled; --resume after the end changes nothing."""
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from faceanalytics.hub import home
+    from faceanalytics.runtime.hub import home
     from faceanalytics.train.__main__ import main
     from faceanalytics.train.data import unlabeled_identity
 
@@ -426,7 +426,7 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
     assert labelled["points"].shape == (len(names), 68, 2)
     history = json.loads((tmp_path / "out" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [0, 1, 2] and all(math.isfinite(h["loss"]) for h in history)
-    from faceanalytics.fpenet import FPENetRunner
+    from faceanalytics.runners.fpenet import FPENetRunner
 
     assert FPENetRunner(tmp_path / "out" / "fpenet68.onnx", device="cpu").num_points == 68
     assert main([*args, "--resume"]) == 0
@@ -448,8 +448,8 @@ def test_training_fails_before_stage_1_when_blazeface_cannot_be_found(tmp_path: 
     """Stage 2's pseudo-labels need BlazeFace: without its weights (and no network) the run stops at
     once, not after the hour of stage 1."""
     pytest.importorskip("torch")
-    import faceanalytics.hub as hub
-    from faceanalytics.errors import DownloadError
+    import faceanalytics.runtime.hub as hub
+    from faceanalytics.core.errors import DownloadError
     from faceanalytics.train.__main__ import main
 
     data = _need(SHARED / "landmarks68")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, Face
-from faceanalytics.face_models import MEAN_SHAPE_68
+from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
+from faceanalytics.geometry.mouth import mouth_shape
 from faceanalytics.plugins import MouthPlugin
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.mouth import mouth_shape
-from faceanalytics.plugins.mouth_net import MouthNet, shape_mirror
+from faceanalytics.runners.mouth_net import MouthNet, shape_mirror
 
 
 def _points() -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from faceanalytics.cli import EXIT_OK, EXIT_USAGE, main
-from faceanalytics.video_io import VideoError, open_source
+from faceanalytics.io.video_source import VideoError, open_source
 
 
 def _write_clip(path: Path, image: np.ndarray, frames: int = 12, fps: float = 25.0) -> Path:
@@ -77,7 +77,7 @@ def test_video_command_writes_all_outputs(detector_home, fpenet68, clip, tmp_pat
 
 
 def test_interrupted_runs_keep_complete_files(detector_home, fpenet68, clip, tmp_path, monkeypatch):
-    from faceanalytics.stream import Stream
+    from faceanalytics.video.stream import Stream
 
     real = Stream.__call__
     calls = {"n": 0}
@@ -107,7 +107,7 @@ def test_closures_in_a_clip_are_counted_as_blinks(detector_home, tmp_path):
     face crop swapped in for a few frames, three times; all four outputs."""
     from conftest import shared_path
 
-    from faceanalytics.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+    from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 
     if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
         pytest.skip("needs the bundled landmark model")
@@ -275,7 +275,7 @@ class _FakeCapture:
 
 
 def _fake(monkeypatch, capture: _FakeCapture) -> None:
-    import faceanalytics.video_io as vio
+    import faceanalytics.io.video_source as vio
 
     monkeypatch.setattr(vio.cv2, "VideoCapture", lambda *_: capture)
 
@@ -328,7 +328,7 @@ def test_a_camera_that_fails_mid_run(detector_home, fpenet68, monkeypatch, tmp_p
 
 
 def test_an_unexpected_error_mid_run_still_closes_every_output(detector_home, fpenet68, clip, tmp_path, monkeypatch, capsys):
-    from faceanalytics.stream import Stream
+    from faceanalytics.video.stream import Stream
 
     real = Stream.__call__
     calls = {"n": 0}
@@ -363,7 +363,7 @@ def test_video_outputs_are_checked_before_anything_runs(fpenet68, clip, tmp_path
 
 
 def test_a_writer_that_fails_to_open_leaves_no_partial_files(detector_home, fpenet68, clip, tmp_path, monkeypatch, capsys):
-    import faceanalytics.video_outputs as vo
+    import faceanalytics.io.video_outputs as vo
 
     def no_codec(*args, **kwargs):
         raise OSError("cannot write video: no codec")

@@ -1,4 +1,4 @@
-"""Build faceanalytics/face_models.py: the 68-point 2D template and the 3D mean face.
+"""Build faceanalytics/geometry/face_templates.py: the 68-point 2D template and the 3D mean face.
 
 Both come from the 68-point annotations of ../shared/data/landmarks68, training identities only
 (the split of ``faceanalytics.train.data.split_by_identity``):
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faceanalytics.geometry import apply_affine, similarity_transform
+from faceanalytics.geometry.affine import apply_affine, similarity_transform
 from faceanalytics.train.data import read_csv, split_by_identity
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def mean_face_3d(shapes: np.ndarray, frontal_2d: np.ndarray) -> np.ndarray:
     y = y @ np.array([[1, 0, 0], [0, c, s_], [0, -s_, c]])
     y *= EYE_CORNER_MM / np.linalg.norm(y[36] - y[45])
     # Symmetrise: average with the mirror image (x -> -x, points permuted).
-    from faceanalytics.schema import SCHEMA_68
+    from faceanalytics.core.schema import SCHEMA_68
 
     mirrored = y[list(SCHEMA_68.flip_permutation)] * [-1.0, 1.0, 1.0]
     return (y + mirrored) / 2

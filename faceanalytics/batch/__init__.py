@@ -10,9 +10,9 @@ One source (an image, or a whole video through one Stream) is analysed by one wo
 ``faceanalytics[ray]`` for the Ray engine. See docs/scale-out.md.
 """
 
-from .config import BatchError, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
-from .inputs import Source, Task, expand_inputs, plan_tasks
-from .run import ENGINES, read_results, run_batch
+from faceanalytics.batch.config import BatchError, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
+from faceanalytics.batch.inputs import Source, Task, expand_inputs, plan_tasks
+from faceanalytics.batch.run import ENGINES, read_results, run_batch
 
 __all__ = [
     "ENGINES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import FaceAnalyticsError
+from faceanalytics.core.errors import FaceAnalyticsError
 
 __all__ = ["REPORT_COLUMNS", "BatchError", "BatchOptions", "BatchReport", "BatchUsageError", "CrashOnce", "MissingExtraError"]
 

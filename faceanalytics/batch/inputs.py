@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..video_io import IMAGE_SUFFIXES
-from .config import BatchUsageError, MissingExtraError
+from faceanalytics.batch.config import BatchUsageError, MissingExtraError
+from faceanalytics.io.video_source import IMAGE_SUFFIXES
 
 __all__ = ["MANIFEST_SUFFIXES", "VIDEO_SUFFIXES", "Source", "Task", "expand_inputs", "open_filesystem", "plan_tasks"]
 

@@ -20,10 +20,10 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ..errors import FaceAnalyticsError
-from .config import BatchError
-from .inputs import Task
-from .worker import TaskRunner, WorkerConfig
+from faceanalytics.batch.config import BatchError
+from faceanalytics.batch.inputs import Task
+from faceanalytics.batch.worker import TaskRunner, WorkerConfig
+from faceanalytics.core.errors import FaceAnalyticsError
 
 __all__ = ["run_local"]
 

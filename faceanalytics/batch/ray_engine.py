@@ -17,9 +17,9 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .config import BatchError, MissingExtraError
-from .inputs import Task
-from .worker import TaskRunner, WorkerConfig
+from faceanalytics.batch.config import BatchError, MissingExtraError
+from faceanalytics.batch.inputs import Task
+from faceanalytics.batch.worker import TaskRunner, WorkerConfig
 
 __all__ = ["cluster_plan", "import_ray", "run_ray"]
 

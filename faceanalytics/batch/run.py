@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .config import REPORT_COLUMNS, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
-from .inputs import Task, expand_inputs, plan_tasks
+from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
+from faceanalytics.batch.inputs import Task, expand_inputs, plan_tasks
 
 __all__ = ["ENGINES", "read_results", "run_batch", "sources_path_for"]
 
@@ -90,10 +90,10 @@ def run_batch(
     options = options or BatchOptions()
     _require_pyarrow()
     if engine == "ray":
-        from .ray_engine import import_ray
+        from faceanalytics.batch.ray_engine import import_ray
 
         import_ray()  # before any work
-    from .store import FACES, SOURCES, PartStore, resolve
+    from faceanalytics.batch.store import FACES, SOURCES, PartStore, resolve
 
     parts_root = output if partitioned else f"{output.rstrip('/')}.parts"
     store = PartStore(parts_root)
@@ -102,7 +102,7 @@ def run_batch(
     sources = expand_inputs(inputs)
     tasks = plan_tasks(sources, images_per_task)
     num_points = _setup_check(options)
-    from .worker import WorkerConfig
+    from faceanalytics.batch.worker import WorkerConfig
 
     config = WorkerConfig(options, parts_root, num_points, crash_once)
     if overwrite and not resume:
@@ -136,7 +136,7 @@ def run_batch(
     def on_failed(task: Task, error: str) -> None:
         import pyarrow as pa
 
-        from .schema import SOURCE_SCHEMA, source_row
+        from faceanalytics.batch.tables import SOURCE_SCHEMA, source_row
 
         store.remove_task(task.key)  # a face part from a half-finished attempt
         kinds = {s.path: s.kind or None for s in task.sources}
@@ -149,12 +149,12 @@ def run_batch(
     used_workers = 0
     if todo:
         if engine == "local":
-            from .local import cpu_count, run_local
+            from faceanalytics.batch.local import cpu_count, run_local
 
             used_workers = min(workers or cpu_count(), len(todo))
             run_local(todo, config, workers=used_workers, retries=retries, on_done=on_done, on_failed=on_failed)
         else:
-            from .ray_engine import run_ray
+            from faceanalytics.batch.ray_engine import run_ray
 
             used_workers = run_ray(
                 todo,
@@ -195,7 +195,7 @@ def run_batch(
 
 
 def _face_schema(num_points: int) -> Any:
-    from .schema import face_schema
+    from faceanalytics.batch.tables import face_schema
 
     return face_schema(num_points)
 
@@ -203,7 +203,7 @@ def _face_schema(num_points: int) -> Any:
 def _setup_check(options: BatchOptions) -> int:
     """Load the models once here, so a set-up error stops the run before any worker starts;
     returns the landmark model's number of points."""
-    from .worker import make_pipeline
+    from faceanalytics.batch.worker import make_pipeline
 
     with make_pipeline(options) as pipe:
         pipe.detector  # noqa: B018
@@ -213,7 +213,7 @@ def _setup_check(options: BatchOptions) -> int:
 def _check_output(output: str, store: Any, partitioned: bool, resume: bool, overwrite: bool) -> None:
     from pyarrow import fs as pafs
 
-    from .store import resolve
+    from faceanalytics.batch.store import resolve
 
     fs, path = resolve(output)
     kind = fs.get_file_info(path).type
@@ -242,8 +242,8 @@ def _merge(
     """Concatenate the parts, in task (that is source) order, into the two single files."""
     import pyarrow as pa
 
-    from .schema import SOURCE_SCHEMA
-    from .store import ParquetFile
+    from faceanalytics.batch.store import ParquetFile
+    from faceanalytics.batch.tables import SOURCE_SCHEMA
 
     group_rows = 100_000
     with ParquetFile(*faces_target, _face_schema(num_points)) as out:
@@ -270,7 +270,7 @@ def read_results(output: str) -> tuple[Any, Any]:
     import pyarrow.dataset as pads
     import pyarrow.parquet as pq
 
-    from .store import FACES, SOURCES, resolve
+    from faceanalytics.batch.store import FACES, SOURCES, resolve
 
     fs, path = resolve(output)
     from pyarrow import fs as pafs

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from .inputs import is_uri, open_filesystem
+from faceanalytics.batch.inputs import is_uri, open_filesystem
 
 __all__ = ["ParquetFile", "PartStore", "resolve"]
 

@@ -24,17 +24,17 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from ..errors import FaceAnalyticsError, ImageDecodeError
-from ..image import load_image
-from ..pipeline import Pipeline
-from ..plugins import AlignmentPlugin, default_plugins
-from ..stream import StreamFrame
-from ..video_io import _video as open_video_file
-from ..video_outputs import SummaryBuilder
-from .config import REPORT_COLUMNS, BatchOptions, CrashOnce
-from .inputs import Source, Task, is_uri, open_filesystem
-from .schema import SOURCE_SCHEMA, FaceRows, source_row
-from .store import PartStore
+from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions, CrashOnce
+from faceanalytics.batch.inputs import Source, Task, is_uri, open_filesystem
+from faceanalytics.batch.store import PartStore
+from faceanalytics.batch.tables import SOURCE_SCHEMA, FaceRows, source_row
+from faceanalytics.core.errors import FaceAnalyticsError, ImageDecodeError
+from faceanalytics.core.image import load_image
+from faceanalytics.io.video_outputs import SummaryBuilder
+from faceanalytics.io.video_source import _video as open_video_file
+from faceanalytics.pipeline import Pipeline
+from faceanalytics.plugins import AlignmentPlugin, default_plugins
+from faceanalytics.video.stream import Stream, StreamFrame
 
 __all__ = ["TaskRunner", "WorkerConfig", "make_pipeline"]
 
@@ -147,7 +147,7 @@ class TaskRunner:
         before = faces.count
         with _local_copy(src.path) as path:
             source = open_video_file(path)
-            stream = self.pipe.stream(detect_every=opts.detect_every, max_faces=opts.max_faces, smoothing=opts.smoothing)
+            stream = Stream(self.pipe, detect_every=opts.detect_every, max_faces=opts.max_faces, smoothing=opts.smoothing)
             summary = SummaryBuilder()
             frames, failure = 0, None
             try:

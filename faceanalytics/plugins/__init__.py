@@ -1,10 +1,10 @@
 """Plugins turn landmarks into what applications need (see :mod:`faceanalytics.plugins.base`)."""
 
-from .alignment import AlignmentPlugin
-from .base import Frame, Plugin, estimate_camera_matrix
-from .eyes import EyesPlugin
-from .head_pose import HeadPosePlugin
-from .mouth import MouthPlugin
+from faceanalytics.plugins.alignment import AlignmentPlugin
+from faceanalytics.plugins.base import Frame, Plugin, estimate_camera_matrix
+from faceanalytics.plugins.eyes import EyesPlugin
+from faceanalytics.plugins.head_pose import HeadPosePlugin
+from faceanalytics.plugins.mouth import MouthPlugin
 
 __all__ = [
     "AlignmentPlugin",

@@ -7,12 +7,12 @@ import functools
 import cv2
 import numpy as np
 
-from ..errors import ParameterError
-from ..face_models import FIVE_POINT_112, MEAN_SHAPE_68
-from ..geometry import GeometryError, invert_affine, similarity_transform
-from ..schema import LandmarkSchema
-from ..types import Alignment, Face
-from .base import Frame, landmark_problem
+from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.schema import LandmarkSchema
+from faceanalytics.core.types import Alignment, Face
+from faceanalytics.geometry.affine import GeometryError, invert_affine, similarity_transform
+from faceanalytics.geometry.face_templates import FIVE_POINT_112, MEAN_SHAPE_68
+from faceanalytics.plugins.base import Frame, landmark_problem
 
 __all__ = ["AlignmentPlugin", "five_points", "template_points"]
 

@@ -16,8 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import CameraMatrixError
-from ..types import Face
+from faceanalytics.core.errors import CameraMatrixError
+from faceanalytics.core.types import Face
 
 __all__ = ["Frame", "Plugin", "check_camera_matrix", "estimate_camera_matrix", "landmark_problem"]
 

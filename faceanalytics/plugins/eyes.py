@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
-from ..schema import LandmarkSchema
-from ..types import Eyes, Face
-from .base import Frame, landmark_problem
+from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.schema import LandmarkSchema
+from faceanalytics.core.types import Eyes, Face
+from faceanalytics.plugins.base import Frame, landmark_problem
 
 __all__ = ["DEFAULT_EAR_THRESHOLD", "EyesPlugin", "eye_aspect_ratios"]
 

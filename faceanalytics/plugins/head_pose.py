@@ -1,4 +1,4 @@
-"""Head pose: PnP of the landmarks against the 3D mean face (``faceanalytics.face_models``).
+"""Head pose: PnP of the landmarks against the 3D mean face (``faceanalytics.geometry.face_templates``).
 
 Angles (degrees), with the camera frame of OpenCV (x right, y down, z forward):
 
@@ -18,11 +18,11 @@ import math
 import cv2
 import numpy as np
 
-from ..errors import ParameterError
-from ..face_models import MEAN_FACE_3D_68
-from ..pnp import refine_pose
-from ..types import Face, HeadPose
-from .base import Frame
+from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.types import Face, HeadPose
+from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68
+from faceanalytics.geometry.pnp import refine_pose
+from faceanalytics.plugins.base import Frame
 
 __all__ = ["DEFAULT_POSE_POINTS", "HeadPosePlugin", "angles_to_rotation", "rotation_to_angles"]
 
@@ -138,7 +138,7 @@ class HeadPosePlugin:
         obj: np.ndarray, img: np.ndarray, k: np.ndarray, rvec: np.ndarray | None = None, tvec: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, float] | str:
         """``(rvec, tvec, RMS reprojection error in px)``: SQPnP then Gauss-Newton refinement
-        (:func:`faceanalytics.pnp.refine_pose`), or the refinement alone from ``rvec, tvec``; a
+        (:func:`faceanalytics.geometry.pnp.refine_pose`), or the refinement alone from ``rvec, tvec``; a
         reason (str) when there is no usable solution."""
         if rvec is None or tvec is None:
             try:

@@ -1,5 +1,5 @@
 """Mouth models of :class:`faceanalytics.plugins.mouth.MouthPlugin`: ``(bias, weights)`` over
-:func:`faceanalytics.plugins.mouth.mouth_shape` (points 48-67, 33 and 8; ``x0, y0, x1, y1, ...``).
+:func:`faceanalytics.geometry.mouth.mouth_shape` (points 48-67, 33 and 8; ``x0, y0, x1, y1, ...``).
 
 Written by ``python benchmarks/calibrate_mouth.py --write``; do not edit by hand.
 """

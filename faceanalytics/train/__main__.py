@@ -8,8 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .loop import TrainConfig, train
-from .model import DECODERS
+from faceanalytics.train.loop import TrainConfig, train
+from faceanalytics.train.model import DECODERS
 
 
 def _keep_heap() -> None:
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from CHECKPOINTS/last.pt")
-    p.add_argument("--package", action="store_true", help="also copy it to faceanalytics/models/fpenet68.onnx")
+    p.add_argument("--package", action="store_true", help="also copy it to faceanalytics/weights/fpenet68.onnx")
     p.add_argument("--limit", type=int, default=None, help="use at most this many training frames (smoke tests)")
     return p
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     path = train(cfg, resume=args.resume)
     if args.package:
-        dest = Path(__file__).resolve().parents[1] / "models" / "fpenet68.onnx"
+        dest = Path(__file__).resolve().parents[1] / "weights" / "fpenet68.onnx"
         dest.parent.mkdir(exist_ok=True)
         shutil.copyfile(path, dest)
         path = dest

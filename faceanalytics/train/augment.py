@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..crop import image_to_crop, square_crop_matrices
-from ..schema import SCHEMA_68
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.crop import image_to_crop, square_crop_matrices
 
 __all__ = ["AugmentConfig", "augment_matrix", "flip_points", "make_crop", "photometric"]
 
@@ -124,7 +124,7 @@ def make_crop(
         gray: HxW uint8 frame.
         points: (K, 2) image landmarks.
         box: ``x1, y1, x2, y2`` face box (detector-like), cropped as at run time.
-        crop_scale: the model's crop scale (see :func:`faceanalytics.crop.square_crop_matrices`).
+        crop_scale: the model's crop scale (see :func:`faceanalytics.geometry.crop.square_crop_matrices`).
         label_shift_x: how far right of the mirror-symmetric position the annotations sit, as a
             fraction of the outer-eye-corner distance (``eye_corners``). A flip would turn it into
             a shift to the left, so the labels of a flipped crop are moved to keep it on the right

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..tracking import box_from_landmarks, box_offset
-from .data import LandmarkSample
+from faceanalytics.geometry.boxes import box_from_landmarks, box_offset
+from faceanalytics.train.data import LandmarkSample
 
 __all__ = [
     "BoxStats",
@@ -46,7 +46,7 @@ def landmark_frame(points: np.ndarray) -> tuple[float, float, float]:
 
 def box_features(box: Sequence[float], points: np.ndarray) -> np.ndarray:
     """(3,) ``[dx, dy, log_size]`` of a box ``x1, y1, x2, y2`` relative to the landmarks
-    (:func:`faceanalytics.tracking.box_offset`, which the Stream uses for its tracking boxes)."""
+    (:func:`faceanalytics.geometry.boxes.box_offset`, which the Stream uses for its tracking boxes)."""
     return np.array(box_offset(np.asarray(box, np.float64), points))
 
 

@@ -14,8 +14,8 @@ from typing import IO
 import cv2
 import numpy as np
 
-from ..errors import AnnotationError, AnnotationNotFoundError
-from ..image import load_image
+from faceanalytics.core.errors import AnnotationError, AnnotationNotFoundError
+from faceanalytics.core.image import load_image
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -221,7 +221,7 @@ def split_by_identity(
 
 
 def load_gray(path: str | Path) -> np.ndarray:
-    """An image file as HxW uint8 gray (BT.601, as :func:`faceanalytics.crop.to_gray`).
+    """An image file as HxW uint8 gray (BT.601, as :func:`faceanalytics.geometry.crop.to_gray`).
 
     Raises:
         ImageNotFoundError: no such file (a ``FileNotFoundError``).

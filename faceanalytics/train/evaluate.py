@@ -31,11 +31,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..crop import crop_faces, square_crop_matrices, to_gray
-from ..schema import SCHEMA_68
-from .boxes import match_detection
-from .data import LandmarkSample, read_csv, split_by_identity
-from .eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.crop import crop_faces, square_crop_matrices, to_gray
+from faceanalytics.train.boxes import match_detection
+from faceanalytics.train.data import LandmarkSample, read_csv, split_by_identity
+from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
 
 __all__ = ["Method", "auc", "evaluate_ear", "evaluate_landmarks", "main"]
 
@@ -159,7 +159,7 @@ def evaluate_ear(method: Method, closed: Sequence[Path], opened: Sequence[Path])
 
 def measure_speed(model_path: str, crops: np.ndarray, batch: int = 64, threads: int | None = None) -> dict[str, float]:
     """onnxruntime CPU latency at batch 1 (median ms/face) and throughput at batches of ``batch`` (faces/s)."""
-    from ..fpenet import FPENetRunner
+    from faceanalytics.runners.fpenet import FPENetRunner
 
     runner = FPENetRunner(model_path, device="cpu", threads=threads)
     one = crops[:1]
@@ -184,8 +184,8 @@ def measure_speed(model_path: str, crops: np.ndarray, batch: int = 64, threads: 
 
 
 def _ours(model_path: str, threads: int | None) -> Method:
-    from ..detector import BlazeFaceDetector
-    from ..fpenet import FPENetRunner
+    from faceanalytics.runners.detector import BlazeFaceDetector
+    from faceanalytics.runners.fpenet import FPENetRunner
 
     det = BlazeFaceDetector("short")
     runner = FPENetRunner(model_path, device="cpu", threads=threads)
@@ -232,7 +232,7 @@ def _dlib() -> tuple[Method, Callable[[np.ndarray, np.ndarray], np.ndarray]] | N
 
 def _facemesh(python: Path) -> tuple[Method, Callable[[], None]]:
     """MediaPipe FaceMesh (its own detector; boxes are ignored) mapped to 68 points."""
-    from .facemesh import FaceMeshWorker
+    from faceanalytics.train.facemesh import FaceMeshWorker
 
     worker = FaceMeshWorker(python)
     cache: dict[int, np.ndarray | None] = {}  # landmarks of the image last passed to detect()
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if dl is not None:
         dmethod, dland = dl
         methods.append((dmethod, lambda: {"latency_ms": _dlib_latency(dland, val)}))
-    from .facemesh import facemesh_python
+    from faceanalytics.train.facemesh import facemesh_python
 
     fm_python = None if args.no_facemesh else facemesh_python()
     closers: list[Callable[[], None]] = []

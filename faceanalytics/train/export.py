@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..fpenet import CROP_SCALE_KEY, INPUT_NAME, OUTPUT_CONFIDENCE, OUTPUT_POINTS  # the contract, defined once
-from .model import CROP_SIZE
+from faceanalytics.runners.fpenet import (  # the contract, defined once
+    CROP_SCALE_KEY,
+    INPUT_NAME,
+    OUTPUT_CONFIDENCE,
+    OUTPUT_POINTS,
+)
+from faceanalytics.train.model import CROP_SIZE
 
 if TYPE_CHECKING:
     import onnx
@@ -33,7 +38,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = OPSET, cr
     """Export ``model`` ((N, 1, 80, 80) -> (coords, confidence)) to ``path`` and check the file.
 
     ``crop_scale`` (the crop side over the face box side the model was trained with) is written to
-    the file's metadata as ``crop_scale``, where :class:`~faceanalytics.fpenet.FPENetRunner` reads it.
+    the file's metadata as ``crop_scale``, where :class:`~faceanalytics.runners.fpenet.FPENetRunner` reads it.
 
     Raises:
         RuntimeError: the exported graph does not reproduce the torch outputs.

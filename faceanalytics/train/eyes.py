@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..plugins.eyes import eye_aspect_ratios
-from ..schema import SCHEMA_68, LandmarkSchema
-from .data import IMAGE_SUFFIXES
+from faceanalytics.core.schema import SCHEMA_68, LandmarkSchema
+from faceanalytics.plugins.eyes import eye_aspect_ratios
+from faceanalytics.train.data import IMAGE_SUFFIXES
 
 __all__ = ["EyeStateSplit", "collapse_eyelids", "eye_aspect_ratio", "pad_face_crop", "split_eye_state"]
 

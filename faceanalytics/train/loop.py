@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..crop import crop_to_image, square_crop_matrices
-from ..schema import SCHEMA_68
-from .augment import AugmentConfig, make_crop
-from .boxes import BoxStats, box_from_features, collect_box_stats, sample_detector_box, sample_tracking_box
-from .data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity, unlabeled_identity
-from .eyes import collapse_eyelids, pad_face_crop, split_eye_state
-from .losses import flat_heatmap_loss, heatmap_cross_entropy, landmark_loss, region_weights
-from .model import CROP_SIZE, RecombinatorNet
+from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.crop import crop_to_image, square_crop_matrices
+from faceanalytics.train.augment import AugmentConfig, make_crop
+from faceanalytics.train.boxes import BoxStats, box_from_features, collect_box_stats, sample_detector_box, sample_tracking_box
+from faceanalytics.train.data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity, unlabeled_identity
+from faceanalytics.train.eyes import collapse_eyelids, pad_face_crop, split_eye_state
+from faceanalytics.train.losses import flat_heatmap_loss, heatmap_cross_entropy, landmark_loss, region_weights
+from faceanalytics.train.model import CROP_SIZE, RecombinatorNet
 
 __all__ = ["LIGHT_AUGMENT", "TrainConfig", "choose_device", "nme", "predict_image_points", "train"]
 
@@ -249,7 +249,7 @@ def teacher_crop_scale(cfg: TrainConfig) -> float:
 
 
 def _detector(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    from ..detector import BlazeFaceDetector
+    from faceanalytics.runners.detector import BlazeFaceDetector
 
     det = BlazeFaceDetector(name)
 
@@ -364,7 +364,7 @@ def _lr_at(cfg: TrainConfig, epoch: int, step: float) -> float:
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run (or resume) training; returns the exported ONNX path ``<out>/fpenet68.onnx``."""
-    from .export import export_onnx
+    from faceanalytics.train.export import export_onnx
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -433,7 +433,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         or (cfg.unlabeled and not unlabeled_path.exists())
         or (cfg.eye_state and cfg.pseudo_faces and not faces_path.exists())
     ):  # the teacher's pseudo-labels need BlazeFace: find (or fetch) its weights now, not after stage 1
-        from ..hub import resolve_detector_model
+        from faceanalytics.runtime.hub import resolve_detector_model
 
         logger.info("BlazeFace for stage 2: %s", resolve_detector_model(cfg.detector))
     stage2_added = False

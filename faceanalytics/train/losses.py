@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..schema import SCHEMA_68, LandmarkSchema
+from faceanalytics.core.schema import SCHEMA_68, LandmarkSchema
 
 __all__ = [
     "LOSSES",

@@ -1,12 +1,12 @@
-"""Train the mouth-cue network (:mod:`faceanalytics.plugins.mouth_net`) on ../shared/data/expressions.
+"""Train the mouth-cue network (:mod:`faceanalytics.runners.mouth_net`) on ../shared/data/expressions.
 
-    python -m faceanalytics.train.mouth --data ../shared/data/expressions --out faceanalytics/models/mouth_cues.onnx
+    python -m faceanalytics.train.mouth --data ../shared/data/expressions --out faceanalytics/weights/mouth_cues.onnx
 
 1. Faces: the calibration half of each FER-2013 class (:func:`faceanalytics.train.expressions.split`);
    the held-out half is only measured (the AUCs printed at the end).
 2. Inputs as the plugin will see them: landmarks and head pose from the shipped pipeline
-   (``--landmark-model``), then the mouth crop (:func:`faceanalytics.plugins.mouth_net.mouth_crop`)
-   and the pose-corrected mouth shape (:func:`faceanalytics.plugins.mouth.mouth_shape`).
+   (``--landmark-model``), then the mouth crop (:func:`faceanalytics.runners.mouth_net.mouth_crop`)
+   and the pose-corrected mouth shape (:func:`faceanalytics.geometry.mouth.mouth_shape`).
 3. Network (:class:`MouthCueNet`): five 3x3 conv-BN-ReLU layers over the crop (``--width``
    channels, doubling twice), global average pooling; one hidden layer over the shape; one linear
    layer over both gives two logits: **smile** (happy vs all four other classes, so that an open,
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..plugins.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
-from ..plugins.mouth_net import CROP_INPUT, OUTPUT, SHAPE_INPUT, mouth_crop, shape_mirror
-from .evaluate import auc
-from .expressions import CLASSES, load, split
+from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
+from faceanalytics.runners.mouth_net import CROP_INPUT, OUTPUT, SHAPE_INPUT, mouth_crop, shape_mirror
+from faceanalytics.train.evaluate import auc
+from faceanalytics.train.expressions import CLASSES, load, split
 
 log = logging.getLogger("faceanalytics")
 
@@ -49,8 +49,8 @@ def collect(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mouth crops ``(N, H, W)`` uint8 (``crop``: width, height, span), shapes ``(N, 44)`` float32
     and class indices ``(N,)``."""
-    from ..pipeline import Pipeline
-    from ..plugins import HeadPosePlugin
+    from faceanalytics.pipeline import Pipeline
+    from faceanalytics.plugins import HeadPosePlugin
 
     pipe = Pipeline(landmark_model, device="cpu", plugins=[HeadPosePlugin()])
     crops, shapes, labels = [], [], []
@@ -216,7 +216,7 @@ def export(
 
 def held_out_aucs(path: Path, crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Smile AUC happy vs each other class and open AUC surprise vs neutral, from the ONNX file,
-    each face and its mirror image averaged as :class:`faceanalytics.plugins.mouth_net.MouthNet` does."""
+    each face and its mirror image averaged as :class:`faceanalytics.runners.mouth_net.MouthNet` does."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(here.parent / "shared" / "data" / "expressions"))
-    ap.add_argument("--out", default=str(here / "faceanalytics" / "models" / "mouth_cues.onnx"))
+    ap.add_argument("--out", default=str(here / "faceanalytics" / "weights" / "mouth_cues.onnx"))
     ap.add_argument("--landmark-model", default=None, help="landmark model whose points train the net (default: the shipped one)")
     ap.add_argument("--width", type=int, default=8, help="channels of the first conv layers")
     ap.add_argument("--crop", default="32x24", help="crop size WxH in pixels")

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..crop import crop_faces, square_crop_matrices
-from ..fpenet import CROP_SCALE_KEY
-from .boxes import BoxStats, sample_detector_box
-from .data import load_gray, split_by_identity
-from .loop import load_samples
+from faceanalytics.geometry.crop import crop_faces, square_crop_matrices
+from faceanalytics.runners.fpenet import CROP_SCALE_KEY
+from faceanalytics.train.boxes import BoxStats, sample_detector_box
+from faceanalytics.train.data import load_gray, split_by_identity
+from faceanalytics.train.loop import load_samples
 
 __all__ = ["calibration_crops", "model_crop_scale", "quantize_fp16", "quantize_int8"]
 
@@ -118,10 +118,10 @@ def quantize_fp16(model: str | Path, out: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m faceanalytics.train.quantize", description=__doc__)
-    p.add_argument("--model", default="faceanalytics/models/fpenet68.onnx", help="float32 FPENet ONNX file")
+    p.add_argument("--model", default="faceanalytics/weights/fpenet68.onnx", help="float32 FPENet ONNX file")
     p.add_argument("--data", default="../shared/data/landmarks68", help="landmarks68 folder (calibration crops)")
     p.add_argument("--box-stats", default="models/box_stats.json", help="detector box statistics of the training run")
-    p.add_argument("--out", default="faceanalytics/models", help="folder for <name>_int8.onnx and <name>_fp16.onnx")
+    p.add_argument("--out", default="faceanalytics/weights", help="folder for <name>_int8.onnx and <name>_fp16.onnx")
     p.add_argument("--calibration", type=int, default=256, help="calibration crops")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)

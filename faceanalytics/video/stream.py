@@ -1,0 +1,458 @@
+"""Video: a :class:`Stream` holds one video's state (tracks, smoothing, events) over a stateless Pipeline.
+
+Per frame: the detector runs every ``detect_every`` frames, when there is no track, or when a
+track was lost; otherwise each track's crop comes from its previous landmarks
+(:func:`faceanalytics.geometry.boxes.box_from_landmarks`). All tracks are landmarked in one batch, the
+landmarks (and head pose) are One-Euro smoothed per track, the pipeline's plugins run, and
+per-track monitors turn eye and mouth signals into events. Timestamps drive everything.
+
+Each face's ``score`` is the detector's score on frames where the detector ran and found that face,
+and a tracking confidence on the others (:data:`TRACK_DECAY`; docs/video.md)::
+
+    score = s_det * TRACK_DECAY ** n * min(1, mean(confidence) / mean(confidence at s_det's frame))
+
+with ``s_det`` the detector's score at the track's last detection, ``n`` the frames since then,
+and ``confidence`` the face's per-point confidence (``face.confidence``). On a frame where the
+detector ran and did not find the face, the score is at most the pipeline's ``min_score``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import threading
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from faceanalytics.core.errors import FaceAnalyticsError, ParameterError
+from faceanalytics.core.image import ImageInput, load_image
+from faceanalytics.core.types import Detection, Face, HeadPose
+from faceanalytics.geometry.boxes import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset
+from faceanalytics.plugins import Frame
+from faceanalytics.plugins.base import check_camera_matrix
+from faceanalytics.plugins.eyes import eyes_from_ears
+from faceanalytics.plugins.head_pose import HeadPosePlugin, rotation_to_angles
+from faceanalytics.video.events import BlinkMonitor, Event, SustainedMonitor
+from faceanalytics.video.smoothing import OneEuroFilter
+from faceanalytics.video.tracking import match_boxes
+
+if TYPE_CHECKING:
+    from faceanalytics.pipeline import Pipeline
+
+__all__ = ["TRACK_DECAY", "Stream", "StreamError", "StreamFrame", "TrackSummary"]
+
+logger = logging.getLogger("faceanalytics")
+
+#: Weight of each new detection in the running box-to-landmarks offset of a followed face.
+OFFSET_UPDATE = 0.3
+
+#: Per frame without a detection, a tracked face's score is multiplied by this (it halves after
+#: about 69 tracked frames; with ``detect_every=10`` it stays above 0.91 of the detector's score
+#: while the landmarks stay as confident as at the detection).
+TRACK_DECAY = 0.99
+
+
+class StreamError(FaceAnalyticsError, ValueError):
+    """Misuse of a Stream: timestamps that do not increase, a closed stream, use from two threads."""
+
+
+@dataclass(frozen=True, eq=False)
+class StreamFrame:
+    """One video frame's result.
+
+    Attributes:
+        faces: tracked faces, each with ``track_id``, largest first; ``score`` is the detector's
+            where it ran and found the face, else the tracking confidence (module docstring).
+        image_size: ``(width, height)``.
+        timestamp: the caller's timestamp, seconds.
+        index: 0-based frame number in this stream.
+        detected: whether the face detector ran on this frame.
+        events: events that ended on this frame (see :class:`~faceanalytics.video.events.Event`).
+    """
+
+    faces: tuple[Face, ...]
+    image_size: tuple[int, int]
+    timestamp: float
+    index: int
+    detected: bool
+    events: tuple[Event, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        w, h = self.image_size
+        return {
+            "index": self.index,
+            "timestamp": self.timestamp,
+            "detected": self.detected,
+            "image_size": {"width": w, "height": h},
+            "faces": [f.to_dict() for f in self.faces],
+            "events": [e.to_dict() for e in self.events],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """Rolling and total figures of one track.
+
+    Attributes:
+        blinks_per_minute: blinks that ended in the last 60 s, per minute covered.
+        perclos: fraction of the last 60 s with the eyes closed.
+        ear_threshold: the person's current adaptive EAR threshold.
+        active: whether the track is still followed.
+    """
+
+    track_id: int
+    first_seen: float
+    last_seen: float
+    frames: int
+    blinks: int
+    microsleeps: int
+    yawns: int
+    smiles: int
+    blinks_per_minute: float
+    perclos: float
+    ear_threshold: float
+    active: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Track:
+    def __init__(self, track_id: int, t: float, stream: Stream) -> None:
+        self.id = track_id
+        self.first_seen = self.last_seen = t
+        self.frames = 0
+        self.raw: np.ndarray | None = None  # last unsmoothed landmarks
+        # Where the detector's box sat on this face's landmarks at the last detection: tracking
+        # boxes keep that placement, so a model's own bias (e.g. a slightly contracted jaw line)
+        # cannot shrink or shift the crops from frame to frame.
+        self.box_rel: tuple[float, float, float] = DETECTOR_BOX_OFFSET
+        self.conf_ref: float | None = None
+        # The score: the detector's at the last detection of this face, the face's mean reported
+        # point confidence on that frame, and the frames since.
+        self.det_score = 0.0
+        self.det_conf = 0.0
+        self.since_det = 0
+        self.missed = 0
+        self.lost = False
+        self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
+        self.pose_filter = OneEuroFilter(*stream.pose_smoothing)
+        self.pose_prior: HeadPose | None = None  # last unsmoothed head pose: where PnP starts
+        self.blinks = BlinkMonitor(track_id, microsleep=stream.microsleep)
+        self.yawns = SustainedMonitor("yawn", track_id, stream.yawn_mar, stream.yawn_seconds)
+        self.smiles = SustainedMonitor("smile", track_id, stream.smile_threshold, stream.smile_seconds)
+
+    def finish(self) -> list[Event]:
+        return [*self.blinks.finish(), *self.yawns.finish(), *self.smiles.finish()]
+
+    def summary(self, active: bool) -> TrackSummary:
+        return TrackSummary(
+            self.id,
+            self.first_seen,
+            self.last_seen,
+            self.frames,
+            self.blinks.blinks,
+            self.blinks.microsleeps,
+            self.yawns.count,
+            self.smiles.count,
+            self.blinks.blinks_per_minute,
+            self.blinks.perclos,
+            self.blinks.threshold,
+            active,
+        )
+
+
+class Stream:
+    """One video's tracking, smoothing and events. Create with ``Stream(pipeline, **options)``.
+
+    Args:
+        pipeline: the stateless pipeline doing detection, landmarks and plugins.
+        detect_every: run the detector every N frames (1: every frame).
+        max_faces: follow at most this many faces (largest first).
+        smoothing: One-Euro smoothing of landmarks and head pose on or off.
+        landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)``; speeds in face sizes per second.
+        pose_smoothing: the same for the head pose's rotation and translation vectors.
+        min_iou: overlap needed to match a detection to a track.
+        max_missed: detector runs in a row a track may go unmatched before it ends (after a miss
+            the detector runs again on the next frame).
+        lost_confidence: a track is lost when its mean landmark confidence falls below this
+            fraction of its running average (the face left or was covered); the detector then runs.
+        microsleep: eye closures at least this long (s) are microsleeps, shorter ones blinks.
+        yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long.
+        smile_threshold, smile_seconds: a smile is the smile score above the threshold this long.
+
+    Each face's ``score`` is the detector's score on frames where the detector found it, and the
+    tracking confidence on the others (see the module docstring and docs/video.md): the last
+    detector score, times :data:`TRACK_DECAY` per frame since, times the fall of the face's mean
+    point confidence since that detection; at most the pipeline's ``min_score`` on a frame where
+    the detector ran and missed it.
+
+    A Stream belongs to one video and one thread at a time: a call from a second thread while a
+    frame is in progress raises :class:`StreamError` (the frame in progress is unaffected). Between
+    frames it may move to another thread (a worker pool, ``run_in_executor``); ``close()`` waits
+    for a frame in progress. For several videos at once, use one Stream per video over one shared
+    Pipeline. Memory stays flat however long it runs: per-track history is windowed, and an ended
+    track leaves only its :class:`TrackSummary` (docs/reliability.md).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        detect_every: int = 10,
+        max_faces: int | None = None,
+        smoothing: bool = True,
+        landmark_smoothing: tuple[float, float, float] = (0.7, 0.7, 1.0),
+        pose_smoothing: tuple[float, float, float] = (1.5, 0.5, 1.0),
+        min_iou: float = 0.3,
+        max_missed: int = 1,
+        lost_confidence: float = 0.5,
+        microsleep: float = 0.5,
+        yawn_mar: float = 0.6,
+        yawn_seconds: float = 1.5,
+        smile_threshold: float = 0.6,
+        smile_seconds: float = 0.3,
+    ) -> None:
+        if not isinstance(detect_every, int) or detect_every < 1:
+            raise ParameterError(f"detect_every must be a positive integer; got {detect_every!r}")
+        if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
+            raise ParameterError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+        self.pipeline = pipeline
+        self.detect_every, self.max_faces, self.smoothing = detect_every, max_faces, bool(smoothing)
+        self.landmark_smoothing, self.pose_smoothing = tuple(landmark_smoothing), tuple(pose_smoothing)
+        self.min_iou, self.max_missed, self.lost_confidence = float(min_iou), int(max_missed), float(lost_confidence)
+        self.microsleep, self.yawn_mar, self.yawn_seconds = float(microsleep), float(yawn_mar), float(yawn_seconds)
+        self.smile_threshold, self.smile_seconds = float(smile_threshold), float(smile_seconds)
+        self._tracks: dict[int, _Track] = {}
+        self._ended: list[TrackSummary] = []
+        self._ids = itertools.count(1)
+        self._index = 0
+        self._last_t: float | None = None
+        self._need_detect = True
+        self._closed = False
+        self._busy = threading.Lock()
+
+    # ----------------------------------------------------------------------------------------
+    def __call__(self, image: ImageInput, timestamp: float, camera_matrix: np.ndarray | None = None) -> StreamFrame:
+        """Process the next frame, taken at ``timestamp`` seconds (strictly increasing)."""
+        if not self._busy.acquire(blocking=False):
+            raise StreamError("this Stream is already processing a frame in another thread; use one Stream per thread")
+        try:
+            return self._process(image, timestamp, camera_matrix)
+        finally:
+            self._busy.release()
+
+    def _process(self, image: ImageInput, timestamp: float, camera_matrix: np.ndarray | None) -> StreamFrame:
+        if self._closed:
+            raise StreamError("the stream is closed")
+        try:
+            t = float(timestamp)
+        except (TypeError, ValueError):
+            raise StreamError(f"timestamp must be a number of seconds; got {timestamp!r}") from None
+        if not math.isfinite(t):
+            raise StreamError(f"timestamp must be finite; got {timestamp!r}")
+        if self._last_t is not None and t <= self._last_t:
+            raise StreamError(f"timestamps must increase: {t} after {self._last_t}")
+        bgr = load_image(image)
+        h, w = bgr.shape[:2]
+        k = check_camera_matrix(camera_matrix)
+        self._last_t = t
+        index = self._index
+        self._index += 1
+
+        detected = self._need_detect or index % self.detect_every == 0 or not self._tracks
+        events: list[Event] = []
+        found: dict[int, Detection] = {}  # detections of this frame, by track
+        if detected:
+            found, events = self._associate(bgr, t)
+        # A followed face is cropped from its previous landmarks even on detection frames (switching
+        # to the detector's box every N frames would make the landmarks jump); a new or lost one from
+        # the detector's box. The detector's boxes keep the box-to-landmarks offset up to date.
+        boxes: dict[int, np.ndarray] = {}
+        followed: set[int] = set()
+        for track in self._tracks.values():
+            if not track.lost and track.raw is not None:
+                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
+                followed.add(track.id)
+            elif track.id in found:
+                boxes[track.id] = found[track.id].box
+
+        faces: list[Face] = []
+        if boxes:
+            ids = list(boxes)
+            landmarker = self.pipeline.landmarker
+            # the raw peaks decide losses (a relative rule, the same for every model); faces report
+            # the model's calibrated confidence where it has one (faceanalytics.runners.point_confidence)
+            points, peaks = landmarker.landmarks(bgr, np.stack([boxes[i] for i in ids]), raw=True)
+            conf = landmarker.calibrate(peaks)
+            for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
+                track = self._tracks[tid]
+                if self._is_lost(track, pts, p, (w, h)):
+                    track.lost = True
+                    continue
+                track.raw = pts
+                score = self._score(track, found.get(tid), c, detected)
+                if tid in found:
+                    seen = box_offset(found[tid].box, pts)
+                    if tid in followed:  # a running average of the offset the detector shows
+                        old = track.box_rel
+                        seen = tuple((1 - OFFSET_UPDATE) * a + OFFSET_UPDATE * b for a, b in zip(old, seen, strict=True))
+                    track.box_rel = seen  # type: ignore[assignment]
+                track.last_seen = t
+                track.frames += 1
+                smooth = pts
+                if self.smoothing:
+                    size = float(np.ptp(pts[:68, 0].astype(np.float64)) + 1.0)
+                    smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
+                faces.append(
+                    Face(box=boxes[tid], score=score, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
+                )
+        self._dedupe()
+        faces = self._run_plugins(faces, bgr, k, t, events)
+        faces.sort(key=lambda f: -float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+        # Re-detect at once after a loss or a miss: a face that left ends within a frame or two.
+        self._need_detect = any(tr.lost or tr.missed for tr in self._tracks.values())
+        return StreamFrame(tuple(faces), (w, h), t, index, detected, tuple(events))
+
+    def _score(self, track: _Track, detection: Detection | None, conf: np.ndarray, detected: bool) -> float:
+        """The face's score on this frame (module docstring): the detector's where it found the
+        face, else the tracking confidence."""
+        mean = float(np.mean(conf, dtype=np.float64))
+        if detection is not None:
+            track.det_score, track.det_conf, track.since_det = detection.score, mean, 0
+            return detection.score
+        track.since_det += 1
+        ratio = min(1.0, mean / track.det_conf) if track.det_conf > 0 and math.isfinite(mean) else 0.0
+        score = track.det_score * TRACK_DECAY**track.since_det * max(ratio, 0.0)
+        if detected:  # the detector ran and did not report this face above its threshold
+            score = min(score, float(getattr(self.pipeline, "min_score", 1.0)))
+        return min(max(score, 0.0), 1.0)
+
+    def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, Detection], list[Event]]:
+        """Run the detector; match detections to tracks, start and end tracks."""
+        dets = list(self.pipeline._detect(bgr))  # checked boxes, largest first
+        if self.max_faces:
+            dets = dets[: self.max_faces]
+        known = [tr for tr in self._tracks.values() if tr.raw is not None]
+        pred = np.stack([box_from_landmarks(tr.raw, tr.box_rel) for tr in known]) if known else np.zeros((0, 4))  # type: ignore[arg-type]
+        det_boxes = np.stack([d.box for d in dets]) if dets else np.zeros((0, 4))
+        pairs = match_boxes(pred, det_boxes, self.min_iou)
+        boxes: dict[int, Detection] = {}
+        matched_t = {ti for ti, _ in pairs}
+        matched_d = {di for _, di in pairs}
+        for ti, di in pairs:
+            tr = known[ti]
+            tr.missed, tr.lost = 0, False
+            boxes[tr.id] = dets[di]
+        events: list[Event] = []
+        for ti, tr in enumerate(known):
+            if ti not in matched_t:
+                tr.missed += 1
+                if tr.missed > self.max_missed or tr.lost:
+                    events += self._end_track(tr.id)
+        for di, det in enumerate(dets):
+            if di in matched_d or (self.max_faces and len(self._tracks) >= self.max_faces):
+                continue
+            tid = next(self._ids)
+            self._tracks[tid] = _Track(tid, t, self)
+            boxes[tid] = det
+        for tid in [i for i, tr in self._tracks.items() if tr.raw is None and i not in boxes]:
+            events += self._end_track(tid)
+        return boxes, events
+
+    def _is_lost(self, track: _Track, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
+        c = float(np.mean(conf))
+        centre = pts[:68].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
+        outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
+        if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
+            return True
+        track.conf_ref = c if track.conf_ref is None else 0.9 * track.conf_ref + 0.1 * c
+        return False
+
+    def _dedupe(self) -> None:
+        """Two tracks on one face (their landmarks converged): keep the older."""
+        live = sorted((tr for tr in self._tracks.values() if tr.raw is not None and not tr.lost), key=lambda tr: tr.id)
+        boxes = [box_from_landmarks(tr.raw, tr.box_rel) for tr in live]  # type: ignore[arg-type]
+        for j in range(1, len(live)):
+            for i in range(j):
+                if not live[i].lost and match_boxes(boxes[i][None], boxes[j][None], min_iou=0.5, max_centre=0.25):
+                    live[j].lost = True
+                    break
+
+    def _run_plugins(self, faces: list[Face], bgr: np.ndarray, k: np.ndarray | None, t: float, events: list[Event]) -> list[Face]:
+        view = bgr.view()
+        view.setflags(write=False)
+        frame = Frame(view, k)
+        out = []
+        for face in faces:
+            if face.track_id is None or face.track_id not in self._tracks or self._tracks[face.track_id].lost:
+                continue
+            track = self._tracks[face.track_id]
+            subject: Face | None = None  # the face with its unsmoothed landmarks, made once, kept in step
+            for plugin in self.pipeline.plugins:
+                # Eye and mouth cues come from the unsmoothed landmarks: smoothing would delay and
+                # flatten blinks (a few frames long) and yawns. Positions and pose are smoothed.
+                raw_cue = plugin.name in ("eyes", "mouth") and self.smoothing and track.raw is not None
+                if raw_cue and subject is None:
+                    subject = replace(face, landmarks=track.raw)
+                target = subject if raw_cue and subject is not None else face
+                if isinstance(plugin, HeadPosePlugin):  # PnP starts from this face's previous pose
+                    result = plugin.estimate(target, frame, track.pose_prior)
+                    track.pose_prior = result if result.valid else None
+                else:
+                    result = plugin(target, frame)
+                face = face.with_result(plugin.name, result)
+                if plugin.name == "head_pose" and self.smoothing and face.head_pose is not None and face.head_pose.valid:
+                    face = face._with("head_pose", self._smooth_pose(track, face.head_pose, t))
+                if subject is not None:  # later cue plugins see the same results (the smoothed pose too)
+                    subject = subject.with_result(plugin.name, face.head_pose if plugin.name == "head_pose" else result)
+            if face.eyes is not None:
+                events += track.blinks.update(t, face.eyes.ear)
+                eyes = eyes_from_ears(face.eyes.left_ear, face.eyes.right_ear, track.blinks.threshold)
+                face = face._with("eyes", replace(eyes, closed=track.blinks.closed))
+            if face.mouth is not None and face.mouth.valid:
+                events += track.yawns.update(t, face.mouth.mar)
+                events += track.smiles.update(t, face.mouth.smile)
+            out.append(face)
+        return out
+
+    def _smooth_pose(self, track: _Track, pose: HeadPose, t: float) -> HeadPose:
+        vec = track.pose_filter(np.concatenate([pose.rotation_vector, pose.translation]), t)
+        yaw, pitch, roll = rotation_to_angles(cv2.Rodrigues(vec[:3])[0])
+        return replace(pose, yaw=yaw, pitch=pitch, roll=roll, rotation_vector=vec[:3], translation=vec[3:])
+
+    def _end_track(self, tid: int) -> list[Event]:
+        track = self._tracks.pop(tid)
+        self._ended.append(track.summary(active=False))
+        return track.finish()
+
+    # ----------------------------------------------------------------------------------------
+    def summaries(self) -> tuple[TrackSummary, ...]:
+        """Figures of every track seen so far, ended ones included, by track id."""
+        live = [tr.summary(active=True) for tr in self._tracks.values()]
+        return tuple(sorted([*self._ended, *live], key=lambda s: s.track_id))
+
+    def close(self) -> tuple[Event, ...]:
+        """End the stream: finish every track and return the events still open (``complete=False``)."""
+        with self._busy:
+            if self._closed:
+                return ()
+            events: list[Event] = []
+            for tid in list(self._tracks):
+                events += self._end_track(tid)
+            self._closed = True
+            return tuple(events)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
