@@ -445,8 +445,8 @@ def test_training_smoke_run_uses_only_training_identities_and_resumes(tmp_path: 
 
 
 def test_training_fails_before_stage_1_when_blazeface_cannot_be_found(tmp_path: Path, monkeypatch) -> None:
-    """Stage 2's pseudo-labels need BlazeFace: without its weights (and no network) the run stops at
-    once, not after the hour of stage 1."""
+    """Stage 2's pseudo-labels need BlazeFace: without its weights (a package stripped of them, and
+    no network) the run stops at once, not after the hour of stage 1."""
     pytest.importorskip("torch")
     import faceanalytics.runtime.hub as hub
     from faceanalytics.core.errors import DownloadError
@@ -460,6 +460,9 @@ def test_training_fails_before_stage_1_when_blazeface_cannot_be_found(tmp_path: 
         raise DownloadError(f"cannot download {url}: no network (test)")
 
     monkeypatch.setattr(hub, "download", offline)
+    stripped = tmp_path / "stripped"
+    stripped.mkdir()
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: stripped)
     out = tmp_path / "out"
     out.mkdir()
     shutil.copy(Path(__file__).resolve().parents[1] / "models" / "box_stats.json", out)  # no BlazeFace run for box statistics
