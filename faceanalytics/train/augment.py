@@ -48,7 +48,7 @@ def augment_matrix(
     horizontal flip after the (2, 3) image->crop matrix ``base``."""
     c = (size - 1) / 2.0
     a = cv2.getRotationMatrix2D((c, c), angle_deg, scale)  # 2x3 in crop pixel-centre coordinates
-    a[:, 2] += shift
+    a[:, 2] += np.asarray(shift, np.float64)
     a3 = np.vstack([a, [0.0, 0.0, 1.0]])
     if flip:
         a3 = np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ a3
@@ -79,7 +79,7 @@ def label_shift_correction(
 def photometric(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Gamma, contrast/brightness, downscaling, blur, noise, an occluding patch and JPEG artefacts
     on an (H, W) uint8 crop; returns uint8."""
-    img = crop.astype(np.float32)
+    img: np.ndarray = crop.astype(np.float32)
     size = crop.shape[0]
     if rng.random() < cfg.gamma_p:
         img = 255.0 * (img / 255.0) ** np.exp(rng.normal(0.0, 0.3))
@@ -101,8 +101,9 @@ def photometric(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) 
     out = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < cfg.jpeg_p:
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 80))])
-        if ok:
-            out = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+        decoded = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE) if ok else None
+        if decoded is not None:
+            out = decoded
     return out
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from faceanalytics.core.image import load_image
 from faceanalytics.geometry.boxes import box_from_landmarks, box_offset
 from faceanalytics.train.data import LandmarkSample
 
@@ -117,7 +117,7 @@ def collect_box_stats(
     """
     feats = []
     for s in samples:
-        bgr = cv2.imread(str(s.path), cv2.IMREAD_COLOR)
+        bgr = load_image(s.path)
         if bgr is None:
             continue
         boxes = detect(bgr)

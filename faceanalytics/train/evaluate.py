@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import crop_faces, square_crop_matrices, to_gray
 from faceanalytics.train.boxes import match_detection
@@ -84,11 +85,12 @@ def _gt_box(points: np.ndarray) -> np.ndarray:
 
 def evaluate_landmarks(method: Method, samples: Sequence[LandmarkSample]) -> dict[str, float]:
     """NME (%), per-region NME, failure rate and faces found, from detector and ground-truth boxes."""
-    det_nme, det_regions, gt_nme, found = [], {r: [] for r in REGIONS}, [], 0
+    det_regions: dict[str, list[float]] = {r: [] for r in REGIONS}
+    det_nme, gt_nme, found = [], [], 0
     offsets = []  # mean signed error of each face / eye distance (x right, y down)
     conf_face, conf_off = [], []
     for s in samples:
-        bgr = cv2.imread(str(s.path), cv2.IMREAD_COLOR)
+        bgr = load_image(s.path)
         boxes = method.detect(bgr)
         i = match_detection(boxes, s.points)
         if i is not None:
@@ -136,7 +138,7 @@ def evaluate_ear(method: Method, closed: Sequence[Path], opened: Sequence[Path])
     found = 0
     for key, files in (("closed", closed), ("open", opened)):
         for f in files:
-            raw = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            raw = load_image(f)
             bgr = pad_face_crop(raw)
             boxes = method.detect(bgr)
             if len(boxes):
@@ -252,7 +254,7 @@ def _facemesh(python: Path) -> tuple[Method, Callable[[], None]]:
 
 
 def _dlib_latency(landmarks: Callable[[np.ndarray, np.ndarray], np.ndarray], samples: Sequence[LandmarkSample]) -> float:
-    imgs = [(cv2.imread(str(s.path)), _gt_box(s.points)[None]) for s in samples[:50]]
+    imgs = [(load_image(s.path), _gt_box(s.points)[None]) for s in samples[:50]]
     t = time.perf_counter()
     for _ in range(4):
         for img, box in imgs:
@@ -334,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     def ours_speed() -> dict[str, float]:
         s = val[: min(len(val), 64)]
         mats = square_crop_matrices(np.stack([_gt_box(x.points) for x in s]), 80)
-        crops = np.concatenate([crop_faces(to_gray(cv2.imread(str(x.path))), m[None]) for x, m in zip(s, mats, strict=True)])
+        crops = np.concatenate([crop_faces(to_gray(load_image(x.path)), m[None]) for x, m in zip(s, mats, strict=True)])
         return measure_speed(args.model, crops, 64, args.threads)
 
     methods.append((ours, ours_speed))

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import crop_to_image, square_crop_matrices
 from faceanalytics.train.augment import AugmentConfig, make_crop
@@ -308,17 +309,24 @@ def _labeller(cfg: TrainConfig, teacher: torch.nn.Module, device: torch.device) 
     return label
 
 
+def _required(folder: str | None, name: str) -> str:
+    """A data folder the stage about to run needs (the caller runs the stage only when it is set)."""
+    if folder is None:
+        raise ValueError(f"this training stage needs --{name.replace('_', '-')}")
+    return folder
+
+
 def _padded_gray(path: str | Path) -> np.ndarray:
     """A tight face crop (eye_state) as stage 2 trains on it: padded (:func:`.eyes.pad_face_crop`), gray."""
-    return cv2.cvtColor(pad_face_crop(cv2.imread(str(path), cv2.IMREAD_COLOR)), cv2.COLOR_BGR2GRAY)
+    return cv2.cvtColor(pad_face_crop(load_image(path)), cv2.COLOR_BGR2GRAY)
 
 
 def _pseudo_labels(cfg: TrainConfig, label: Labeller, path: Path) -> None:
     """Label the training part of eye_state with the teacher; save ``files``, ``points`` (padded-image
     pixels, see :func:`.eyes.pad_face_crop`) and ``closed`` to ``path``."""
-    split = split_eye_state(cfg.eye_state, seed=cfg.seed)
+    split = split_eye_state(_required(cfg.eye_state, "eye_state"), seed=cfg.seed)
     closed_files = {str(f) for f in split.closed_train}
-    images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in [*split.closed_train, *split.open_train])
+    images = ((str(f), pad_face_crop(load_image(f))) for f in [*split.closed_train, *split.open_train])
     names, pts = label(images)
     closed_arr = np.array([n in closed_files for n in names], bool)
     if closed_arr.any():
@@ -330,8 +338,8 @@ def _pseudo_labels(cfg: TrainConfig, label: Labeller, path: Path) -> None:
 def _label_pseudo_faces(cfg: TrainConfig, label: Labeller, path: Path) -> None:
     """Label ``cfg.pseudo_faces`` open-eye faces of eye_state (UTKFace: people outside the landmark
     data, every age and ethnicity) with the teacher, never the held-out ones; padded like eye_state."""
-    split = split_eye_state(cfg.eye_state, seed=cfg.seed, open_extra=cfg.pseudo_faces)
-    images = ((str(f), pad_face_crop(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in split.open_extra)
+    split = split_eye_state(_required(cfg.eye_state, "eye_state"), seed=cfg.seed, open_extra=cfg.pseudo_faces)
+    images = ((str(f), pad_face_crop(load_image(f))) for f in split.open_extra)
     names, pts = label(images)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d faces of other people -> %s", len(names), path)
@@ -340,8 +348,9 @@ def _label_pseudo_faces(cfg: TrainConfig, label: Labeller, path: Path) -> None:
 def _label_unlabeled(cfg: TrainConfig, label: Labeller, identities: set[str], path: Path) -> None:
     """Label the unlabeled frames of the training identities with the teacher (BlazeFace box, flip
     test-time averaging); frames of other identities (validation ones) are never used."""
-    files = sorted(f for f in Path(cfg.unlabeled).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    images = ((str(f), cv2.imread(str(f), cv2.IMREAD_COLOR)) for f in files if unlabeled_identity(f) in identities)
+    folder = Path(_required(cfg.unlabeled, "unlabeled"))
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    images = ((str(f), load_image(f)) for f in files if unlabeled_identity(f) in identities)
     names, pts = label(images)
     np.savez_compressed(path, points=pts, files=np.array(names))
     logger.info("pseudo-labelled %d unlabeled frames of %d training identities -> %s", len(names), len(identities), path)

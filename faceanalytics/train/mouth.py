@@ -58,7 +58,7 @@ def collect(
         for f in files[cls]:
             image, box = load(f)
             res = pipe(image)
-            face = res.faces[0] if res.faces else pipe(image, boxes=[box]).faces[0]
+            face = res.faces[0] if res.faces else pipe(image, boxes=np.asarray(box, np.float32)[None]).faces[0]
             shape = face_mouth_shape(face)
             if not np.isfinite(shape).all():
                 continue
