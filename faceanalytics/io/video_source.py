@@ -172,9 +172,10 @@ def _camera(index: int) -> FrameSource:
             t = max(time.monotonic() - t0, last_t + 1e-6)
             yield frame, t
             last_t = t
-            ok, frame = _read(cap, f"camera {index}")
-            if not ok or frame is None:
+            ok, got = _read(cap, f"camera {index}")
+            if not ok or got is None:
                 return
+            frame = got
 
     return FrameSource(f"camera {index}", float(fps), None, (first.shape[1], first.shape[0]), frames(), cap, live=True)
 

@@ -280,9 +280,9 @@ def create_session(
     opts.inter_op_num_threads = 1
     if threads is not None:
         opts.intra_op_num_threads = threads
-    source = model if isinstance(model, bytes) else os.fspath(model)
+    source: str | bytes = model if isinstance(model, bytes) else os.fspath(model)
     if label is None:
-        label = "<bytes>" if isinstance(model, bytes) else str(Path(source))
+        label = "<bytes>" if isinstance(source, bytes) else str(Path(source))
     try:
         session = ort.InferenceSession(source, sess_options=opts, providers=wanted)
     except Exception as exc:  # onnxruntime raises its own pybind exception types

@@ -18,6 +18,7 @@ the outputs have TFLite's shapes and values.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ __all__ = ["tflite_to_onnx"]
 _NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1}
 
 
-def _same_pads(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], dilation=(1, 1)) -> list[int]:
+def _same_pads(
+    in_hw: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int] = (1, 1)
+) -> list[int]:
     """TensorFlow SAME padding as explicit ONNX pads ``[top, left, bottom, right]`` (extra at the end)."""
     pads_before, pads_after = [], []
     for size, k, s, d in zip(in_hw, kernel, stride, dilation, strict=True):
@@ -121,7 +124,7 @@ def _convert(tflite, helper, numpy_helper, TensorProto, model, graph, path: Path
         elif fused == tflite.ActivationFunctionType.RELU:
             nodes.append(helper.make_node("Relu", [raw], [tname(out_i)]))
         elif fused == tflite.ActivationFunctionType.RELU6:
-            bounds = [const(f"{raw}_lo", np.float32(0)), const(f"{raw}_hi", np.float32(6))]
+            bounds = [const(f"{raw}_lo", np.array(0, np.float32)), const(f"{raw}_hi", np.array(6, np.float32))]
             nodes.append(helper.make_node("Clip", [raw, *bounds], [tname(out_i)]))
         else:
             raise ModelFormatError(f"{path}: unsupported fused activation {fused}")
