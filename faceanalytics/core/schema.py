@@ -7,6 +7,12 @@ right eye (points 36-41) appears on the image's left in a frontal photo.
 The 68-point layout is iBUG 300-W. NVIDIA TAO FPENet adds, 1-based, pupils 69-76 and ears 77-80
 (80 points) and further eye points 81-104 (104 points). NVIDIA documents these extra groups only as
 ranges, so they are named as whole regions (``pupils``, ``ears``, ``eye_contours``) without a side.
+The 80- and 104-point layouts start with the 68 iBUG points (``ibug``; :data:`IBUG_SLICE` slices them).
+
+This module is the one place that knows indices: the rest of the package asks for points by name
+(``schema.left_eye_outer``, ``schema.inner_lip_pairs``) and normalises by
+:func:`faceanalytics.geometry.face_frame.eye_corner_distance`. Note the two nose points: the tip
+(``nose_tip``, 30) and the base of the nose where it meets the upper lip (``subnasale``, 33).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from types import MappingProxyType
 
 from faceanalytics.core.errors import ParameterError
 
-__all__ = ["SCHEMA_68", "SCHEMA_80", "SCHEMA_104", "LandmarkSchema", "schema_for"]
+__all__ = ["IBUG_SLICE", "SCHEMA_68", "SCHEMA_80", "SCHEMA_104", "LandmarkSchema", "schema_for"]
 
 
 def _r(start: int, stop: int) -> tuple[int, ...]:
@@ -40,17 +46,26 @@ _REGION_NAMES = (
     "ears",
     "eye_contours",
 )
-_UNION_NAMES = ("nose", "mouth")
+_UNION_NAMES = ("nose", "mouth", "ibug")
 _POINT_NAMES = (
     "right_eye_outer",
     "right_eye_inner",
     "left_eye_inner",
     "left_eye_outer",
     "nose_tip",
+    "subnasale",
     "mouth_right",
     "mouth_left",
+    "upper_lip_top",
+    "lower_lip_bottom",
+    "mouth_right_inner",
+    "mouth_left_inner",
     "chin",
 )
+
+#: The 68 iBUG 300-W points as a slice (``points[IBUG_SLICE]`` is a view): all of the 68-point
+#: layout, the first 68 points of the FPENet 80- and 104-point layouts. ``schema.ibug`` as indices.
+IBUG_SLICE = slice(0, 68)
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,10 @@ class LandmarkSchema:
         jaw, right_eyebrow, ... inner_lips: 0-based indices of each iBUG region, in drawing order
             (eye contours start at the outer corner and run clockwise in the image).
         pupils, ears, eye_contours: the FPENet-80/104 extras; empty where the layout lacks them.
+        right_eye_outer ... chin: single points (see the class body); ``nose_tip`` is the tip of
+            the nose (30), ``subnasale`` its base above the upper lip (33).
+        inner_lip_pairs: the inner lip points facing each other across the mouth, (upper, lower),
+            from the subject's right to left: the three vertical gaps of the mouth aspect ratio.
         flip_permutation: ``p`` such that for a horizontally mirrored face ``mirrored[i] = pts[p[i]]``.
     """
 
@@ -88,9 +107,15 @@ class LandmarkSchema:
     left_eye_inner: int = 42
     left_eye_outer: int = 45
     nose_tip: int = 30
-    mouth_right: int = 48
+    subnasale: int = 33  # the base of the nose, where it meets the upper lip
+    mouth_right: int = 48  # outer mouth corners
     mouth_left: int = 54
+    upper_lip_top: int = 51  # the middle of the outer lip contour, top and bottom
+    lower_lip_bottom: int = 57
+    mouth_right_inner: int = 60  # inner mouth corners
+    mouth_left_inner: int = 64
     chin: int = 8
+    inner_lip_pairs: tuple[tuple[int, int], ...] = ((61, 67), (62, 66), (63, 65))
 
     @property
     def nose(self) -> tuple[int, ...]:
@@ -101,6 +126,11 @@ class LandmarkSchema:
         return self.outer_lips + self.inner_lips
 
     @property
+    def ibug(self) -> tuple[int, ...]:
+        """The 68 iBUG points, 0-67 (every region of the 68-point layout)."""
+        return _r(IBUG_SLICE.start, IBUG_SLICE.stop)
+
+    @property
     def regions(self) -> Mapping[str, tuple[int, ...]]:
         """Every non-empty region by name, disjoint and together covering all points."""
         return MappingProxyType({n: getattr(self, n) for n in _REGION_NAMES if getattr(self, n)})
@@ -108,8 +138,9 @@ class LandmarkSchema:
     @property
     def region_names(self) -> tuple[str, ...]:
         """Every name :meth:`indices` (and ``Face.region``) accepts for this layout: the non-empty
-        regions of :attr:`regions`, the unions ``nose`` (bridge and lower) and ``mouth`` (outer and
-        inner lips), and the single points (``nose_tip``, ``chin``, the eye and mouth corners)."""
+        regions of :attr:`regions`, the unions ``nose`` (bridge and lower), ``mouth`` (outer and
+        inner lips) and ``ibug`` (the 68 iBUG points), and the single points (``nose_tip``,
+        ``subnasale``, ``chin``, the eye and mouth corners, the lip midpoints)."""
         return (*self.regions, *_UNION_NAMES, *_POINT_NAMES)
 
     def indices(self, name: str) -> tuple[int, ...]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceanalytics.core.schema import IBUG_SLICE
+
 __all__ = ["DETECTOR_BOX_OFFSET", "box_from_landmarks", "box_offset", "iou"]
 
 #: Where BlazeFace puts its box relative to the landmarks' bounding square (centre offset as a
@@ -14,7 +16,7 @@ DETECTOR_BOX_OFFSET = (-0.011, -0.062, -0.002)
 
 
 def _square(points: np.ndarray) -> tuple[np.ndarray, float]:
-    pts = np.asarray(points, np.float64)[:68]
+    pts = np.asarray(points, np.float64)[IBUG_SLICE]  # the 68 iBUG points of any layout
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return (lo + hi) / 2, max(float(hi[0] - lo[0]), float(hi[1] - lo[1]), 1.0)
 

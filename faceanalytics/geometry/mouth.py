@@ -1,11 +1,12 @@
 """Mouth geometry of iBUG-68 landmarks: MAR, width and corner lift, and the pose-corrected mouth shape.
 
-The **mouth shape** (:func:`mouth_shape`) is the 20 lip points, the base of the nose (point 33)
-and the chin (8) in the face's own frame (origin between the outer eye corners, x along the eye
-line, y perpendicular to it, down the face), divided by the outer eye-corner distance; x is
-divided by ``cos(yaw)`` and y by ``cos(pitch)`` when the head pose is known. It is the input of
-the mouth-cue network (:mod:`faceanalytics.runners.mouth_net`) and of the linear mouth models of
-:mod:`faceanalytics.plugins.mouth`.
+The **mouth shape** (:func:`mouth_shape`) is the 20 lip points, the base of the nose (the
+subnasale, point 33; not the nose tip, 30) and the chin (8) in the face's own frame (origin
+between the outer eye corners, x along the eye line, y perpendicular to it, down the face),
+divided by the outer eye-corner distance; x is divided by ``cos(yaw)`` and y by ``cos(pitch)``
+when the head pose is known. It is the input of the mouth-cue network
+(:mod:`faceanalytics.runners.mouth_net`) and of the linear mouth models of
+:mod:`faceanalytics.plugins.mouth`. Points are named by :data:`~faceanalytics.core.schema.SCHEMA_68`.
 """
 
 from __future__ import annotations
@@ -14,38 +15,55 @@ import math
 
 import numpy as np
 
+from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.core.types import Face
+from faceanalytics.geometry.face_frame import eye_corner_distance
 
 __all__ = ["MOUTH_SHAPE_POINTS", "face_mouth_shape", "mouth_features", "mouth_shape"]
 
-_MOUTH_POINTS = [36, 45, 48, 51, 54, 57, 60, 61, 62, 63, 64, 65, 66, 67]  # eye corners, lips
+_S = SCHEMA_68
+# eye corners (the face's frame), outer mouth corners and lip midpoints, inner mouth corners, then
+# the inner lip pairs (upper, lower) of the three vertical gaps
+_FEATURE_POINTS = [
+    _S.right_eye_outer,
+    _S.left_eye_outer,
+    _S.mouth_right,
+    _S.upper_lip_top,
+    _S.mouth_left,
+    _S.lower_lip_bottom,
+    _S.mouth_right_inner,
+    _S.mouth_left_inner,
+    *(i for pair in _S.inner_lip_pairs for i in pair),
+]
 
-#: iBUG 68 indices of the mouth shape: outer lips 48-59, inner lips 60-67, nose tip 33, chin 8.
-MOUTH_SHAPE_POINTS: tuple[int, ...] = (*range(48, 68), 33, 8)
+#: iBUG 68 indices of the mouth shape: the outer lips (48-59), the inner lips (60-67), the base of
+#: the nose (subnasale, 33) and the chin (8).
+MOUTH_SHAPE_POINTS: tuple[int, ...] = (*_S.outer_lips, *_S.inner_lips, _S.subnasale, _S.chin)
 _SHAPE_INDEX = np.array(MOUTH_SHAPE_POINTS)
 
 
 def mouth_features(points: np.ndarray, pitch_deg: float | None = None) -> tuple[float, float, float]:
     """``(mar, width, lift)`` of (68+, 2) iBUG landmarks; NaN when degenerate.
 
-    ``width``: outer mouth-corner distance (48-54) over the outer eye-corner distance; ``lift``:
-    how far the mouth corners sit above the middle of the lips, ``((y51 + y57) / 2 - (y48 + y54) /
-    2)`` in the face's frame, over the eye-corner distance, divided by ``cos(pitch)`` when given.
+    ``mar``: the three inner vertical lip gaps (``inner_lip_pairs``) averaged, over the inner mouth
+    width; ``width``: outer mouth-corner distance over the outer eye-corner distance; ``lift``: how
+    far the outer mouth corners sit above the middle of the lips (the outer lip midpoints, top and
+    bottom), in the face's frame, over the eye-corner distance, divided by ``cos(pitch)`` when given.
     """
     p = np.asarray(points, np.float64)
-    if not np.isfinite(p[:68]).all():
+    if not np.isfinite(p[IBUG_SLICE]).all():
         return math.nan, math.nan, math.nan
-    (ex0, ey0), (ex1, ey1), c48, c51, c54, c57, c60, c61, c62, c63, c64, c65, c66, c67 = p[_MOUTH_POINTS].tolist()
-    iod = math.hypot(ex1 - ex0, ey1 - ey0)
+    (ex0, ey0), (ex1, ey1), right, top, left, bottom, inner_right, inner_left, *gap_points = p[_FEATURE_POINTS].tolist()
+    iod = eye_corner_distance(p)
     if iod < 1e-6:
         return math.nan, math.nan, math.nan
     # Distances do not change with roll; "up" is the normal of the eye line (the face's own y axis).
     nx, ny = -(ey1 - ey0) / iod, (ex1 - ex0) / iod
-    inner_width = math.dist(c64, c60)
-    gaps = (math.dist(c61, c67) + math.dist(c62, c66) + math.dist(c63, c65)) / 3
+    inner_width = math.dist(inner_left, inner_right)
+    gaps = sum(math.dist(gap_points[k], gap_points[k + 1]) for k in range(0, len(gap_points), 2)) / len(_S.inner_lip_pairs)
     mar = gaps / inner_width if inner_width > 1e-6 * iod else math.nan
-    width = math.dist(c54, c48) / iod
-    lift = (nx * (c51[0] + c57[0] - c48[0] - c54[0]) + ny * (c51[1] + c57[1] - c48[1] - c54[1])) / (2 * iod)
+    width = math.dist(left, right) / iod
+    lift = (nx * (top[0] + bottom[0] - right[0] - left[0]) + ny * (top[1] + bottom[1] - right[1] - left[1])) / (2 * iod)
     if pitch_deg is not None and np.isfinite(pitch_deg):
         lift /= max(math.cos(math.radians(pitch_deg)), 0.5)
     return mar, width, lift
@@ -56,14 +74,14 @@ def mouth_shape(points: np.ndarray, yaw_deg: float | None = None, pitch_deg: flo
     y1, ...`` in the face's frame (see the module docstring); all NaN when degenerate."""
     p = np.asarray(points, np.float64)
     out = np.full(2 * len(MOUTH_SHAPE_POINTS), np.nan)
-    if p.ndim != 2 or p.shape[0] < 68 or p.shape[1] != 2 or not np.isfinite(p[:68]).all():
+    if p.ndim != 2 or p.shape[0] < _S.num_points or p.shape[1] != 2 or not np.isfinite(p[IBUG_SLICE]).all():
         return out
-    eye = p[45] - p[36]
-    iod = math.hypot(*eye)
+    iod = eye_corner_distance(p)
     if iod < 1e-6:
         return out
-    c, s = eye / iod
-    q = (p[_SHAPE_INDEX] - (p[36] + p[45]) / 2) @ np.array([[c, -s], [s, c]]) / iod
+    right, left = p[_S.right_eye_outer], p[_S.left_eye_outer]
+    c, s = (left - right) / iod
+    q = (p[_SHAPE_INDEX] - (right + left) / 2) @ np.array([[c, -s], [s, c]]) / iod
     if yaw_deg is not None and math.isfinite(yaw_deg):
         q[:, 0] /= max(math.cos(math.radians(yaw_deg)), 0.5)
     if pitch_deg is not None and math.isfinite(pitch_deg):

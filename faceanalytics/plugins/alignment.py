@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from faceanalytics.core.errors import ParameterError
-from faceanalytics.core.schema import LandmarkSchema
+from faceanalytics.core.schema import IBUG_SLICE, LandmarkSchema
 from faceanalytics.core.types import Alignment, Face
 from faceanalytics.geometry.affine import GeometryError, invert_affine, similarity_transform
 from faceanalytics.geometry.face_templates import FIVE_POINT_112, MEAN_SHAPE_68
@@ -75,7 +75,7 @@ class AlignmentPlugin:
             problem = landmark_problem(face)
             if problem:
                 raise GeometryError(problem)
-            src = five_points(face.landmarks, face.schema) if self.template == "5pt" else face.landmarks[:68]
+            src = five_points(face.landmarks, face.schema) if self.template == "5pt" else face.landmarks[IBUG_SLICE]
             m = similarity_transform(src, self._dst)
             inv = invert_affine(m)
         except GeometryError as exc:

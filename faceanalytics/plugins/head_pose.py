@@ -19,16 +19,29 @@ import cv2
 import numpy as np
 
 from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.core.types import Face, HeadPose
+from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68
 from faceanalytics.geometry.pnp import refine_pose
 from faceanalytics.plugins.base import Frame
 
 __all__ = ["DEFAULT_POSE_POINTS", "HeadPosePlugin", "angles_to_rotation", "rotation_to_angles"]
 
-#: Points that move little with expression: brows, nose, eyes and mouth corners. The jaw contour
-#: slides along the silhouette as the head turns, and the lips and chin move when talking.
-DEFAULT_POSE_POINTS: tuple[int, ...] = (*range(17, 48), 48, 54)
+_S = SCHEMA_68
+
+#: Points that move little with expression: brows, nose, eyes and outer mouth corners (iBUG 17-47,
+#: 48 and 54). The jaw contour slides along the silhouette as the head turns, and the lips and chin
+#: move when talking.
+DEFAULT_POSE_POINTS: tuple[int, ...] = (
+    *_S.right_eyebrow,
+    *_S.left_eyebrow,
+    *_S.nose,
+    *_S.right_eye,
+    *_S.left_eye,
+    _S.mouth_right,
+    _S.mouth_left,
+)
 
 
 def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -86,7 +99,7 @@ class HeadPosePlugin:
     def __init__(
         self, points: tuple[int, ...] = DEFAULT_POSE_POINTS, min_relative_confidence: float = 0.3, max_error: float = 0.15
     ) -> None:
-        if len(points) < 6 or min(points) < 0 or max(points) >= 68:
+        if len(points) < 6 or min(points) < 0 or max(points) >= _S.num_points:
             raise ParameterError("points must be at least 6 indices of the 68 iBUG points")
         self.points = np.array(points)
         self._object_points = np.ascontiguousarray(MEAN_FACE_3D_68[self.points], np.float64)
@@ -100,7 +113,7 @@ class HeadPosePlugin:
         """The head pose of ``face``; with a valid ``prior`` (the same face's pose in the previous
         video frame, as the Stream passes), the refinement starts from it and SQPnP runs only
         when that start does not fit (reprojection error above half of ``max_error``)."""
-        if face.schema.num_points < 68:
+        if face.schema.num_points < _S.num_points:
             return _invalid(f"schema {face.schema.name} lacks the 68 iBUG points")
         image_pts = face.landmarks[self.points].astype(np.float64)
         conf = face.confidence[self.points]
@@ -113,8 +126,7 @@ class HeadPosePlugin:
             return _invalid("fewer than 6 usable landmarks")
         else:
             obj, img = self._object_points[keep], image_pts[keep]
-        (x36, y36), (x45, y45) = face.landmarks[[36, 45]].tolist()
-        iod = math.hypot(x45 - x36, y45 - y36)
+        iod = eye_corner_distance(face.landmarks, face.schema)
         if not math.isfinite(iod) or iod < 1.0:
             return _invalid("eye corners coincide: degenerate face")
         k = frame.intrinsics.astype(np.float64)

@@ -1,8 +1,8 @@
 """Mouth cues: mouth aspect ratio (MAR), a mouth-open score and flag, and a smile score.
 
-* ``mar``: the three inner vertical lip gaps (61-67, 62-66, 63-65) averaged, over the inner
-  mouth width (60-64). Pure geometry: about 0 closed, 0.5 and more wide open. The Stream's yawns
-  use it.
+* ``mar``: the three inner vertical lip gaps (``schema.inner_lip_pairs``: 61-67, 62-66, 63-65)
+  averaged, over the inner mouth width (the inner corners, 60-64). Pure geometry: about 0
+  closed, 0.5 and more wide open. The Stream's yawns use it.
 * ``smile`` and ``open_score``, both in [0, 1], by default from the **mouth-cue network**
   (:mod:`faceanalytics.runners.mouth_net`): a small CNN over the mouth crop (the mouth's
   appearance: teeth, the dark gap of an open mouth, the lip curve), aligned and scaled by the
@@ -12,7 +12,8 @@
 * With ``MouthPlugin(net=None)`` both come from the landmarks alone: ``sigmoid(bias + weights .
   shape)``, two linear models over the **mouth shape** (:func:`faceanalytics.geometry.mouth.mouth_shape`), fitted by
   ``python benchmarks/calibrate_mouth.py --write`` (:mod:`faceanalytics.plugins.mouth_calibration`).
-* The **mouth shape**: the 20 lip points, the nose tip and the chin, in the face's own frame
+* The **mouth shape**: the 20 lip points, the base of the nose (the subnasale, point 33; not the
+  nose tip, 30) and the chin, in the face's own frame
   (origin between the outer eye corners, x along the eye line, y perpendicular to it, down the
   face), divided by the outer eye-corner distance, so independent of face size, position and
   roll; x is divided by ``cos(yaw)`` and y by ``cos(pitch)`` when the head pose is known (turning

@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from faceanalytics.core.errors import ModelFormatError, ModelNotFoundError, ParameterError
-from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
+from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS
 from faceanalytics.runtime.device import create_session
 from faceanalytics.runtime.hub import mouth_model_path
@@ -39,7 +40,7 @@ log = logging.getLogger("faceanalytics")
 CROP_INPUT, SHAPE_INPUT, OUTPUT = "crop", "shape", "logits"
 SHAPE_SIZE = 44
 META_KEYS = ("crop_width", "crop_height", "crop_span")
-_LIPS = slice(48, 68)
+_LIPS = list(SCHEMA_68.mouth)  # the 20 lip points, outer and inner
 
 
 def shape_mirror() -> tuple[np.ndarray, np.ndarray]:
@@ -56,15 +57,15 @@ def shape_mirror() -> tuple[np.ndarray, np.ndarray]:
 def mouth_crop_matrix(landmarks: np.ndarray, width: int, height: int, span: float) -> np.ndarray:
     """(2, 3) affine from image pixels to the mouth crop of (68+, 2) iBUG landmarks.
 
-    The crop is ``span`` outer eye-corner distances (36-45) wide, centred on the mean of the lip
-    points 48-67, its x axis along the eye line. Returns NaN when the eye corners coincide."""
+    The crop is ``span`` outer eye-corner distances wide, centred on the mean of the 20 lip points
+    (``SCHEMA_68.mouth``), its x axis along the eye line. Returns NaN when the eye corners coincide."""
     p = np.asarray(landmarks, np.float64)
-    (x36, y36), (x45, y45) = p[36].tolist(), p[45].tolist()
-    iod = math.hypot(x45 - x36, y45 - y36)
+    (xr, yr), (xl, yl) = p[SCHEMA_68.right_eye_outer].tolist(), p[SCHEMA_68.left_eye_outer].tolist()
+    iod = eye_corner_distance(p)
     if not iod > 1e-6:
         return np.full((2, 3), np.nan)
     k = width / (span * iod)
-    c, s = (x45 - x36) / iod * k, (y45 - y36) / iod * k
+    c, s = (xl - xr) / iod * k, (yl - yr) / iod * k
     mx, my = p[_LIPS].mean(axis=0).tolist()
     return np.array([[c, s, width / 2 - c * mx - s * my], [-s, c, height / 2 + s * mx - c * my]])
 
@@ -173,7 +174,8 @@ class MouthNet:
         shape = np.asarray(shape, np.float32)
         if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or 0 in image.shape:
             raise ParameterError(f"image must be a non-empty HxW or HxWx3 uint8 array; got {image.dtype} {image.shape}")
-        if points.ndim != 2 or points.shape[0] < 68 or points.shape[1] != 2 or not np.isfinite(points[:68]).all():
+        n = SCHEMA_68.num_points
+        if points.ndim != 2 or points.shape[0] < n or points.shape[1] != 2 or not np.isfinite(points[IBUG_SLICE]).all():
             raise ParameterError(f"landmarks must be finite (68+, 2) iBUG points; got shape {points.shape}")
         if shape.shape != (SHAPE_SIZE,) or not np.isfinite(shape).all():
             raise ParameterError(f"shape must be a finite ({SHAPE_SIZE},) mouth shape; got {shape.shape}")

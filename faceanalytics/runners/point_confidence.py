@@ -34,26 +34,36 @@ from types import MappingProxyType
 
 import numpy as np
 
+from faceanalytics.core.schema import SCHEMA_68
+
 __all__ = ["CALIBRATIONS", "REGIONS_68", "TOLERANCE", "PointCalibration", "calibration_for"]
 
 #: A point counts as right when it is within this fraction of the inter-ocular distance (outer
 #: eye corners) of the annotation: the fraction of 10 % that also defines an NME failure.
 TOLERANCE = 0.10
 
-#: The 68-point regions that get their own intercept and slope: (name, first index, end index).
+
+def _span(name: str, indices: tuple[int, ...]) -> tuple[str, int, int]:
+    return name, indices[0], indices[-1] + 1
+
+
+_S = SCHEMA_68
+
+#: The 68-point regions that get their own intercept and slope: (name, first index, end index);
+#: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67.
 REGIONS_68: tuple[tuple[str, int, int], ...] = (
-    ("jaw", 0, 17),
-    ("brows", 17, 27),
-    ("nose", 27, 36),
-    ("eyes", 36, 48),
-    ("mouth", 48, 68),
+    _span("jaw", _S.jaw),
+    _span("brows", _S.right_eyebrow + _S.left_eyebrow),
+    _span("nose", _S.nose),
+    _span("eyes", _S.right_eye + _S.left_eye),
+    _span("mouth", _S.mouth),
 )
 
 #: Raw peaks are clipped to at least this before the log (a flat 80x80 map has 1/6400).
 _MIN_PEAK = 1e-6
 
 
-def region_index(num_points: int = 68) -> np.ndarray:
+def region_index(num_points: int = SCHEMA_68.num_points) -> np.ndarray:
     """(num_points,) int: the :data:`REGIONS_68` region of each point."""
     idx = np.zeros(num_points, np.int64)
     for r, (_, lo, hi) in enumerate(REGIONS_68):
@@ -91,7 +101,7 @@ class PointCalibration:
 
     @cached_property
     def _per_point(self) -> tuple[np.ndarray, np.ndarray]:
-        reg = region_index(68)
+        reg = region_index(_S.num_points)
         return np.asarray(self.intercept, np.float64)[reg], np.asarray(self.slope, np.float64)[reg]
 
     @property

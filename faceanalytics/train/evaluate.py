@@ -34,6 +34,7 @@ import numpy as np
 from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import crop_faces, square_crop_matrices, to_gray
+from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.train.boxes import match_detection
 from faceanalytics.train.data import LandmarkSample, read_csv, split_by_identity
 from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
@@ -73,7 +74,7 @@ def auc(negatives: np.ndarray, positives: np.ndarray) -> float:
 
 
 def _nme(pred: np.ndarray, gt: np.ndarray, idx: Sequence[int] | None = None) -> float:
-    iod = float(np.linalg.norm(gt[SCHEMA_68.right_eye_outer] - gt[SCHEMA_68.left_eye_outer]))
+    iod = eye_corner_distance(gt)
     err = np.linalg.norm(pred - gt, axis=-1)
     return float((err if idx is None else err[list(idx)]).mean() / max(iod, 1e-9))
 
@@ -104,7 +105,7 @@ def evaluate_landmarks(method: Method, samples: Sequence[LandmarkSample]) -> dic
                 conf_off.append(float(method.confidence(bgr, b)[0]))
             pred = method.landmarks(bgr, boxes[i : i + 1])[0]
             det_nme.append(_nme(pred, s.points))
-            iod = float(np.linalg.norm(s.points[SCHEMA_68.right_eye_outer] - s.points[SCHEMA_68.left_eye_outer]))
+            iod = eye_corner_distance(s.points)
             offsets.append((pred - s.points).mean(axis=0) / max(iod, 1e-9))
             for r, idx in REGIONS.items():
                 det_regions[r].append(_nme(pred, s.points, idx))
