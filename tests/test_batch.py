@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,9 +18,10 @@ pa = pytest.importorskip("pyarrow")
 pc = pytest.importorskip("pyarrow.compute")
 pq = pytest.importorskip("pyarrow.parquet")
 
+from batch_faults import EXIT_CODE, crash_once  # noqa: E402
 from conftest import shared_path  # noqa: E402
 
-from faceanalytics.batch import BatchOptions, CrashOnce, Task, expand_inputs, plan_tasks, read_results, run_batch  # noqa: E402
+from faceanalytics.batch import BatchOptions, Task, expand_inputs, plan_tasks, read_results, run_batch  # noqa: E402
 from faceanalytics.batch.tables import SOURCE_SCHEMA  # noqa: E402
 from faceanalytics.cli import EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_USAGE, main  # noqa: E402
 from faceanalytics.io.video_outputs import csv_columns  # noqa: E402
@@ -203,17 +205,9 @@ def killed_local_run(detector_home, corpus, landmark_model, tmp_path_factory):
     """Partitioned local run in which the worker analysing walk.mp4 dies at its frame 10."""
     tmp = tmp_path_factory.mktemp("killed")
     marker = tmp / "crashed"
-    options = BatchOptions(landmark_model=landmark_model)
+    options = crash_once(BatchOptions(landmark_model=landmark_model), "walk.mp4", marker, frame=10)
     out = tmp / "parts"
-    report = run_batch(
-        _inputs(corpus),
-        str(out),
-        options,
-        workers=2,
-        retries=1,
-        partitioned=True,
-        crash_once=CrashOnce("walk.mp4", str(marker), 10),
-    )
+    report = run_batch(_inputs(corpus), str(out), options, workers=2, retries=1, partitioned=True)
     return report, out, marker
 
 
@@ -233,11 +227,11 @@ def test_local_worker_killed_mid_video_loses_and_duplicates_nothing(killed_local
 
 
 def test_a_task_that_keeps_killing_its_worker_is_reported(detector_home, corpus, landmark_model, tmp_path):
-    crash = CrashOnce(PHOTOS[0], str(tmp_path / "crashed"))
     out = tmp_path / "photos.parquet"
-    options = BatchOptions(landmark_model=landmark_model)
-    report = run_batch([str(corpus / "photos")], str(out), options, workers=1, retries=0, images_per_task=1, crash_once=crash)
-    assert dict(report.failed)[str(corpus / "photos" / PHOTOS[0])].startswith("the worker process died")
+    options = crash_once(BatchOptions(landmark_model=landmark_model), PHOTOS[0], tmp_path / "crashed")
+    report = run_batch([str(corpus / "photos")], str(out), options, workers=1, retries=0, images_per_task=1)
+    error = dict(report.failed)[str(corpus / "photos" / PHOTOS[0])]
+    assert error.startswith(f"the worker process died (exit code {EXIT_CODE})"), error
     _, sources = _tables(out)
     assert sources.column("status").to_pylist() == ["failed", "failed", "ok", "ok"]  # broken.jpg, the crash, two photos
 
@@ -312,7 +306,10 @@ def test_ray_actors_and_gpu_fractions():
 def ray_cluster():
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    # Actors unpickle the options of crash_once, so they import tests/batch_faults.py.
+    here = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield ray
     ray.shutdown()
 
@@ -332,9 +329,8 @@ def test_ray_and_local_give_the_same_tables(ray_cluster, baseline, corpus, landm
 def test_ray_worker_killed_mid_video_loses_and_duplicates_nothing(ray_cluster, baseline, corpus, landmark_model, tmp_path):
     marker = tmp_path / "crashed"
     out = tmp_path / "ray-parts"
-    crash = CrashOnce("pan.mp4", str(marker), 12)
-    options = BatchOptions(landmark_model=landmark_model)
-    run_batch(_inputs(corpus), str(out), options, engine="ray", workers=2, retries=2, partitioned=True, crash_once=crash)
+    options = crash_once(BatchOptions(landmark_model=landmark_model), "pan.mp4", marker, frame=12)
+    run_batch(_inputs(corpus), str(out), options, engine="ray", workers=2, retries=2, partitioned=True)
     assert marker.exists()  # the actor did die; Ray restarted it and retried the task
     faces, sources = _tables(out)
     ref_faces, ref_sources = _tables(baseline[1])

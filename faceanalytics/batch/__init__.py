@@ -10,7 +10,7 @@ One source (an image, or a whole video through one Stream) is analysed by one wo
 ``faceanalytics[ray]`` for the Ray engine. See docs/scale-out.md.
 """
 
-from faceanalytics.batch.config import BatchError, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
+from faceanalytics.batch.config import BatchError, BatchOptions, BatchReport, BatchUsageError, MissingExtraError
 from faceanalytics.batch.inputs import Source, Task, expand_inputs, plan_tasks
 from faceanalytics.batch.run import ENGINES, read_results, run_batch
 
@@ -20,7 +20,6 @@ __all__ = [
     "BatchOptions",
     "BatchReport",
     "BatchUsageError",
-    "CrashOnce",
     "MissingExtraError",
     "Source",
     "Task",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from faceanalytics.core.errors import FaceAnalyticsError
 
-__all__ = ["REPORT_COLUMNS", "BatchError", "BatchOptions", "BatchReport", "BatchUsageError", "CrashOnce", "MissingExtraError"]
+__all__ = ["REPORT_COLUMNS", "BatchError", "BatchOptions", "BatchReport", "BatchUsageError", "MissingExtraError"]
 
 
 class BatchError(FaceAnalyticsError):
@@ -56,17 +56,6 @@ class BatchOptions:
                 raise BatchUsageError(f"{name} must be a positive integer; got {value!r}")
         if self.max_faces is not None and (not isinstance(self.max_faces, int) or self.max_faces < 1):
             raise BatchUsageError(f"max_faces must be a positive integer or None; got {self.max_faces!r}")
-
-
-@dataclass(frozen=True)
-class CrashOnce:
-    """Fault injection for tests: the first worker that reaches frame ``frame`` of a source whose
-    path ends with ``source`` creates the file ``marker`` and exits at once (``os._exit``), as a
-    process killed mid-run would; later attempts find the marker and carry on."""
-
-    source: str
-    marker: str
-    frame: int = 0
 
 
 #: The columns of the source table that workers send back to the run (the rest stay in the parts).

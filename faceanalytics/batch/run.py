@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions, BatchReport, BatchUsageError, CrashOnce, MissingExtraError
+from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions, BatchReport, BatchUsageError, MissingExtraError
 from faceanalytics.batch.inputs import Task, expand_inputs, plan_tasks
 
 __all__ = ["ENGINES", "read_results", "run_batch", "sources_path_for"]
@@ -46,7 +46,6 @@ def run_batch(
     ray_address: str | None = None,
     gpus_per_worker: float | None = None,
     progress: Callable[[int, int], None] | None = None,
-    crash_once: CrashOnce | None = None,
 ) -> BatchReport:
     """Analyse images and videos into Parquet tables (see docs/scale-out.md).
 
@@ -68,7 +67,6 @@ def run_batch(
         gpus_per_worker: Ray GPU fraction per actor (default: the cluster's GPUs shared among the
             actors when ``options.device`` is not ``"cpu"``).
         progress: called with ``(sources done, sources in all)`` as tasks finish.
-        crash_once: fault injection for tests (:class:`CrashOnce`).
 
     Returns:
         A :class:`BatchReport`; sources that failed are in ``report.failed`` and in the source table.
@@ -104,7 +102,7 @@ def run_batch(
     num_points = _setup_check(options)
     from faceanalytics.batch.worker import WorkerConfig
 
-    config = WorkerConfig(options, parts_root, num_points, crash_once)
+    config = WorkerConfig(options, parts_root, num_points)
     if overwrite and not resume:
         store.clear()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -24,7 +23,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions, CrashOnce
+from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions
 from faceanalytics.batch.inputs import Source, Task, is_uri, open_filesystem
 from faceanalytics.batch.store import PartStore
 from faceanalytics.batch.tables import SOURCE_SCHEMA, FaceRows, source_row
@@ -51,7 +50,6 @@ class WorkerConfig:
     options: BatchOptions
     parts: str
     num_points: int
-    crash_once: CrashOnce | None = None
 
 
 def make_pipeline(options: BatchOptions) -> Pipeline:
@@ -122,20 +120,7 @@ class TaskRunner:
         row["seconds"] = time.perf_counter() - t0
         return row
 
-    def _crash_point(self, src: Source, frame: int) -> None:
-        crash = self.config.crash_once
-        if crash is None or frame != crash.frame or not src.path.endswith(crash.source):
-            return
-        try:
-            fd = os.open(crash.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.close(fd)
-        logger.warning("crash_once: worker %d exits while analysing %s", os.getpid(), src.path)
-        os._exit(17)
-
     def _image(self, src: Source, faces: FaceRows) -> dict[str, Any]:
-        self._crash_point(src, 0)
         image = _read_image(src.path)
         result = self.pipe(image)
         w, h = result.image_size
@@ -152,7 +137,6 @@ class TaskRunner:
             frames, failure = 0, None
             try:
                 for frame, t in source:
-                    self._crash_point(src, frames)
                     fr = stream(frame, t)
                     frames += 1
                     summary.add(fr)
