@@ -25,14 +25,17 @@ from faceanalytics.core.errors import (
     ModelFormatError,
     ModelNotFoundError,
     ParameterError,
+    StreamError,
+    VideoError,
 )
 from faceanalytics.core.schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
 from faceanalytics.core.types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
 from faceanalytics.io.draw import annotate
-from faceanalytics.pipeline import Pipeline
+from faceanalytics.pipeline import LandmarkBatch, Pipeline
 from faceanalytics.runners.detector import BlazeFaceDetector, Detector
 from faceanalytics.runners.fpenet import FPENetRunner
-from faceanalytics.video.stream import Stream, StreamError, StreamFrame, TrackSummary
+from faceanalytics.video.results import StreamFrame, TrackSummary
+from faceanalytics.video.stream import Stream
 
 __version__ = "0.1.0"
 
@@ -61,6 +64,7 @@ __all__ = [
     "ImageDecodeError",
     "ImageError",
     "ImageNotFoundError",
+    "LandmarkBatch",
     "LandmarkSchema",
     "MissingDependencyError",
     "ModelFormatError",
@@ -73,6 +77,7 @@ __all__ = [
     "StreamError",
     "StreamFrame",
     "TrackSummary",
+    "VideoError",
     "__version__",
     "annotate",
     "schema_for",

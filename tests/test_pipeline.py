@@ -337,3 +337,32 @@ def test_encoded_bytes_give_the_faces_of_the_array(pipe):
 def test_undecodable_bytes_raise_image_decode_error(box_pipe, data):
     with pytest.raises(ImageDecodeError):
         box_pipe(data, boxes=[[0, 0, 10, 10]])
+
+
+def test_the_public_stages_compose_to_the_call(pipe, astronaut):
+    """detect -> landmarks -> run_plugins, the stages a Stream or any other driver composes, give
+    what pipe(image) gives; load() creates the detector up front."""
+    from faceanalytics import Face
+    from faceanalytics.plugins import Frame
+
+    assert pipe.load() is pipe and pipe.detector is not None
+    dets = pipe.detect(astronaut)
+    lm = pipe.landmarks(astronaut, np.stack([d.box for d in dets]))
+    assert lm.points.shape == (len(dets), 68, 2) and lm.confidence.shape == lm.peaks.shape == (len(dets), 68)
+    faces = [
+        Face(box=d.box, score=d.score, landmarks=p, confidence=c, schema=pipe.schema, detector_keypoints=d.keypoints)
+        for d, p, c in zip(dets, lm.points, lm.confidence, strict=True)
+    ]
+    staged = pipe.run_plugins(faces, Frame(astronaut))
+    called = pipe(astronaut).faces
+    assert len(staged) == len(called) == 1
+    a, b = staged[0], called[0]
+    np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+    for name in ("head_pose", "eyes", "mouth"):
+        np.testing.assert_equal(vars(getattr(a, name)), vars(getattr(b, name)))  # NaN == NaN here
+    np.testing.assert_array_equal(a.alignment.matrix, b.alignment.matrix)
+    empty = pipe.landmarks(astronaut, np.zeros((0, 4)))
+    assert empty.points.shape == (0, 68, 2) and empty.confidence.shape == (0, 68)
+    with pytest.raises(BoxError):
+        pipe.landmarks(astronaut, [1.0, 2.0, 3.0])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from faceanalytics.video.smoothing import OneEuroFilter
+from faceanalytics.plugins.smoothing import OneEuroFilter
 
 
 def test_constant_signal_passes_unchanged():

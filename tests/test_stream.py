@@ -182,3 +182,67 @@ def test_video_score_is_the_detectors_or_a_tracking_confidence(pipe):
         assert score[7] < 0.8 * score[6]  # the eyes covered
         assert score[8] < 0.01 and score[9] < 0.01  # the face is gone
         assert score[10] <= pipe.min_score and score[10] < 0.01  # the detector ran and missed it
+
+
+class _Counter:
+    """A user plugin with per-track state: counts its track's frames."""
+
+    name = "counter"
+
+    def __init__(self) -> None:
+        self.states: list[dict] = []
+
+    def new_state(self, track):
+        state = {"track_id": track.track_id, "start": track.start, "smoothing": dict(track.smoothing), "frames": 0}
+        self.states.append(state)
+        return state
+
+    def __call__(self, face, frame, state=None):
+        if state is None:  # a single image: no history
+            return None
+        assert state["track_id"] == face.track_id and frame.timestamp is not None
+        state["frames"] += 1
+        return (face.track_id, state["frames"], frame.timestamp)
+
+
+class _Plain:
+    """A user plugin without state, as plugins were before the hook."""
+
+    name = "plain"
+
+    def __call__(self, face, frame):
+        return face.track_id
+
+
+def test_user_plugins_get_one_state_per_track(detector_home, astronaut):
+    if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
+        pytest.skip("needs the bundled landmark model")
+    counter = _Counter()
+    pipe = Pipeline(device="cpu", plugins=[counter, _Plain()])
+    assert pipe(astronaut).faces[0].extras == {"counter": None, "plain": None} and counter.states == []
+    stream = Stream(pipe, detect_every=5)
+    blank = np.zeros((H, W, 3), np.uint8)
+    frame, _ = moving_face(astronaut, 0)
+    seen = []
+    for i, image in enumerate([frame] * 5 + [blank] * 10 + [frame] * 5):
+        seen += [(f.extras["counter"], f.extras["plain"], i / 30) for f in stream(image, i / 30).faces]
+    # track 1 on frames 0-4, then the face left; track 2 from frame 15: a fresh state of its own
+    assert [s["track_id"] for s in counter.states] == [1, 2]
+    assert [s["frames"] for s in counter.states] == [5, 5] and counter.states[1]["start"] == pytest.approx(15 / 30)
+    assert [c[:2] for c, _, _ in seen] == [(1, n) for n in range(1, 6)] + [(2, n) for n in range(1, 6)]
+    assert all(c[2] == t and plain == c[0] for c, plain, t in seen)  # frame.timestamp; the stateless plugin ran too
+    assert set(counter.states[0]["smoothing"]) == {"landmarks", "pose"}
+    Stream(pipe, smoothing=False)(frame, 0.0)
+    assert counter.states[-1]["smoothing"] == {}  # the stream does not smooth: nor should plugins
+
+
+def test_two_faces_two_states(detector_home, astronaut):
+    if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
+        pytest.skip("needs the bundled landmark model")
+    counter = _Counter()
+    stream = Stream(Pipeline(device="cpu", plugins=[counter]))
+    two = np.hstack([astronaut, astronaut])
+    for i in range(4):
+        faces = stream(two, i / 30).faces
+        assert sorted(f.extras["counter"][:2] for f in faces) == [(1, i + 1), (2, i + 1)]
+    assert [s["track_id"] for s in counter.states] == [1, 2]

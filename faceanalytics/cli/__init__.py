@@ -276,7 +276,7 @@ def _run_video(args: argparse.Namespace, pipe: Any, outputs: list[Path]) -> int:
     from faceanalytics.io.video_outputs import CsvWriter, SummaryBuilder, VideoWriter
     from faceanalytics.io.video_source import open_source
 
-    pipe.detector  # noqa: B018 (set-up errors before any output exists)
+    pipe.load()  # set-up errors before any output exists
     try:
         source = open_source(args.input, fps=args.fps)
     except FaceAnalyticsError as exc:  # unreadable input (VideoError, a bad first image): nothing read, nothing written

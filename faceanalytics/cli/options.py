@@ -120,7 +120,7 @@ def pipeline_from_args(args: argparse.Namespace, *, plugins: Sequence[Plugin] | 
         detector_model=args.detector_model,
         plugins=plugins,
     )
-    pipe.detector  # noqa: B018 (find the detector weights now: a set-up error, not a per-image one)
+    pipe.load()  # find the detector weights now: a set-up error, not a per-image one
     return pipe
 
 

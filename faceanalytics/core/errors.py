@@ -23,6 +23,8 @@ __all__ = [
     "ModelFormatError",
     "ModelNotFoundError",
     "ParameterError",
+    "StreamError",
+    "VideoError",
 ]
 
 
@@ -84,3 +86,11 @@ class AnnotationError(FaceAnalyticsError, ValueError):
 
 class AnnotationNotFoundError(FaceAnalyticsError, FileNotFoundError):
     """An annotation file does not exist, is not a file, or cannot be read."""
+
+
+class StreamError(FaceAnalyticsError, ValueError):
+    """Misuse of a Stream: timestamps that do not increase, a closed stream, use from two threads."""
+
+
+class VideoError(FaceAnalyticsError, OSError):
+    """A video source cannot be opened or read."""

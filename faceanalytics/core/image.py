@@ -42,10 +42,26 @@ def load_image(source: ImageInput) -> np.ndarray:
     if isinstance(source, (str, os.PathLike)):
         return _read_file(Path(source))
     if isinstance(source, np.ndarray):
+        if _is_checked(source):  # already in form (the stages of a video frame): no checks to repeat
+            return source
         return to_bgr_uint8(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _read_bytes(source)
     raise ImageError(f"image must be a numpy array, a path or encoded image bytes, got {type(source).__name__}")
+
+
+def _is_checked(array: np.ndarray) -> bool:
+    """Whether ``array`` is what :func:`to_bgr_uint8` would return unchanged (a C-contiguous
+    HxWx3 uint8 ndarray within :data:`MAX_IMAGE_PIXELS`): a few attribute reads."""
+    shape = array.shape
+    return (
+        type(array) is np.ndarray
+        and array.dtype == np.uint8
+        and len(shape) == 3
+        and shape[2] == 3
+        and 0 < shape[0] * shape[1] <= MAX_IMAGE_PIXELS
+        and array.flags.c_contiguous
+    )
 
 
 def _read_file(path: Path) -> np.ndarray:

@@ -13,7 +13,7 @@ from faceanalytics.core.schema import LandmarkSchema
 from faceanalytics.core.types import Result
 
 if TYPE_CHECKING:
-    from faceanalytics.video.stream import StreamFrame
+    from faceanalytics.video.results import StreamFrame
 
 __all__ = ["annotate"]
 

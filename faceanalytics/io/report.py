@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from faceanalytics.runtime.atomic import AtomicFile
-from faceanalytics.video.stream import StreamFrame
+from faceanalytics.video.results import StreamFrame
 
 __all__ = ["ReportBuilder"]
 

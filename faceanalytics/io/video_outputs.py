@@ -19,7 +19,7 @@ import numpy as np
 
 from faceanalytics.runtime.atomic import AtomicFile
 from faceanalytics.video.events import Event
-from faceanalytics.video.stream import StreamFrame, TrackSummary
+from faceanalytics.video.results import StreamFrame, TrackSummary
 
 __all__ = ["CsvWriter", "SummaryBuilder", "VideoWriter", "csv_columns", "face_values"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics.core.errors import FaceAnalyticsError
+from faceanalytics.core.errors import VideoError
 from faceanalytics.core.image import load_image
 
 __all__ = ["IMAGE_SUFFIXES", "FrameSource", "VideoError", "open_source"]
@@ -31,10 +31,6 @@ if not logging.getLogger("faceanalytics").isEnabledFor(logging.DEBUG):
     # itself (frames read of frames declared). Read once, before OpenCV's first video; an explicit
     # setting wins.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-
-class VideoError(FaceAnalyticsError, OSError):
-    """A video source cannot be opened or read."""
 
 
 def _natural_key(path: Path) -> list:

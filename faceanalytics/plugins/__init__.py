@@ -1,7 +1,7 @@
 """Plugins turn landmarks into what applications need (see :mod:`faceanalytics.plugins.base`)."""
 
 from faceanalytics.plugins.alignment import AlignmentPlugin
-from faceanalytics.plugins.base import Frame, Plugin, estimate_camera_matrix
+from faceanalytics.plugins.base import Frame, Plugin, StatefulPlugin, TrackContext, estimate_camera_matrix
 from faceanalytics.plugins.eyes import EyesPlugin
 from faceanalytics.plugins.head_pose import HeadPosePlugin
 from faceanalytics.plugins.mouth import MouthPlugin
@@ -13,6 +13,8 @@ __all__ = [
     "HeadPosePlugin",
     "MouthPlugin",
     "Plugin",
+    "StatefulPlugin",
+    "TrackContext",
     "default_plugins",
     "estimate_camera_matrix",
 ]

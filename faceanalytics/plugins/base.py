@@ -7,10 +7,25 @@ name in ``face.extras[name]`` (and in JSON when the result has ``to_dict()``).
 
 Plugins must not raise on bad landmarks (NaN, degenerate faces): return a result flagged
 ``valid=False`` with a ``reason`` instead.
+
+Two optional parts, for video (:class:`~faceanalytics.Stream`); a plugin without them is called
+``plugin(face, frame)`` everywhere:
+
+* **Per-track state** (:class:`StatefulPlugin`): a plugin with ``new_state(track)`` gets one state
+  object per tracked face. The Stream calls ``new_state(track)`` (a :class:`TrackContext`) when a
+  track starts, and then ``plugin(face, frame, state)`` with that track's state on each of its
+  frames (``frame.timestamp`` set). Single images have no history: ``Pipeline(...)(image)`` calls
+  ``plugin(face, frame)``, so ``__call__`` must accept ``state=None``. The head pose keeps its
+  previous pose (where PnP starts) and its One-Euro filter this way.
+* **Unsmoothed landmarks**: a plugin whose ``raw_landmarks`` attribute is true sees the face's
+  unsmoothed landmarks in a Stream that smooths them (smoothing would delay and flatten signals a
+  few frames long, such as blinks); the others see the smoothed ones. The eye and mouth plugins
+  set it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,7 +34,15 @@ import numpy as np
 from faceanalytics.core.errors import CameraMatrixError
 from faceanalytics.core.types import Face
 
-__all__ = ["Frame", "Plugin", "check_camera_matrix", "estimate_camera_matrix", "landmark_problem"]
+__all__ = [
+    "Frame",
+    "Plugin",
+    "StatefulPlugin",
+    "TrackContext",
+    "check_camera_matrix",
+    "estimate_camera_matrix",
+    "landmark_problem",
+]
 
 
 _PROBLEM_MEMO = "_landmark_problem"  # per-face memo: plugins ask in turn, the landmarks are read-only
@@ -85,12 +108,22 @@ class Frame:
     """What plugins may know about the image a face came from.
 
     Attributes:
-        image: HxWx3 uint8 BGR (read-only for plugins).
+        image: HxWx3 uint8 BGR, read-only (a read-only view of the array given).
         camera_matrix: (3, 3) intrinsics in pixels from the caller, or ``None``.
+        timestamp: in a :class:`~faceanalytics.Stream`, the frame's timestamp in seconds
+            (strictly increasing); ``None`` for single images.
     """
 
     image: np.ndarray
     camera_matrix: np.ndarray | None = None
+    timestamp: float | None = None
+
+    def __post_init__(self) -> None:
+        # the image may be the caller's own array: plugins get a read-only view
+        if isinstance(self.image, np.ndarray) and self.image.flags.writeable:
+            view = self.image.view()
+            view.setflags(write=False)
+            object.__setattr__(self, "image", view)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -105,10 +138,42 @@ class Frame:
         return estimate_camera_matrix(*self.size)
 
 
+@dataclass(frozen=True)
+class TrackContext:
+    """What a plugin's ``new_state`` learns about the video track the state is for.
+
+    Attributes:
+        track_id: the track's id (``face.track_id`` of its faces).
+        start: timestamp of the track's first frame, seconds.
+        smoothing: the Stream's One-Euro settings ``(min_cutoff Hz, beta, d_cutoff Hz)`` by signal:
+            ``"landmarks"`` and ``"pose"`` (``Stream(landmark_smoothing=..., pose_smoothing=...)``);
+            empty when the Stream does not smooth (``smoothing=False``). A plugin that smooths a
+            signal of its own follows these (``faceanalytics.plugins.smoothing.OneEuroFilter``).
+    """
+
+    track_id: int
+    start: float
+    smoothing: Mapping[str, tuple[float, float, float]]
+
+
 @runtime_checkable
 class Plugin(Protocol):
-    """``name`` plus ``__call__(face, frame) -> result``."""
+    """``name`` plus ``__call__(face, frame) -> result`` (see the module docstring for the optional
+    per-track state and ``raw_landmarks``)."""
 
     name: str
 
     def __call__(self, face: Face, frame: Frame) -> Any: ...
+
+
+@runtime_checkable
+class StatefulPlugin(Protocol):
+    """A plugin with per-track state: ``new_state(track) -> state`` and ``__call__(face, frame,
+    state=None) -> result``. A Stream keeps one state per track and plugin; ``state`` is ``None``
+    for single images."""
+
+    name: str
+
+    def new_state(self, track: TrackContext) -> Any: ...
+
+    def __call__(self, face: Face, frame: Frame, state: Any = None) -> Any: ...

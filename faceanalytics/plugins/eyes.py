@@ -39,6 +39,7 @@ class EyesPlugin:
     """
 
     name = "eyes"
+    raw_landmarks = True  # in a smoothing Stream: blinks are a few frames long (plugins.base)
 
     def __init__(self, threshold: float = DEFAULT_EAR_THRESHOLD) -> None:
         if not 0.0 < threshold < 1.0:

@@ -14,6 +14,7 @@ into the camera, upright. See docs/plugins.md for a figure.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -24,9 +25,10 @@ from faceanalytics.core.types import Face, HeadPose
 from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.geometry.face_templates import MEAN_FACE_3D_68
 from faceanalytics.geometry.pnp import refine_pose
-from faceanalytics.plugins.base import Frame
+from faceanalytics.plugins.base import Frame, TrackContext
+from faceanalytics.plugins.smoothing import OneEuroFilter
 
-__all__ = ["DEFAULT_POSE_POINTS", "HeadPosePlugin", "angles_to_rotation", "rotation_to_angles"]
+__all__ = ["DEFAULT_POSE_POINTS", "HeadPosePlugin", "HeadPoseTrack", "angles_to_rotation", "rotation_to_angles"]
 
 _S = SCHEMA_68
 
@@ -80,6 +82,31 @@ def _invalid(reason: str) -> HeadPose:
     return HeadPose(nan, nan, nan, np.full(3, nan), np.full(3, nan), nan, valid=False, reason=reason)
 
 
+class HeadPoseTrack:
+    """The head pose's state for one video track (:meth:`HeadPosePlugin.new_state`).
+
+    Attributes:
+        prior: the track's last valid pose, unsmoothed: where PnP starts on the next frame.
+        filter: One-Euro filter of the rotation and translation vectors (the Stream's
+            ``pose_smoothing``); ``None`` when the Stream does not smooth.
+    """
+
+    __slots__ = ("filter", "prior")
+
+    def __init__(self, filter: OneEuroFilter | None = None) -> None:
+        self.prior: HeadPose | None = None
+        self.filter = filter
+
+    def smooth(self, pose: HeadPose, t: float) -> HeadPose:
+        """``pose`` with its rotation and translation One-Euro filtered at time ``t``, and the
+        angles of the filtered rotation."""
+        if self.filter is None:
+            return pose
+        vec = self.filter(np.concatenate([pose.rotation_vector, pose.translation]), t)
+        yaw, pitch, roll = rotation_to_angles(cv2.Rodrigues(vec[:3])[0])
+        return replace(pose, yaw=yaw, pitch=pitch, roll=roll, rotation_vector=vec[:3], translation=vec[3:])
+
+
 class HeadPosePlugin:
     """Head pose by ``cv2.solvePnP`` (SQPnP), refined by Gauss-Newton on the reprojection error.
 
@@ -92,6 +119,10 @@ class HeadPosePlugin:
 
     Intrinsics come from ``Pipeline(...)(image, camera_matrix=K)``, else from the image size
     (:func:`faceanalytics.plugins.base.estimate_camera_matrix`). Lens distortion is not modelled.
+
+    In a Stream each track has a :class:`HeadPoseTrack` (the per-track state hook of
+    :mod:`faceanalytics.plugins.base`): PnP starts from the track's previous pose, and the pose is
+    One-Euro smoothed with the Stream's ``pose_smoothing`` when the Stream smooths.
     """
 
     name = "head_pose"
@@ -106,8 +137,21 @@ class HeadPosePlugin:
         self.min_relative_confidence = float(min_relative_confidence)
         self.max_error = float(max_error)
 
-    def __call__(self, face: Face, frame: Frame) -> HeadPose:
-        return self.estimate(face, frame)
+    def new_state(self, track: TrackContext) -> HeadPoseTrack:
+        """A fresh per-track state: no previous pose, and a pose filter when the Stream smooths."""
+        settings = track.smoothing.get("pose")
+        return HeadPoseTrack(OneEuroFilter(*settings) if settings is not None else None)
+
+    def __call__(self, face: Face, frame: Frame, state: HeadPoseTrack | None = None) -> HeadPose:
+        """The head pose of ``face``; with a track's ``state`` (video), PnP starts from the
+        track's previous pose and a valid pose is smoothed at ``frame.timestamp``."""
+        if state is None:
+            return self.estimate(face, frame)
+        pose = self.estimate(face, frame, state.prior)
+        state.prior = pose if pose.valid else None
+        if pose.valid and state.filter is not None and frame.timestamp is not None:
+            pose = state.smooth(pose, frame.timestamp)
+        return pose
 
     def estimate(self, face: Face, frame: Frame, prior: HeadPose | None = None) -> HeadPose:
         """The head pose of ``face``; with a valid ``prior`` (the same face's pose in the previous

@@ -64,6 +64,7 @@ class MouthPlugin:
     """
 
     name = "mouth"
+    raw_landmarks = True  # in a smoothing Stream: mouth movements unflattened (plugins.base)
 
     def __init__(
         self,

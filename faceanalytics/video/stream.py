@@ -1,10 +1,14 @@
 """Video: a :class:`Stream` holds one video's state (tracks, smoothing, events) over a stateless Pipeline.
 
-Per frame: the detector runs every ``detect_every`` frames, when there is no track, or when a
-track was lost; otherwise each track's crop comes from its previous landmarks
-(:func:`faceanalytics.geometry.boxes.box_from_landmarks`). All tracks are landmarked in one batch, the
-landmarks (and head pose) are One-Euro smoothed per track, the pipeline's plugins run, and
-per-track monitors turn eye and mouth signals into events. Timestamps drive everything.
+The Stream drives the Pipeline's public stages only (:meth:`~faceanalytics.Pipeline.detect`,
+:meth:`~faceanalytics.Pipeline.landmarks`, :meth:`~faceanalytics.Pipeline.run_plugins`). Per
+frame: the detector runs every ``detect_every`` frames, when there is no track, or when a track
+was lost; otherwise each track's crop comes from its previous landmarks
+(:func:`faceanalytics.geometry.boxes.box_from_landmarks`). All tracks are landmarked in one batch,
+the landmarks are One-Euro smoothed per track, the pipeline's plugins run with each track's own
+plugin states (:meth:`~faceanalytics.Pipeline.new_states`; the head pose smooths itself there),
+and per-track monitors turn the faces' ``eyes`` and ``mouth`` results, whichever plugin made them,
+into events. Timestamps drive everything.
 
 Each face's ``score`` is the detector's score on frames where the detector ran and found that face,
 and a tracking confidence on the others (:data:`TRACK_DECAY`; docs/video.md)::
@@ -19,31 +23,31 @@ detector ran and did not find the face, the score is at most the pipeline's ``mi
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import threading
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from faceanalytics.core.errors import FaceAnalyticsError, ParameterError
+from faceanalytics.core.errors import ParameterError, StreamError
 from faceanalytics.core.image import ImageInput, load_image
-from faceanalytics.core.types import Detection, Face, HeadPose
+from faceanalytics.core.types import Detection, Face
 from faceanalytics.geometry.boxes import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset
-from faceanalytics.plugins import Frame
-from faceanalytics.plugins.base import check_camera_matrix
+from faceanalytics.plugins.base import Frame, TrackContext, check_camera_matrix
 from faceanalytics.plugins.eyes import eyes_from_ears
-from faceanalytics.plugins.head_pose import HeadPosePlugin, rotation_to_angles
+from faceanalytics.plugins.smoothing import OneEuroFilter
 from faceanalytics.video.events import BlinkMonitor, Event, SustainedMonitor
-from faceanalytics.video.smoothing import OneEuroFilter
+from faceanalytics.video.results import StreamFrame, TrackSummary
 from faceanalytics.video.tracking import match_boxes
 
 if TYPE_CHECKING:
     from faceanalytics.pipeline import Pipeline
 
+# StreamError (faceanalytics.core.errors), StreamFrame and TrackSummary (faceanalytics.video.results)
+# are importable from here too, as before they moved.
 __all__ = ["TRACK_DECAY", "Stream", "StreamError", "StreamFrame", "TrackSummary"]
 
 logger = logging.getLogger("faceanalytics")
@@ -55,74 +59,6 @@ OFFSET_UPDATE = 0.3
 #: about 69 tracked frames; with ``detect_every=10`` it stays above 0.91 of the detector's score
 #: while the landmarks stay as confident as at the detection).
 TRACK_DECAY = 0.99
-
-
-class StreamError(FaceAnalyticsError, ValueError):
-    """Misuse of a Stream: timestamps that do not increase, a closed stream, use from two threads."""
-
-
-@dataclass(frozen=True, eq=False)
-class StreamFrame:
-    """One video frame's result.
-
-    Attributes:
-        faces: tracked faces, each with ``track_id``, largest first; ``score`` is the detector's
-            where it ran and found the face, else the tracking confidence (module docstring).
-        image_size: ``(width, height)``.
-        timestamp: the caller's timestamp, seconds.
-        index: 0-based frame number in this stream.
-        detected: whether the face detector ran on this frame.
-        events: events that ended on this frame (see :class:`~faceanalytics.video.events.Event`).
-    """
-
-    faces: tuple[Face, ...]
-    image_size: tuple[int, int]
-    timestamp: float
-    index: int
-    detected: bool
-    events: tuple[Event, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        w, h = self.image_size
-        return {
-            "index": self.index,
-            "timestamp": self.timestamp,
-            "detected": self.detected,
-            "image_size": {"width": w, "height": h},
-            "faces": [f.to_dict() for f in self.faces],
-            "events": [e.to_dict() for e in self.events],
-        }
-
-    def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
-
-
-@dataclass(frozen=True)
-class TrackSummary:
-    """Rolling and total figures of one track.
-
-    Attributes:
-        blinks_per_minute: blinks that ended in the last 60 s, per minute covered.
-        perclos: fraction of the last 60 s with the eyes closed.
-        ear_threshold: the person's current adaptive EAR threshold.
-        active: whether the track is still followed.
-    """
-
-    track_id: int
-    first_seen: float
-    last_seen: float
-    frames: int
-    blinks: int
-    microsleeps: int
-    yawns: int
-    smiles: int
-    blinks_per_minute: float
-    perclos: float
-    ear_threshold: float
-    active: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class _Track:
@@ -144,8 +80,8 @@ class _Track:
         self.missed = 0
         self.lost = False
         self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
-        self.pose_filter = OneEuroFilter(*stream.pose_smoothing)
-        self.pose_prior: HeadPose | None = None  # last unsmoothed head pose: where PnP starts
+        # the plugins' own state for this face (the head pose's previous pose and its filter, ...)
+        self.states = stream.pipeline.new_states(TrackContext(track_id, t, stream._smoothing_settings))
         self.blinks = BlinkMonitor(track_id, microsleep=stream.microsleep)
         self.yawns = SustainedMonitor("yawn", track_id, stream.yawn_mar, stream.yawn_seconds)
         self.smiles = SustainedMonitor("smile", track_id, stream.smile_threshold, stream.smile_seconds)
@@ -179,7 +115,8 @@ class Stream:
         max_faces: follow at most this many faces (largest first).
         smoothing: One-Euro smoothing of landmarks and head pose on or off.
         landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)``; speeds in face sizes per second.
-        pose_smoothing: the same for the head pose's rotation and translation vectors.
+        pose_smoothing: the same for the head pose's rotation and translation vectors (the head
+            pose plugin smooths them in its per-track state, from ``TrackContext.smoothing["pose"]``).
         min_iou: overlap needed to match a detection to a track.
         max_missed: detector runs in a row a track may go unmatched before it ends (after a miss
             the detector runs again on the next frame).
@@ -231,6 +168,8 @@ class Stream:
         self.min_iou, self.max_missed, self.lost_confidence = float(min_iou), int(max_missed), float(lost_confidence)
         self.microsleep, self.yawn_mar, self.yawn_seconds = float(microsleep), float(yawn_mar), float(yawn_seconds)
         self.smile_threshold, self.smile_seconds = float(smile_threshold), float(smile_seconds)
+        settings = {"landmarks": self.landmark_smoothing, "pose": self.pose_smoothing} if self.smoothing else {}
+        self._smoothing_settings = MappingProxyType(settings)  # what plugin states learn (TrackContext)
         self._tracks: dict[int, _Track] = {}
         self._ended: list[TrackSummary] = []
         self._ids = itertools.count(1)
@@ -288,11 +227,9 @@ class Stream:
         faces: list[Face] = []
         if boxes:
             ids = list(boxes)
-            landmarker = self.pipeline.landmarker
             # the raw peaks decide losses (a relative rule, the same for every model); faces report
             # the model's calibrated confidence where it has one (faceanalytics.runners.point_confidence)
-            points, peaks = landmarker.landmarks(bgr, np.stack([boxes[i] for i in ids]), raw=True)
-            conf = landmarker.calibrate(peaks)
+            points, conf, peaks = self.pipeline.landmarks(bgr, np.stack([boxes[i] for i in ids]))
             for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
                 track = self._tracks[tid]
                 if self._is_lost(track, pts, p, (w, h)):
@@ -338,7 +275,7 @@ class Stream:
 
     def _associate(self, bgr: np.ndarray, t: float) -> tuple[dict[int, Detection], list[Event]]:
         """Run the detector; match detections to tracks, start and end tracks."""
-        dets = list(self.pipeline._detect(bgr))  # checked boxes, largest first
+        dets = list(self.pipeline.detect(bgr))  # checked boxes, largest first
         if self.max_faces:
             dets = dets[: self.max_faces]
         known = [tr for tr in self._tracks.values() if tr.raw is not None]
@@ -388,46 +325,29 @@ class Stream:
                     break
 
     def _run_plugins(self, faces: list[Face], bgr: np.ndarray, k: np.ndarray | None, t: float, events: list[Event]) -> list[Face]:
-        view = bgr.view()
-        view.setflags(write=False)
-        frame = Frame(view, k)
-        out = []
+        live: list[Face] = []
+        tracks: list[_Track] = []
         for face in faces:
-            if face.track_id is None or face.track_id not in self._tracks or self._tracks[face.track_id].lost:
-                continue
-            track = self._tracks[face.track_id]
-            subject: Face | None = None  # the face with its unsmoothed landmarks, made once, kept in step
-            for plugin in self.pipeline.plugins:
-                # Eye and mouth cues come from the unsmoothed landmarks: smoothing would delay and
-                # flatten blinks (a few frames long) and yawns. Positions and pose are smoothed.
-                raw_cue = plugin.name in ("eyes", "mouth") and self.smoothing and track.raw is not None
-                if raw_cue and subject is None:
-                    subject = replace(face, landmarks=track.raw)
-                target = subject if raw_cue and subject is not None else face
-                if isinstance(plugin, HeadPosePlugin):  # PnP starts from this face's previous pose
-                    result = plugin.estimate(target, frame, track.pose_prior)
-                    track.pose_prior = result if result.valid else None
-                else:
-                    result = plugin(target, frame)
-                face = face.with_result(plugin.name, result)
-                if plugin.name == "head_pose" and self.smoothing and face.head_pose is not None and face.head_pose.valid:
-                    face = face._with("head_pose", self._smooth_pose(track, face.head_pose, t))
-                if subject is not None:  # later cue plugins see the same results (the smoothed pose too)
-                    subject = subject.with_result(plugin.name, face.head_pose if plugin.name == "head_pose" else result)
-            if face.eyes is not None:
+            track = self._tracks.get(face.track_id) if face.track_id is not None else None
+            if track is not None and not track.lost:  # _dedupe may have dropped it
+                live.append(face)
+                tracks.append(track)
+        if live and self.pipeline.plugins:
+            # Eye and mouth cues see the unsmoothed landmarks (plugins with raw_landmarks):
+            # smoothing would delay and flatten blinks (a few frames long) and yawns.
+            raw = [tr.raw for tr in tracks] if self.smoothing else None
+            live = self.pipeline.run_plugins(live, Frame(bgr, k, t), [tr.states for tr in tracks], raw)
+        out = []
+        for face, track in zip(live, tracks, strict=True):
+            if face.eyes is not None:  # the person's adaptive threshold, and closed = a closure going on
                 events += track.blinks.update(t, face.eyes.ear)
                 eyes = eyes_from_ears(face.eyes.left_ear, face.eyes.right_ear, track.blinks.threshold)
-                face = face._with("eyes", replace(eyes, closed=track.blinks.closed))
+                face = face.with_result("eyes", replace(eyes, closed=track.blinks.closed))
             if face.mouth is not None and face.mouth.valid:
                 events += track.yawns.update(t, face.mouth.mar)
                 events += track.smiles.update(t, face.mouth.smile)
             out.append(face)
         return out
-
-    def _smooth_pose(self, track: _Track, pose: HeadPose, t: float) -> HeadPose:
-        vec = track.pose_filter(np.concatenate([pose.rotation_vector, pose.translation]), t)
-        yaw, pitch, roll = rotation_to_angles(cv2.Rodrigues(vec[:3])[0])
-        return replace(pose, yaw=yaw, pitch=pitch, roll=roll, rotation_vector=vec[:3], translation=vec[3:])
 
     def _end_track(self, tid: int) -> list[Event]:
         track = self._tracks.pop(tid)

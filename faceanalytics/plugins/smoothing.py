@@ -3,6 +3,10 @@
 A low-pass filter whose cutoff rises with speed: steady points are smoothed hard (little jitter),
 fast motion passes with little lag. ``min_cutoff`` (Hz) sets the smoothing at rest, ``beta`` how
 fast the cutoff opens with speed (per unit of the signal per second).
+
+Here, below the plugins, so that a plugin can smooth its own signal per video track (the head
+pose does, :class:`~faceanalytics.plugins.head_pose.HeadPosePlugin`); the Stream smooths the
+landmarks with it.
 """
 
 from __future__ import annotations
@@ -40,9 +44,6 @@ class OneEuroFilter:
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._t: float | None = None
-
-    def reset(self) -> None:
-        self._x = self._dx = self._t = None
 
     def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
         """Filter sample ``x`` taken at time ``t`` (seconds, increasing); returns the smoothed value."""
