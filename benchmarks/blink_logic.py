@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from synthetic_ear import make_trace, score
-
+from faceanalytics.train.synthetic_ear import make_trace, score
 from faceanalytics.video.events import BlinkMonitor
 
 

@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from faceanalytics.train.synthetic_ear import make_trace, score
 from faceanalytics.video.events import BlinkMonitor, SustainedMonitor
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from synthetic_ear import make_trace, score
 
 
 def _feed(mon, t, values):

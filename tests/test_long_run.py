@@ -1,19 +1,17 @@
-"""A long stream (benchmarks/long_run.py's scene, shortened): faces arrive and leave for a minute
-of video; memory is flat after warm-up, every arrival is one track and every track ends, and
-close() hands back the events still open. The 20,000-frame figures are in docs/reliability.md."""
+"""A long stream (benchmarks/long_run.py's scene, faceanalytics.train.long_run, shortened): faces
+arrive and leave for a minute of video; memory is flat after warm-up, every arrival is one track
+and every track ends, and close() hands back the events still open. The 20,000-frame figures are in docs/reliability.md."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from long_run import CYCLE, appearances, run
+from conftest import shared_path
 
 from faceanalytics import Pipeline
 from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+from faceanalytics.train.long_run import CYCLE, appearances, run
 
 FRAMES = 6 * CYCLE + 200  # six 10-second cycles, ending with two faces and one mid-closure
 WARMUP = 2 * CYCLE
@@ -23,7 +21,7 @@ def test_a_long_stream_stays_flat_and_closes_everything(detector_home):
     if DEFAULT_LANDMARK_MODEL not in LANDMARK_MODELS:
         pytest.skip("needs the bundled landmark model")
     try:
-        rep = run(FRAMES, every=CYCLE // 2, pipe=Pipeline(device="cpu"))
+        rep = run(FRAMES, shared_path("data", "eye_state"), every=CYCLE // 2, pipe=Pipeline(device="cpu"))
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     rss, objects = rep.growth_after(WARMUP)

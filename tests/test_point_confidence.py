@@ -3,15 +3,15 @@
 For the registered models, ``Face.confidence`` is the probability that the point lies within 10 %
 of the inter-ocular distance of its annotation; every other FPENet model (NVIDIA TAO's) reports its
 raw ``softargmax:1`` peaks unchanged. The data tests use the validation identities of
-../shared/data/landmarks68 in the views of ``benchmarks/point_confidence.py`` (clear, a region
-covered, the box moved off the face). The constants were fitted on these identities, so these
-checks are in-sample; the benchmark prints the cross-validated figures (docs/models.md).
+../shared/data/landmarks68 in the views of ``faceanalytics.train.point_views`` (clear, a region
+covered, the box moved off the face), those ``benchmarks/point_confidence.py`` fits on. The
+constants were fitted on these identities, so these checks are in-sample; the benchmark prints the
+cross-validated figures (docs/models.md).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
@@ -24,8 +24,7 @@ from faceanalytics.geometry.crop import crop_faces, square_crop_matrices
 from faceanalytics.runners.point_confidence import CALIBRATIONS, TOLERANCE, PointCalibration, calibration_for
 from faceanalytics.runtime.registry import LANDMARK_MODELS
 from faceanalytics.train.data import read_csv, split_by_identity
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from faceanalytics.train.point_views import VIEW_WEIGHT, collect
 
 
 def _noise(seed: int = 0) -> np.ndarray:
@@ -95,11 +94,10 @@ def val_samples():
 
 @pytest.fixture(scope="module")
 def views(detector_home, val_samples):
-    point_confidence = pytest.importorskip("point_confidence")  # benchmarks/point_confidence.py
     from faceanalytics.runners.detector import BlazeFaceDetector
 
     runner = FPENetRunner("fpenet68", device="cpu")
-    v = point_confidence.collect(runner, BlazeFaceDetector("short"), val_samples[::5])
+    v = collect(runner, BlazeFaceDetector("short"), val_samples[::5])
     return v, runner.calibration(v.raw)
 
 
@@ -119,7 +117,7 @@ def test_confident_points_are_the_accurate_ones(views):
 def test_confidence_matches_the_share_of_points_within_the_tolerance(views):
     v, conf = views
     right = (v.err < TOLERANCE).astype(np.float64)
-    weights = np.repeat([2.0 if k == "clear" else 1.0 for k in v.kind], 68).reshape(conf.shape)  # as fitted
+    weights = np.repeat([VIEW_WEIGHT[k] for k in v.kind], 68).reshape(conf.shape)  # as fitted
     assert np.average(conf, weights=weights) == pytest.approx(np.average(right, weights=weights), abs=0.04)
     clear = v.kind == "clear"  # on clear faces it errs on the side of caution (0.06 in the benchmark)
     assert 0.0 <= right[clear].mean() - conf[clear].mean() < 0.12

@@ -2,7 +2,7 @@
 
 A trace has a person-specific open-eye EAR, slow drift, per-frame noise, blinks (100-400 ms),
 microsleeps (0.6-2 s closures), partial closures (squints that are not blinks) and variable frame
-intervals. Used by ``benchmarks/blink_logic.py`` and ``tests/test_events.py``.
+intervals. Used by ``benchmarks/blink_logic.py`` and ``tests/test_events.py``; numpy only.
 """
 
 from __future__ import annotations
