@@ -193,19 +193,35 @@ def test_a_corruption_that_aborts_mediapipe_is_caught_in_a_child_process(tmp_pat
         assert str(path) in str(exc)
 
 
-def test_a_good_file_under_another_name_loads_once_checked(tmp_path):
+def test_a_good_file_under_another_name_loads_once_checked(tmp_path, monkeypatch):
+    """MediaPipe loads a file the registry does not know only after a child process survived it,
+    once per digest; a registered file under another name needs no child process."""
+    import faceanalytics.runtime.model_probe as model_probe
+
+    probed: list[Path] = []
+    probe = model_probe._probe
+
+    def counting(path: Path, timeout: float) -> None:
+        probed.append(Path(path))
+        probe(path, timeout)
+
+    monkeypatch.setattr(model_probe, "_probe", counting)
+    monkeypatch.setattr(model_probe, "_verified", set())
     data = bytearray(_short_range())
-    data[-1] ^= 0x01  # not the registered digest: tested in a child first, then loaded here
+    registered = tmp_path / "registered.tflite"
+    registered.write_bytes(bytes(data))
+    BlazeFaceDetector(model_path=registered, backend="mediapipe").close()
+    assert probed == []  # its digest is in the registry
+    data[-1] ^= 0x01  # a byte the model loads without: another digest, the same detector
     path = tmp_path / "mine.tflite"
     path.write_bytes(bytes(data))
-    try:
-        det = BlazeFaceDetector(model_path=path)
-    except ModelFormatError:
-        return  # the last byte mattered after all: refused, not crashed
-    det.detect(np.zeros((64, 64, 3), np.uint8))
+    det = BlazeFaceDetector(model_path=path, backend="mediapipe")  # the onnx backend has no child process
+    assert probed == [path]  # tested in a child first, then loaded here
+    assert det.detect(np.zeros((64, 64, 3), np.uint8)) == ()
     det.close()
-    shutil.copy(path, tmp_path / "again.tflite")  # same digest: no second child process
-    BlazeFaceDetector(model_path=tmp_path / "again.tflite").close()
+    shutil.copy(path, tmp_path / "again.tflite")
+    BlazeFaceDetector(model_path=tmp_path / "again.tflite", backend="mediapipe").close()
+    assert probed == [path]  # same digest: no second child process
 
 
 @pytest.mark.parametrize("name", sorted(LANDMARK_MODELS))
