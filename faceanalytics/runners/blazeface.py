@@ -87,22 +87,26 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     return np.array(kept_b, np.float32), np.array(kept_k, np.float32), np.array(kept_s, np.float32)
 
 
+#: ``cv::CPU_AVX_512F`` of OpenCV's ``CpuFeatures`` (cvdef.h), the feature id that
+#: ``cv2.checkHardwareSupport`` takes; the Python bindings of OpenCV 5 do not export the name.
+_CV_CPU_AVX_512F = getattr(cv2, "CPU_AVX_512F", 13)
+
+
 def simd_channel_block() -> int:
     """Channels per block of onnxruntime's blocked CPU convolutions: 16 with AVX-512, else 8.
 
     The converted BlazeFace carries its channels rounded up to this (``tflite_to_onnx``'s
     ``channel_block``): measured on an AVX-512 machine (docs/performance.md), the network takes
     0.64 ms instead of 0.85 with 16, 0.72-0.76 with 8 and 0.66-0.68 with 32 (a slow phase of the VM).
-    The CPU's features are read from numpy's runtime dispatch table.
+    The CPU's features come from OpenCV's public runtime check, ``cv2.checkHardwareSupport``
+    (CPUID, and whether the operating system saves the AVX-512 registers); 8 when it cannot tell.
+    Either block gives the same detections (within 4e-5, ``tests/test_blazeface_onnx.py``).
     """
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # numpy < 2
-        try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features
-        except ImportError:
-            return 8
-    return 16 if features.get("AVX512F") else 8
+        avx512 = bool(cv2.checkHardwareSupport(_CV_CPU_AVX_512F))
+    except (cv2.error, TypeError, AttributeError):
+        return 8
+    return 16 if avx512 else 8
 
 
 class OnnxBlazeFace:

@@ -7,6 +7,13 @@ ONNX in memory and run on onnxruntime, :mod:`faceanalytics.runners.blazeface`; t
 
 Any object with ``detect(image) -> tuple[Detection, ...]`` (image: HxWx3 uint8 BGR) is a
 detector; pass your own to ``Pipeline(detector=...)``.
+
+The MediaPipe backend's native code (LiteRT, TFLite) writes INFO and WARNING lines to the
+process's stderr while a task loads (the sparse ``"full"`` model also one line per sparse tensor).
+faceanalytics leaves them there: file descriptor 2 and the environment belong to the whole
+process, and redirecting or configuring them from a library races with every other thread. An
+application that wants them gone can start with ``2>/dev/null`` or its own redirection; the default
+``"short"`` detector runs on onnxruntime and prints nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +22,8 @@ import atexit
 import contextlib
 import logging
 import os
-import sys
 import threading
 import weakref
-from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
 import cv2
@@ -46,100 +51,55 @@ class Detector(Protocol):
 
 
 _LIVE: weakref.WeakSet[BlazeFaceDetector] = weakref.WeakSet()
-_exit_hook_lock = threading.Lock()
-_exit_hook_installed = False
 
 # Every open MediaPipe task, held strongly until faceanalytics closes it. MediaPipe's own __del__
 # closes a task through ``ThreadPoolExecutor.submit()``, which holds a module-global,
 # non-reentrant lock; a garbage collection that runs inside any submit() on the same thread and
 # finalises a task deadlocks there (found by fuzzing model files, and with a detector caught in a
-# reference cycle). So no open task is ever left to the garbage collector.
+# reference cycle). So no open task is ever left to the garbage collector: a task whose close()
+# fails (a model that loaded but cannot run) stays here until the exit hook below closes it.
 _OPEN_TASKS: set[Any] = set()
 _tasks_lock = threading.Lock()
 
 
 def _close_all() -> None:
+    """Close every live detector and open task at exit (an ``atexit`` hook, registered below).
+
+    MediaPipe registers an ``atexit`` hook of its own when it is imported; after it, a task's
+    ``close()`` skips the native call (MediaPipe's rule for an exiting process) and only stops the
+    task's threads, so it cannot fail. ``atexit`` runs hooks in reverse order of registration, and
+    this one is registered when this module is imported, before faceanalytics imports mediapipe
+    (lazily, for the first MediaPipe detector): it runs after MediaPipe's. Nothing is then left
+    for ``__del__`` during interpreter teardown, which prints tracebacks. (An application that
+    imported mediapipe before faceanalytics gets the hooks the other way round; a close that
+    fails here leaves the task referenced, and it is released at teardown, still without output.)
+    """
     for det in list(_LIVE):
-        det.close()
+        with contextlib.suppress(Exception):
+            det.close()
     with _tasks_lock:
-        orphans = list(_OPEN_TASKS)
-    for task in orphans:  # detectors collected while their closing thread had not run yet
+        unclosed = list(_OPEN_TASKS)
+    for task in unclosed:  # detectors collected before their closing thread ran, and failed closes
         _close_task(task)
 
 
-def _install_exit_hook() -> None:
-    """Close live detectors at exit *before* MediaPipe's worker threads stop.
-
-    MediaPipe runs its C calls on a ThreadPoolExecutor that ``concurrent.futures`` shuts down in
-    ``threading``'s exit hooks, ahead of ``atexit``; a task closed after that (or by ``__del__``
-    during interpreter teardown) prints tracebacks. ``threading._register_atexit`` hooks run in
-    reverse order of registration, so this one, registered after MediaPipe's, runs first.
-    """
-    global _exit_hook_installed
-    with _exit_hook_lock:
-        if _exit_hook_installed:
-            return
-        register = getattr(threading, "_register_atexit", None)
-        try:
-            if register is None:
-                raise RuntimeError("no threading._register_atexit")
-            register(_close_all)
-        except RuntimeError:
-            atexit.register(_close_all)
-        _exit_hook_installed = True
+atexit.register(_close_all)
 
 
-_stderr_lock = threading.RLock()
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence native stderr (TFLite's INFO/WARNING lines) while a MediaPipe task loads.
-
-    Load failures still surface as Python exceptions carrying MediaPipe's status text. At DEBUG
-    log level nothing is silenced. File descriptor 2 belongs to the whole process, so threads
-    take turns: two detectors loading at once must not restore each other's redirection.
-    """
-    if logger.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. pythonw, captured)
-        yield
-        return
-    with _stderr_lock:
-        sys.stderr.flush()
-        saved = os.dup(fd)
-        try:
-            with open(os.devnull, "w") as devnull:  # noqa: PTH123
-                os.dup2(devnull.fileno(), fd)
-                try:
-                    yield
-                finally:
-                    os.dup2(saved, fd)
-        finally:
-            os.close(saved)
-
-
-def _close_task(task: Any, quiet: bool = True) -> None:
-    """Close a MediaPipe task once (later calls do nothing); if its close fails (a model that
-    loaded but cannot run), disarm it: MediaPipe's ``__del__`` would retry from a garbage
-    collection (see ``_OPEN_TASKS``). The native handle is then left to the process."""
+def _close_task(task: Any) -> None:
+    """Close a MediaPipe task once (later calls do nothing). If its close fails (a model that
+    loaded but cannot run), the task stays in ``_OPEN_TASKS``, never finalised by a garbage
+    collection (see there), and the exit hook closes it; its native handle is left until then."""
     with _tasks_lock:
         if task not in _OPEN_TASKS:
             return
         _OPEN_TASKS.discard(task)
     try:
-        with _quiet_native_stderr() if quiet else contextlib.nullcontext():
-            task.close()
+        task.close()
     except Exception as exc:
-        logger.debug("closing the MediaPipe task failed: %s", exc)
-        with contextlib.suppress(Exception):
-            task._handle = None
-        for part in ("_dispatcher", "_lib"):  # its result dispatcher and its executor thread
-            with contextlib.suppress(Exception):
-                getattr(task, part).close()
+        logger.debug("closing the MediaPipe task failed: %s; it stays open until exit", exc)
+        with _tasks_lock:
+            _OPEN_TASKS.add(task)
 
 
 _mediapipe: tuple[Any, Any, Any] | None = None
@@ -161,7 +121,6 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
 
             def load() -> None:
                 try:
-                    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
                     import mediapipe as mp
                     from mediapipe.tasks.python import BaseOptions, vision
 
@@ -263,12 +222,12 @@ class BlazeFaceDetector:
         )
         task = None
         try:
-            with _quiet_native_stderr():
-                task = vision.FaceDetector.create_from_options(options)
-                with _tasks_lock:
-                    _OPEN_TASKS.add(task)
-                # The first inference logs LiteRT notices of its own; have it here, quietly.
-                task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+            task = vision.FaceDetector.create_from_options(options)
+            with _tasks_lock:
+                _OPEN_TASKS.add(task)
+            # One inference now: a file that loads but cannot run fails here, and LiteRT's notices
+            # of a first inference come with the load's, not in the middle of a run.
+            task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ status text
             if task is not None:  # loaded but cannot run: close it now, not from a garbage collection
                 _close_task(task)
@@ -277,7 +236,6 @@ class BlazeFaceDetector:
                 "a damaged cached copy and run `faceanalytics download-models`"
             ) from exc
         self._task = task
-        _install_exit_hook()
         _LIVE.add(self)
 
     @property
@@ -324,20 +282,15 @@ class BlazeFaceDetector:
     def close(self) -> None:
         """Release the MediaPipe task. Also done at exit, and when the object is collected (then on
         a short-lived thread, see ``__del__``); call it (or use ``with Pipeline(...)``) to free it now."""
-        self._close(quiet=True)
-
-    def _close(self, quiet: bool) -> None:
         with self._lock:
             if not self._closed:
                 self._closed = True
                 if self._task is not None:
-                    _close_task(self._task, quiet)
+                    _close_task(self._task)
 
     def _close_in_background(self) -> None:
-        # Without silencing stderr: file descriptor 2 belongs to the whole process, and redirecting
-        # it from a background thread at an arbitrary moment races with whoever else uses it.
         with contextlib.suppress(Exception):
-            self._close(quiet=False)
+            self.close()
 
     def __del__(self) -> None:
         # Not on this thread: MediaPipe's close() goes through executor.submit(), and this may be a
