@@ -1,21 +1,28 @@
 """Fit the mouth plugin's smile and mouth-open models on the calibration half of
 ../shared/data/expressions (see ``expressions.py``).
 
-    python benchmarks/calibrate_mouth.py [--data ../shared/data/expressions] [--landmark-model PATH] [--write]
+    python benchmarks/calibrate_mouth.py [--data ../shared/data/expressions] [--landmark-model PATH] [--out FILE | --write]
 
 Each model is ``sigmoid(bias + weights . shape)`` over ``faceanalytics.geometry.mouth.mouth_shape``
 (44 coordinates, head-pose corrected with the pipeline's own head pose): smile is happy (1) vs
 every other expression (0: neutral, surprise, sad, angry), so that an open but unsmiling mouth
 does not score as a smile; mouth open is surprise (1) vs neutral (0). Logistic regression by Newton's method
 on standardised coordinates with an L2 penalty of ``--l2`` (default 1.0; deterministic), then
-brought back to raw coordinates. ``--write`` replaces ``faceanalytics/plugins/mouth_calibration.py``;
-without it the result is printed only. Rerun whenever the landmark model changes.
+brought back to raw coordinates. Rerun whenever the landmark model changes.
+
+The fitted numbers are data, never source: a JSON document (:func:`document`) with the points
+the shape is made of, the fit's notes (landmark model, data, AUCs) and ``smile`` and ``open``,
+each ``{"bias": b, "weights": [44 numbers]}``. It is printed; ``--out FILE`` writes it to FILE
+instead, and ``--write`` writes it to ``faceanalytics/weights/mouth_calibration.json``, the file
+the mouth plugin is to load its models from (until it does, they stay in
+``faceanalytics/plugins/mouth_calibration.py``, which this script no longer writes).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +34,7 @@ from faceanalytics.plugins import HeadPosePlugin
 from faceanalytics.train.evaluate import auc
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "faceanalytics" / "plugins" / "mouth_calibration.py"
+TARGET = ROOT / "faceanalytics" / "weights" / "mouth_calibration.json"
 SMILE_NEGATIVES = ("neutral", "surprise", "sad", "angry")
 
 
@@ -61,33 +68,19 @@ def fit(pos: np.ndarray, neg: np.ndarray, l2: float) -> tuple[float, np.ndarray,
     return bias, w, auc(neg @ w + bias, pos @ w + bias)
 
 
-def render(smile: tuple[float, np.ndarray], open_: tuple[float, np.ndarray], info: dict[str, str]) -> str:
-    def vec(w: np.ndarray) -> str:
-        items = [f"{v:.6f}" for v in w]
-        lines = [", ".join(items[i : i + 6]) for i in range(0, len(items), 6)]
-        return "(\n        " + ",\n        ".join(lines) + ",\n    )"
+def document(smile: tuple[float, np.ndarray], open_: tuple[float, np.ndarray], info: dict[str, str]) -> dict:
+    """The fitted models as JSON-ready data: ``sigmoid(bias + weights . mouth_shape)`` each."""
 
-    notes = "\n".join(f"#   {k}: {v}" for k, v in info.items())
-    points = f"{MOUTH_SHAPE_POINTS[0]}-{MOUTH_SHAPE_POINTS[19]}, {MOUTH_SHAPE_POINTS[20]} and {MOUTH_SHAPE_POINTS[21]}"
-    return f'''"""Mouth models of :class:`faceanalytics.plugins.mouth.MouthPlugin`: ``(bias, weights)`` over
-:func:`faceanalytics.geometry.mouth.mouth_shape` (points {points}; ``x0, y0, x1, y1, ...``).
+    def model(bias: float, weights: np.ndarray) -> dict:
+        return {"bias": round(float(bias), 6), "weights": [round(float(w), 6) for w in weights]}
 
-Written by ``python benchmarks/calibrate_mouth.py --write``; do not edit by hand.
-"""
-
-# Fit:
-{notes}
-
-SMILE = (
-    {smile[0]:.6f},
-    {vec(smile[1])},
-)
-
-OPEN = (
-    {open_[0]:.6f},
-    {vec(open_[1])},
-)
-'''
+    return {
+        "features": "faceanalytics.geometry.mouth.mouth_shape: x0, y0, x1, y1, ... of these points",
+        "points": [int(p) for p in MOUTH_SHAPE_POINTS],
+        "fit": info,
+        "smile": model(*smile),
+        "open": model(*open_),
+    }
 
 
 def main() -> None:
@@ -95,7 +88,9 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "expressions"))
     ap.add_argument("--landmark-model", default=None)
     ap.add_argument("--l2", type=float, default=1.0)
-    ap.add_argument("--write", action="store_true", help=f"write {TARGET.relative_to(ROOT)}")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="write the fitted models to this JSON file (default: print them)")
+    where.add_argument("--write", action="store_true", help=f"write them to {TARGET.relative_to(ROOT)}")
     args = ap.parse_args()
     parts = split(Path(args.data))
     pipe = Pipeline(args.landmark_model, device="cpu", plugins=[HeadPosePlugin()])
@@ -121,10 +116,13 @@ def main() -> None:
     }
     for k, v in info.items():
         print(f"{k}: {v}")
-    text = render((smile_b, smile_w), (open_b, open_w), info)
-    if args.write:
-        TARGET.write_text(text)
-        print(f"wrote {TARGET}")
+    text = json.dumps(document((smile_b, smile_w), (open_b, open_w), info), indent=1) + "\n"
+    out = TARGET if args.write else args.out
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
