@@ -20,6 +20,7 @@ import numpy as np
 
 from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.runners.detector import BlazeFaceDetector
 from faceanalytics.runners.fpenet import FPENetRunner
 from faceanalytics.train.boxes import match_detection
@@ -29,15 +30,19 @@ __all__ = ["COVERABLE", "VIEW_WEIGHT", "Views", "collect", "cover", "moved_box"]
 
 #: How much each view weighs in the fit: the clear faces as much as the two degraded views together.
 VIEW_WEIGHT = {"clear": 2.0, "covered": 1.0, "moved": 1.0}
-#: Regions a patch may cover (iBUG 68 indices).
+_S = SCHEMA_68
+_CHIN = _S.jaw.index(_S.chin)
+
+#: Regions a patch may cover (iBUG 68 indices): 36-41, 42-47, 17-26 and 36-47, 27-35, 48-67, and
+#: the jaw from either end to the chin, 0-8 and 8-16.
 COVERABLE = {
-    "right eye": list(range(36, 42)),
-    "left eye": list(range(42, 48)),
-    "eyes and brows": list(range(17, 27)) + list(range(36, 48)),
-    "nose": list(range(27, 36)),
-    "mouth": list(range(48, 68)),
-    "jaw, image left": list(range(0, 9)),
-    "jaw, image right": list(range(8, 17)),
+    "right eye": list(_S.right_eye),
+    "left eye": list(_S.left_eye),
+    "eyes and brows": list(_S.right_eyebrow + _S.left_eyebrow) + list(_S.right_eye + _S.left_eye),
+    "nose": list(_S.nose),
+    "mouth": list(_S.mouth),
+    "jaw, image left": list(_S.jaw[: _CHIN + 1]),
+    "jaw, image right": list(_S.jaw[_CHIN:]),
 }
 
 
@@ -89,13 +94,13 @@ def collect(runner: FPENetRunner, detector: BlazeFaceDetector, samples: list[Lan
         if i is None:
             continue
         rng = np.random.default_rng([0, n])  # per face: the same views whatever the model
-        iod = float(np.linalg.norm(s.points[SCHEMA_68.right_eye_outer] - s.points[SCHEMA_68.left_eye_outer]))
+        iod = eye_corner_distance(s.points)
         region = list(COVERABLE)[rng.integers(len(COVERABLE))]
         covered, under = cover(bgr, s.points, COVERABLE[region], rng, iod)
         views = [
-            ("clear", bgr, boxes[i], np.zeros(68, bool)),
+            ("clear", bgr, boxes[i], np.zeros(_S.num_points, bool)),
             ("covered", covered, boxes[i], under),
-            ("moved", bgr, moved_box(boxes[i], rng), np.zeros(68, bool)),
+            ("moved", bgr, moved_box(boxes[i], rng), np.zeros(_S.num_points, bool)),
         ]
         for name, image, box, hid in views:
             pts, peaks = runner.landmarks(image, box[None], raw=True)
