@@ -78,7 +78,6 @@ def run_ray(
     on_failed: OnFailed,
     address: str | None = None,
     gpus_per_worker: float | None = None,
-    progress: bool = False,
 ) -> int:
     """Run ``tasks`` on a Ray cluster (``address``; ``None``: the one ``ray.init`` finds or
     starts, or the one already initialised in this process). Returns the number of actors.
@@ -96,7 +95,7 @@ def run_ray(
     saved = (ctx.max_errored_blocks, ctx.enable_progress_bars)
     try:
         ctx.max_errored_blocks = -1  # a task that keeps killing its actor is reported, not fatal
-        ctx.enable_progress_bars = progress
+        ctx.enable_progress_bars = False  # run_batch reports progress through its own callback
         n, gpus = cluster_plan(ray, workers, config.options.threads, config.options.device, gpus_per_worker)
         n = min(n, len(tasks))
         logger.info("ray: %d actor(s), %d CPU and %.2f GPU each, %d task(s)", n, config.options.threads, gpus, len(tasks))
