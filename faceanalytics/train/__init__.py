@@ -12,4 +12,6 @@
 - :mod:`.losses`: L1, L2 and Wing losses with region weights.
 - :mod:`.export`: ONNX export following the FPENet contract.
 - :mod:`.loop`: the training loop, checkpoints and resume.
+- :mod:`.synthetic_ear`, :mod:`.long_run`, :mod:`.point_views`: the synthetic EAR traces, the long
+  stream's scene and the point-confidence views that benchmarks and tests share (no torch).
 """
