@@ -86,7 +86,9 @@ class Pipeline:
             ``[]``: none.
 
     The BlazeFace detector is created on first use, so ``pipe(image, boxes=...)`` never needs
-    detector weights.
+    detector weights; :meth:`load` creates it up front. ``pipe(image)`` runs the stages
+    :meth:`detect`, :meth:`landmarks` and :meth:`run_plugins`; per-track plugin state (video) is
+    made by :meth:`new_states` and kept by the caller (the Stream), never by the pipeline.
 
     Raises:
         ModelNotFoundError, ModelFormatError: the landmark model is missing or not FPENet-shaped.
@@ -284,19 +286,19 @@ class Pipeline:
             state = states[i] if states is not None else None
             raw = raw_landmarks[i] if raw_landmarks is not None else None
             subject: Face | None = None  # the face with its raw landmarks, made once, kept in step
-            for step in steps:
+            for plugin, name, stateful, wants_raw in steps:
                 target = face
-                if step.raw_landmarks and raw is not None:
+                if wants_raw and raw is not None:
                     if subject is None:
                         subject = replace(face, landmarks=raw)
                     target = subject
-                if step.stateful and state is not None:
-                    result = step.plugin(target, frame, state.get(step.name))
+                if stateful and state is not None:
+                    result = plugin(target, frame, state.get(name))
                 else:
-                    result = step.plugin(target, frame)
-                face = face.with_result(step.name, result)
+                    result = plugin(target, frame)
+                face = face.with_result(name, result)
                 if subject is not None:
-                    subject = subject.with_result(step.name, result)
+                    subject = subject.with_result(name, result)
             out.append(face)
         return out
 
