@@ -33,7 +33,8 @@ from faceanalytics.io.video_outputs import SummaryBuilder
 from faceanalytics.io.video_source import _video as open_video_file
 from faceanalytics.pipeline import Pipeline
 from faceanalytics.plugins import AlignmentPlugin, default_plugins
-from faceanalytics.video.stream import Stream, StreamFrame
+from faceanalytics.video.results import StreamFrame
+from faceanalytics.video.stream import Stream
 
 __all__ = ["TaskRunner", "WorkerConfig", "make_pipeline"]
 
@@ -77,8 +78,7 @@ class TaskRunner:
     def __init__(self, config: WorkerConfig) -> None:
         cv2.setNumThreads(1)  # parallelism comes from the workers; threads here would fight them
         self.config = config
-        self.pipe = make_pipeline(config.options)
-        self.pipe.detector  # noqa: B018 (find the detector weights now: a set-up error)
+        self.pipe = make_pipeline(config.options).load()  # find the detector weights now: a set-up error
         self.store = PartStore(config.parts)
 
     def run(self, task: Task) -> list[dict[str, Any]]:
@@ -124,7 +124,7 @@ class TaskRunner:
         image = _read_image(src.path)
         result = self.pipe(image)
         w, h = result.image_size
-        faces.add(src.path, StreamFrame(result.faces, result.image_size, 0.0, 0, True))
+        faces.add(src.path, StreamFrame.from_result(result))
         return source_row(src.path, kind="image", status="ok", frames=1, faces=len(result.faces), width=w, height=h)
 
     def _video(self, src: Source, faces: FaceRows, writer: Any) -> dict[str, Any]:
