@@ -120,7 +120,7 @@ class Pipeline:
                 f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}"
             )
         self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
-        self.plugins = default_plugins() if plugins is None else plugins  # type: ignore[assignment]
+        self.plugins = default_plugins() if plugins is None else plugins
         self.max_faces = max_faces
         self.min_score = float(min_score)
         self._detector_arg = detector

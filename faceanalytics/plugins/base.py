@@ -153,7 +153,7 @@ class TrackContext:
 
     track_id: int
     start: float
-    smoothing: Mapping[str, tuple[float, float, float]]
+    smoothing: Mapping[str, tuple[float, ...]]
 
 
 @runtime_checkable
