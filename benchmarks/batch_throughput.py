@@ -29,7 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from faceanalytics.batch import BatchOptions, read_results, run_batch  # noqa: E402
+from faceanalytics import Options  # noqa: E402
+from faceanalytics.batch import read_results, run_batch  # noqa: E402
 
 
 def _face() -> np.ndarray:
@@ -77,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     size = tuple(int(v) for v in args.size.split("x"))
-    options = BatchOptions(detect_every=args.detect_every)
+    options = Options(detect_every=args.detect_every)
     engines = args.engines.split(",")
     counts = [int(n) for n in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="fa-batch-bench-") as tmp:

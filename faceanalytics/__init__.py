@@ -28,6 +28,7 @@ from faceanalytics.core.errors import (
     StreamError,
     VideoError,
 )
+from faceanalytics.core.options import Options
 from faceanalytics.core.schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
 from faceanalytics.core.types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
 from faceanalytics.io.draw import annotate
@@ -70,6 +71,7 @@ __all__ = [
     "ModelFormatError",
     "ModelNotFoundError",
     "Mouth",
+    "Options",
     "ParameterError",
     "Pipeline",
     "Result",

@@ -24,6 +24,7 @@ import numpy as np
 
 from faceanalytics.core.errors import BoxError, ParameterError
 from faceanalytics.core.image import ImageInput, load_image
+from faceanalytics.core.options import Options
 from faceanalytics.core.schema import LandmarkSchema
 from faceanalytics.core.types import Detection, Face, Result
 from faceanalytics.geometry.crop import validate_boxes
@@ -31,7 +32,6 @@ from faceanalytics.plugins import Frame, Plugin, default_plugins
 from faceanalytics.plugins.base import TrackContext, check_camera_matrix
 from faceanalytics.runners.detector import BlazeFaceDetector, Detector
 from faceanalytics.runners.fpenet import FPENetRunner
-from faceanalytics.runtime.device import Device
 from faceanalytics.runtime.joint_session import share_cpu_threads
 from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL
 
@@ -71,19 +71,20 @@ class Pipeline:
 
     Args:
         landmark_model: a registered model name or a path to an FPENet-contract ONNX file
-            (68, 80 or 104 points, e.g. NVIDIA TAO FPENet). ``None``: the bundled FPENet-68.
-        detector: ``"short"`` or ``"full"`` (BlazeFace ranges), or any :class:`Detector`.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"tensorrt"`` or a providers
-            list (see :mod:`faceanalytics.runtime.device`).
-        threads: onnxruntime intra-op threads of the landmark model, and of the detector when the
-            pipeline creates it: on the CPU the two share one session and its threads
-            (:mod:`faceanalytics.runtime.joint_session`); ``None``: one per physical core.
-        min_score: minimum detector confidence in [0, 1] (BlazeFace detectors only).
-        max_faces: keep at most this many faces, largest first (``None``: all).
-        detector_model: explicit BlazeFace .tflite file instead of the cached/downloaded one.
+            (68, 80 or 104 points, e.g. NVIDIA TAO FPENet); ``None``: ``options.landmark_model``
+            (default: the bundled FPENet-68).
+        detector: a :class:`Detector` object of your own, or ``"short"`` / ``"full"`` (BlazeFace);
+            ``None``: ``options.detector``.
         plugins: what runs on each face after the landmarks, in order (each sees the results of
             those before it); ``None``: all built-ins (:func:`faceanalytics.plugins.default_plugins`);
             ``[]``: none.
+        options: the settings (:class:`~faceanalytics.Options`: device, threads, min_score,
+            max_faces, detector_model, and the video settings a :class:`~faceanalytics.Stream`
+            over this pipeline starts from); ``None``: the defaults.
+        **settings: any :class:`~faceanalytics.Options` field, overriding ``options``:
+            ``Pipeline(device="cpu", max_faces=1)``. ``threads`` are the onnxruntime threads of
+            the landmark model and of the detector the pipeline creates: on the CPU the two share
+            one session and its threads (:mod:`faceanalytics.runtime.joint_session`).
 
     The BlazeFace detector is created on first use, so ``pipe(image, boxes=...)`` never needs
     detector weights; :meth:`load` creates it up front. ``pipe(image)`` runs the stages
@@ -93,40 +94,39 @@ class Pipeline:
     Raises:
         ModelNotFoundError, ModelFormatError: the landmark model is missing or not FPENet-shaped.
         DeviceError: unknown device.
-        ParameterError: bad ``detector``, ``min_score``, ``max_faces`` or ``plugins`` (a ``ValueError``).
+        ParameterError: a bad setting (validated by :class:`~faceanalytics.Options`), ``detector``
+            or ``plugins`` (a ``ValueError``).
     """
 
     def __init__(
         self,
         landmark_model: str | os.PathLike | None = None,
         *,
-        detector: str | Detector = "short",
-        device: Device = "auto",
-        threads: int | None = None,
-        min_score: float = 0.5,
-        max_faces: int | None = None,
-        detector_model: str | os.PathLike | None = None,
+        detector: str | Detector | None = None,
         plugins: Sequence[Plugin] | None = None,
+        options: Options | None = None,
+        **settings: Any,
     ) -> None:
-        if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
-            raise ParameterError(f"max_faces must be a positive integer or None; got {max_faces!r}")
-        if not (0.0 <= float(min_score) <= 1.0):
-            raise ParameterError(f"min_score must be in [0, 1]; got {min_score}")
+        if landmark_model is not None:
+            settings["landmark_model"] = landmark_model
         if isinstance(detector, str):
-            if detector not in ("short", "full"):
-                raise ParameterError(f"detector must be 'short', 'full' or a Detector object; got {detector!r}")
-        elif not isinstance(detector, Detector):
+            settings["detector"] = detector
+        elif detector is not None and not isinstance(detector, Detector):
             raise ParameterError(
                 f"detector must be 'short', 'full' or an object with detect(image); got {type(detector).__name__}"
             )
-        self.landmarker = FPENetRunner(landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
+        #: The validated settings (:class:`~faceanalytics.Options`).
+        self.options: Options = (options or Options()).replace(**settings)
+        opts = self.options
+        device, threads, min_score = opts.device, opts.threads, opts.min_score
+        self.landmarker = FPENetRunner(opts.landmark_model or DEFAULT_LANDMARK_MODEL, device=device, threads=threads)
         self.plugins = default_plugins() if plugins is None else plugins
-        self.max_faces = max_faces
-        self.min_score = float(min_score)
-        self._detector_arg = detector
+        self.max_faces = opts.max_faces
+        self.min_score = min_score
+        self._detector_arg: str | Detector = opts.detector if detector is None or isinstance(detector, str) else detector
         self._device = device
-        self._detector_model = detector_model
-        self._detector: Detector | None = None if isinstance(detector, str) else detector
+        self._detector_model = opts.detector_model
+        self._detector: Detector | None = None if isinstance(self._detector_arg, str) else self._detector_arg
         self._detector_lock = threading.Lock()
         logger.info(
             "landmark model %s (%d points, %s) on %s",

@@ -1,7 +1,7 @@
 """Fault injection for tests/test_batch.py: a batch worker that dies in the middle of a source, as
 a process killed by the out-of-memory killer or a crash in native code would.
 
-faceanalytics knows nothing of it. :func:`crash_once` returns :class:`~faceanalytics.batch.BatchOptions`
+faceanalytics knows nothing of it. :func:`crash_once` returns :class:`~faceanalytics.Options`
 that carry a :class:`CrashOnce`. The options travel to every worker inside its ``WorkerConfig``
 (pickled into a spawned process, or into a Ray actor), and unpickling them there arms the fault in
 that process: the worker module's image reader and video opener are wrapped so that the first
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from faceanalytics.batch import BatchOptions
+from faceanalytics import Options
 
 __all__ = ["EXIT_CODE", "CrashOnce", "crash_once"]
 
@@ -55,11 +55,11 @@ class CrashOnce:
 
 
 @dataclasses.dataclass(frozen=True)
-class _CrashingOptions(BatchOptions):
+class _CrashingOptions(Options):
     crash: CrashOnce | None = None
 
 
-def crash_once(options: BatchOptions, source: str, marker: str | Path, frame: int = 0) -> BatchOptions:
+def crash_once(options: Options, source: str, marker: str | Path, frame: int = 0) -> Options:
     """``options`` with which the first worker to reach frame ``frame`` of ``source`` dies (see the module)."""
     return _CrashingOptions(**dataclasses.asdict(options), crash=CrashOnce(source, str(marker), frame))
 

@@ -21,7 +21,8 @@ pq = pytest.importorskip("pyarrow.parquet")
 from batch_faults import EXIT_CODE, crash_once  # noqa: E402
 from conftest import shared_path  # noqa: E402
 
-from faceanalytics.batch import BatchOptions, Task, expand_inputs, plan_tasks, read_results, run_batch  # noqa: E402
+from faceanalytics import Options  # noqa: E402
+from faceanalytics.batch import Task, expand_inputs, plan_tasks, read_results, run_batch  # noqa: E402
 from faceanalytics.batch.tables import SOURCE_SCHEMA  # noqa: E402
 from faceanalytics.cli import EXIT_FAILED, EXIT_OK, EXIT_SETUP, EXIT_USAGE, main  # noqa: E402
 from faceanalytics.io.video_outputs import csv_columns  # noqa: E402
@@ -205,7 +206,7 @@ def killed_local_run(detector_home, corpus, landmark_model, tmp_path_factory):
     """Partitioned local run in which the worker analysing walk.mp4 dies at its frame 10."""
     tmp = tmp_path_factory.mktemp("killed")
     marker = tmp / "crashed"
-    options = crash_once(BatchOptions(landmark_model=landmark_model), "walk.mp4", marker, frame=10)
+    options = crash_once(Options(landmark_model=landmark_model), "walk.mp4", marker, frame=10)
     out = tmp / "parts"
     report = run_batch(_inputs(corpus), str(out), options, workers=2, retries=1, partitioned=True)
     return report, out, marker
@@ -228,7 +229,7 @@ def test_local_worker_killed_mid_video_loses_and_duplicates_nothing(killed_local
 
 def test_a_task_that_keeps_killing_its_worker_is_reported(detector_home, corpus, landmark_model, tmp_path):
     out = tmp_path / "photos.parquet"
-    options = crash_once(BatchOptions(landmark_model=landmark_model), PHOTOS[0], tmp_path / "crashed")
+    options = crash_once(Options(landmark_model=landmark_model), PHOTOS[0], tmp_path / "crashed")
     report = run_batch([str(corpus / "photos")], str(out), options, workers=1, retries=0, images_per_task=1)
     error = dict(report.failed)[str(corpus / "photos" / PHOTOS[0])]
     assert error.startswith(f"the worker process died (exit code {EXIT_CODE})"), error
@@ -242,7 +243,7 @@ def test_interrupted_run_resumes_where_it_stopped(baseline, corpus, tmp_path, la
     import multiprocessing
 
     out = tmp_path / "results.parquet"
-    options = BatchOptions(landmark_model=landmark_model)
+    options = Options(landmark_model=landmark_model)
 
     def interrupt(done: int, total: int) -> None:
         raise KeyboardInterrupt
@@ -329,7 +330,7 @@ def test_ray_and_local_give_the_same_tables(ray_cluster, baseline, corpus, landm
 def test_ray_worker_killed_mid_video_loses_and_duplicates_nothing(ray_cluster, baseline, corpus, landmark_model, tmp_path):
     marker = tmp_path / "crashed"
     out = tmp_path / "ray-parts"
-    options = crash_once(BatchOptions(landmark_model=landmark_model), "pan.mp4", marker, frame=12)
+    options = crash_once(Options(landmark_model=landmark_model), "pan.mp4", marker, frame=12)
     run_batch(_inputs(corpus), str(out), options, engine="ray", workers=2, retries=2, partitioned=True)
     assert marker.exists()  # the actor did die; Ray restarted it and retried the task
     faces, sources = _tables(out)

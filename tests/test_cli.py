@@ -361,8 +361,8 @@ def _recorder(calls: list[dict]) -> type:
     """A stand-in for Pipeline: records its arguments, then stops the command as a set-up error would."""
 
     class Recorder:
-        def __init__(self, landmark_model=None, **kwargs):
-            calls.append({"landmark_model": landmark_model, **kwargs})
+        def __init__(self, landmark_model=None, *, options=None, **kwargs):
+            calls.append({"landmark_model": landmark_model, **kwargs, **(options.to_dict() if options else {})})
             raise FaceAnalyticsError("stopped by the test")
 
     return Recorder

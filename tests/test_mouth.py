@@ -54,7 +54,7 @@ def _mean_face(opening: float = 0.0, corner_lift: float = 0.0, scale: float = 3.
 
 
 def test_fitted_models_open_and_smile_where_the_geometry_says():
-    """The fitted linear models (mouth_calibration) must respond to the geometry they are named for."""
+    """The fitted linear models (weights/mouth_calibration.json) must respond to the geometry they are named for."""
     plugin = MouthPlugin(net=None)
     closed, wide = plugin(_face(_mean_face()), FRAME), plugin(_face(_mean_face(opening=0.3)), FRAME)
     assert not closed.open and wide.open

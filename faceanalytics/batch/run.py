@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions, BatchReport, BatchUsageError, MissingExtraError
+from faceanalytics.batch.config import REPORT_COLUMNS, BatchReport, BatchUsageError, MissingExtraError
 from faceanalytics.batch.inputs import Task, expand_inputs, plan_tasks
+from faceanalytics.core.options import Options
 
 __all__ = ["ENGINES", "read_results", "run_batch", "sources_path_for"]
 
@@ -34,7 +35,7 @@ def sources_path_for(output: str) -> str:
 def run_batch(
     inputs: Sequence[str],
     output: str,
-    options: BatchOptions | None = None,
+    options: Options | None = None,
     *,
     engine: str = "local",
     workers: int | None = None,
@@ -85,7 +86,7 @@ def run_batch(
             raise BatchUsageError(f"{name} must be an integer >= {low}; got {value!r}")
     if gpus_per_worker is not None and not (0 <= gpus_per_worker <= 1e6):
         raise BatchUsageError(f"gpus_per_worker must be >= 0; got {gpus_per_worker!r}")
-    options = options or BatchOptions()
+    options = options or Options()
     _require_pyarrow()
     if engine == "ray":
         from faceanalytics.batch.ray_engine import import_ray
@@ -198,13 +199,13 @@ def _face_schema(num_points: int) -> Any:
     return face_schema(num_points)
 
 
-def _setup_check(options: BatchOptions) -> int:
+def _setup_check(options: Options) -> int:
     """Load the models once here, so a set-up error stops the run before any worker starts;
     returns the landmark model's number of points."""
     from faceanalytics.batch.worker import make_pipeline
 
     with make_pipeline(options) as pipe:
-        pipe.detector  # noqa: B018
+        pipe.load()
         return pipe.schema.num_points
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from faceanalytics.io.video_outputs import EVENT_KINDS, csv_columns, face_values
-from faceanalytics.video.stream import StreamFrame
+from faceanalytics.video.results import StreamFrame
 
 __all__ = ["SOURCE_SCHEMA", "FaceRows", "face_schema", "source_row"]
 

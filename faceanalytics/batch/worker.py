@@ -23,12 +23,13 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from faceanalytics.batch.config import REPORT_COLUMNS, BatchOptions
+from faceanalytics.batch.config import REPORT_COLUMNS
 from faceanalytics.batch.inputs import Source, Task, is_uri, open_filesystem
 from faceanalytics.batch.store import PartStore
 from faceanalytics.batch.tables import SOURCE_SCHEMA, FaceRows, source_row
 from faceanalytics.core.errors import FaceAnalyticsError, ImageDecodeError
 from faceanalytics.core.image import load_image
+from faceanalytics.core.options import Options
 from faceanalytics.io.video_outputs import SummaryBuilder
 from faceanalytics.io.video_source import _video as open_video_file
 from faceanalytics.pipeline import Pipeline
@@ -48,24 +49,16 @@ FLUSH_ROWS = 5_000
 class WorkerConfig:
     """Everything a worker needs, picklable: options, where the parts go, the model's point count."""
 
-    options: BatchOptions
+    options: Options
     parts: str
     num_points: int
 
 
-def make_pipeline(options: BatchOptions) -> Pipeline:
+def make_pipeline(options: Options) -> Pipeline:
     """The pipeline every worker runs: all built-in plugins but alignment (crops are not written)."""
     plugins = [p for p in default_plugins() if not isinstance(p, AlignmentPlugin)]
-    return Pipeline(
-        options.landmark_model,
-        detector=options.detector,
-        device=options.device,
-        threads=options.threads,
-        min_score=options.min_score,
-        max_faces=options.max_faces,
-        detector_model=options.detector_model,
-        plugins=plugins,
-    )
+    # One worker is one process or Ray actor: one onnxruntime thread unless ``threads`` says otherwise.
+    return Pipeline(plugins=plugins, options=options.replace(threads=options.threads or 1))
 
 
 class TaskRunner:
@@ -128,11 +121,10 @@ class TaskRunner:
         return source_row(src.path, kind="image", status="ok", frames=1, faces=len(result.faces), width=w, height=h)
 
     def _video(self, src: Source, faces: FaceRows, writer: Any) -> dict[str, Any]:
-        opts = self.config.options
         before = faces.count
         with _local_copy(src.path) as path:
             source = open_video_file(path)
-            stream = Stream(self.pipe, detect_every=opts.detect_every, max_faces=opts.max_faces, smoothing=opts.smoothing)
+            stream = Stream(self.pipe)
             summary = SummaryBuilder()
             frames, failure = 0, None
             try:

@@ -34,6 +34,7 @@ from faceanalytics.cli.options import (
     input_message,
     int_at_least,
     number_in,
+    options_from_args,
     os_message,
     pipeline_from_args,
 )
@@ -64,15 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="summary per track: blinks, PERCLOS, yawns, pose, events")
     v.add_argument("--report", metavar="FILE", help="self-contained HTML report with plots over time")
     v.add_argument(
-        "--detect-every", type=int_at_least(1), default=10, metavar="N", help="run the face detector every N frames (default: 10)"
-    )
-    v.add_argument("--no-smoothing", action="store_true", help="switch off landmark and pose smoothing")
-    v.add_argument(
         "--fps", type=number_in(0.0, above=True), default=30.0, metavar="F", help="frame rate of image sequences (default: 30)"
     )
     v.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_pipeline_options(v, max_faces_help="follow at most N faces, largest first (default: all)")
+    add_pipeline_options(v, video=True, max_faces_help="follow at most N faces, largest first (default: all)")
 
     a = sub.add_parser("align", help="aligned face crops (e.g. for face recognition), one PNG per face")
     a.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
@@ -291,7 +288,7 @@ def _run_video(args: argparse.Namespace, pipe: Any, outputs: list[Path]) -> int:
     )
     from faceanalytics.video.stream import Stream
 
-    stream = Stream(pipe, detect_every=args.detect_every, max_faces=args.max_faces, smoothing=not args.no_smoothing)
+    stream = Stream(pipe, options=options_from_args(args))
     csv_out = video_out = None
     try:
         csv_out = CsvWriter(Path(args.csv), pipe.schema.num_points) if args.csv else None

@@ -50,14 +50,6 @@ def add_batch_parser(sub: Any) -> None:
         help="Ray: GPU fraction per actor (default: GPUs / actors)",
     )
     b.add_argument(
-        "--detect-every",
-        type=int_at_least(1),
-        default=10,
-        metavar="N",
-        help="videos: run the detector every N frames (default: 10)",
-    )
-    b.add_argument("--no-smoothing", action="store_true", help="videos: switch off landmark and pose smoothing")
-    b.add_argument(
         "--images-per-task", type=int_at_least(1), default=16, metavar="N", help="images per unit of work (default: 16)"
     )
     b.add_argument(
@@ -69,6 +61,7 @@ def add_batch_parser(sub: Any) -> None:
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_pipeline_options(  # a model path must exist on every worker
         b,
+        video=True,
         max_faces_help="at most N faces per image, tracks per video (default: all)",
         threads_default=1,
         threads_help="onnxruntime threads per worker (default: 1)",
@@ -80,22 +73,12 @@ def batch_command(args: argparse.Namespace) -> int:
     """Run ``faceanalytics batch``; returns the exit code (0, 1 some inputs failed, 2 usage, 130)."""
     from tqdm import tqdm
 
-    from faceanalytics.batch.config import BatchOptions, BatchUsageError
+    from faceanalytics.batch.config import BatchUsageError
     from faceanalytics.batch.run import run_batch
-    from faceanalytics.cli.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, input_message
+    from faceanalytics.cli.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, input_message, options_from_args
 
     try:
-        options = BatchOptions(
-            landmark_model=args.landmark_model,
-            detector=args.detector,
-            detector_model=args.detector_model,
-            device=args.device,
-            threads=args.threads,
-            min_score=args.min_score,
-            max_faces=args.max_faces,
-            detect_every=args.detect_every,
-            smoothing=not args.no_smoothing,
-        )
+        options = options_from_args(args)
     except BatchUsageError as exc:
         print(f"faceanalytics: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

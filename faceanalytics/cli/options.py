@@ -8,8 +8,12 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.options import DETECTORS, INT_FIELDS, Options, check
 
 if TYPE_CHECKING:
     from faceanalytics.pipeline import Pipeline
@@ -25,6 +29,7 @@ __all__ = [
     "input_message",
     "int_at_least",
     "number_in",
+    "options_from_args",
     "os_message",
     "pipeline_from_args",
 ]
@@ -82,26 +87,63 @@ def device_name(text: str) -> str:
     return text
 
 
+def _setting(name: str, kind: type) -> Callable[[str], Any]:
+    """An argparse ``type=`` for setting ``name`` of :class:`~faceanalytics.Options`: the text
+    parsed as ``kind``, then checked by the Options' own rule (the one place settings are checked)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        try:
+            return check(name, value)
+        except ParameterError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def add_pipeline_options(
     parser: argparse.ArgumentParser,
     *,
+    video: bool = False,
     max_faces_help: str = "keep the N largest faces (default: all)",
     threads_default: int | None = None,
     threads_help: str = "onnxruntime threads (default: automatic)",
     device_help: str = "auto, cpu, cuda, cuda:N or tensorrt (default: auto)",
 ) -> None:
-    """Add the options every verb that builds a :class:`~faceanalytics.Pipeline` shares (read
-    back by :func:`pipeline_from_args`)."""
+    """Add a flag for each :class:`~faceanalytics.Options` setting that has one: the image
+    settings on every verb, the video settings (``video=True``) on the verbs that read videos.
+    Values are checked as they are parsed (a bad one is a usage error, exit 2) by the same rule
+    as ``Options``; :func:`options_from_args` reads them back."""
     g = parser.add_argument_group("pipeline options")
-    g.add_argument("--device", type=device_name, default="auto", metavar="DEVICE", help=device_help)
-    g.add_argument("--landmark-model", metavar="MODEL", help="FPENet-contract ONNX file or registered name (default: bundled)")
-    g.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace range model (default: short)")
-    g.add_argument("--detector-model", metavar="FILE", help="explicit BlazeFace .tflite file for --detector's model")
-    g.add_argument(
-        "--min-score", type=number_in(0.0, 1.0), default=0.5, metavar="S", help="minimum detector confidence (default: 0.5)"
-    )
-    g.add_argument("--max-faces", type=int_at_least(1), default=None, metavar="N", help=max_faces_help)
-    g.add_argument("--threads", type=int_at_least(1), default=threads_default, metavar="N", help=threads_help)
+    helps = {"max_faces": max_faces_help, "threads": threads_help, "device": device_help}
+    for f in fields(Options):
+        meta = f.metadata
+        if not meta["help"] or (meta["video"] and not video):
+            continue  # settings without a flag (tuples of filter constants) are for the Python API
+        flag = "--" + f.name.replace("_", "-")
+        text = helps.get(f.name, meta["help"])
+        if f.name == "smoothing":
+            off = f"switch off {text[0].lower()}{text[1:]}"
+            g.add_argument("--no-smoothing", dest="smoothing", action="store_false", help=off)
+        elif f.name == "detector":
+            g.add_argument(flag, choices=DETECTORS, default=f.default, help=f"{text} (default: {f.default})")
+        elif f.name == "device":
+            g.add_argument(flag, type=device_name, default=f.default, metavar=meta["metavar"], help=text)
+        else:
+            kind = str if f.name in ("landmark_model", "detector_model") else int if f.name in INT_FIELDS else float
+            default = threads_default if f.name == "threads" else f.default
+            shown = "" if f.name in helps or default is None else f" (default: {default})"
+            g.add_argument(flag, type=_setting(f.name, kind), default=default, metavar=meta["metavar"], help=text + shown)
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    """The :class:`~faceanalytics.Options` of the flags :func:`add_pipeline_options` added (the
+    settings a verb has no flag for keep their defaults)."""
+    names = {f.name for f in fields(Options)}
+    return Options(**{k: v for k, v in vars(args).items() if k in names})
 
 
 def pipeline_from_args(args: argparse.Namespace, *, plugins: Sequence[Plugin] | None = None, cap_faces: bool = True) -> Pipeline:
@@ -110,18 +152,8 @@ def pipeline_from_args(args: argparse.Namespace, *, plugins: Sequence[Plugin] | 
     ``--max-faces`` to the caller (``video`` gives it to the Stream)."""
     from faceanalytics.pipeline import Pipeline
 
-    pipe = Pipeline(
-        args.landmark_model,
-        detector=args.detector,
-        device=args.device,
-        threads=args.threads,
-        min_score=args.min_score,
-        max_faces=args.max_faces if cap_faces else None,
-        detector_model=args.detector_model,
-        plugins=plugins,
-    )
-    pipe.load()  # find the detector weights now: a set-up error, not a per-image one
-    return pipe
+    options = options_from_args(args)
+    return Pipeline(plugins=plugins, options=options if cap_faces else options.replace(max_faces=None)).load()
 
 
 def os_message(exc: OSError) -> str:

@@ -11,7 +11,8 @@
   surprise vs neutral.
 * With ``MouthPlugin(net=None)`` both come from the landmarks alone: ``sigmoid(bias + weights .
   shape)``, two linear models over the **mouth shape** (:func:`faceanalytics.geometry.mouth.mouth_shape`), fitted by
-  ``python benchmarks/calibrate_mouth.py --write`` (:mod:`faceanalytics.plugins.mouth_calibration`).
+  ``python benchmarks/calibrate_mouth.py --write`` (``faceanalytics/weights/mouth_calibration.json``,
+  :func:`fitted_linear_models`).
 * The **mouth shape**: the 20 lip points, the base of the nose (the subnasale, point 33; not the
   nose tip, 30) and the chin, in the face's own frame
   (origin between the outer eye corners, x along the eye line, y perpendicular to it, down the
@@ -27,19 +28,22 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 
 import numpy as np
 
-from faceanalytics.core.errors import ParameterError
+from faceanalytics.core.errors import ModelFormatError, ModelNotFoundError, ParameterError
 from faceanalytics.core.types import Face, Mouth
 from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape, mouth_features
-from faceanalytics.plugins import mouth_calibration
 from faceanalytics.plugins.base import Frame, landmark_problem
 from faceanalytics.runners.mouth_net import MouthNet
+from faceanalytics.runtime.hub import shipped_path
+from faceanalytics.runtime.registry import MOUTH_LINEAR_MODEL
 
-__all__ = ["MouthPlugin"]
+__all__ = ["MouthPlugin", "fitted_linear_models"]
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
@@ -56,7 +60,7 @@ class MouthPlugin:
             docs/plugins.md).
         smile_model, open_model: with ``net=None`` only: ``(bias, weights)`` of the linear models
             over :func:`mouth_shape` (44 weights each); ``None``: the fitted ones in
-            :mod:`faceanalytics.plugins.mouth_calibration`.
+            ``faceanalytics/weights/mouth_calibration.json`` (:func:`fitted_linear_models`).
 
     Raises:
         ParameterError: a bad threshold or linear model, or linear models given with a network.
@@ -79,8 +83,9 @@ class MouthPlugin:
             raise ParameterError("smile_model and open_model are the linear shape models; pass net=None to use them")
         self.open_threshold = float(open_threshold)
         self.net = MouthNet(net) if net is not None else None
-        self.smile_model = _checked_model("smile_model", smile_model or mouth_calibration.SMILE)
-        self.open_model = _checked_model("open_model", open_model or mouth_calibration.OPEN)
+        fitted = fitted_linear_models() if smile_model is None or open_model is None else {}
+        self.smile_model = _checked_model("smile_model", smile_model or fitted["smile"])
+        self.open_model = _checked_model("open_model", open_model or fitted["open"])
 
     def __call__(self, face: Face, frame: Frame) -> Mouth:
         problem = landmark_problem(face)
@@ -97,6 +102,25 @@ class MouthPlugin:
             open_logit = self.open_model[0] + float(self.open_model[1] @ shape)
         smile, open_score = _sigmoid(smile_logit), _sigmoid(open_logit)
         return Mouth(mar, open_score >= self.open_threshold, smile, open_score)
+
+
+@functools.cache
+def fitted_linear_models() -> dict[str, tuple[float, np.ndarray]]:
+    """The shipped linear models, ``{"smile": (bias, weights), "open": (bias, weights)}``, from
+    ``faceanalytics/weights/mouth_calibration.json`` (declared with its sha256 in the registry).
+
+    Raises:
+        ModelNotFoundError, ChecksumError: the file is missing or altered (reinstall).
+        ModelFormatError: the file is not for this mouth shape.
+    """
+    path = shipped_path(MOUTH_LINEAR_MODEL)
+    if path is None:
+        raise ModelNotFoundError(f"{MOUTH_LINEAR_MODEL.filename} should ship in the package; reinstall faceanalytics")
+    data = json.loads(path.read_text())
+    if data.get("points") != list(MOUTH_SHAPE_POINTS):
+        points = list(MOUTH_SHAPE_POINTS)
+        raise ModelFormatError(f"{path}: fitted over points {data.get('points')}, not the mouth shape's {points}")
+    return {k: (float(data[k]["bias"]), np.asarray(data[k]["weights"], np.float64)) for k in ("smile", "open")}
 
 
 def _checked_model(name: str, model: tuple[float, np.ndarray] | tuple[float, tuple[float, ...]]) -> tuple[float, np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "LANDMARK_MODELS", "MOUTH_MODELS", "ModelSpec"]
+__all__ = ["DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "LANDMARK_MODELS", "MOUTH_LINEAR_MODEL", "MOUTH_MODELS", "ModelSpec"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,17 @@ MOUTH_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         shipped=True,
     ),
 })
+
+#: The linear smile and mouth-open models over the mouth shape (``MouthPlugin(net=None)``), fitted
+#: by ``python benchmarks/calibrate_mouth.py --write`` (see models/README.md).
+MOUTH_LINEAR_MODEL = ModelSpec(
+    name="mouth-linear",
+    filename="mouth_calibration.json",
+    sha256="59fee6c8045dabb6b828096cb8005cafe165252a8594de252411d3ef601bf847",
+    size=2_070,
+    description="faceanalytics linear mouth models: smile and mouth-open logistic models over the mouth shape, FER-2013",
+    shipped=True,
+)
 
 #: The landmark model ``Pipeline()`` uses when none is named.
 DEFAULT_LANDMARK_MODEL = "fpenet68"

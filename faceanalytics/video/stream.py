@@ -28,12 +28,13 @@ import math
 import threading
 from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from faceanalytics.core.errors import ParameterError, StreamError
+from faceanalytics.core.errors import StreamError
 from faceanalytics.core.image import ImageInput, load_image
+from faceanalytics.core.options import Options
 from faceanalytics.core.types import Detection, Face
 from faceanalytics.geometry.boxes import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset
 from faceanalytics.plugins.base import Frame, TrackContext, check_camera_matrix
@@ -111,20 +112,15 @@ class Stream:
 
     Args:
         pipeline: the stateless pipeline doing detection, landmarks and plugins.
-        detect_every: run the detector every N frames (1: every frame).
-        max_faces: follow at most this many faces (largest first).
-        smoothing: One-Euro smoothing of landmarks and head pose on or off.
-        landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)``; speeds in face sizes per second.
-        pose_smoothing: the same for the head pose's rotation and translation vectors (the head
-            pose plugin smooths them in its per-track state, from ``TrackContext.smoothing["pose"]``).
-        min_iou: overlap needed to match a detection to a track.
-        max_missed: detector runs in a row a track may go unmatched before it ends (after a miss
-            the detector runs again on the next frame).
-        lost_confidence: a track is lost when its mean landmark confidence falls below this
-            fraction of its running average (the face left or was covered); the detector then runs.
-        microsleep: eye closures at least this long (s) are microsleeps, shorter ones blinks.
-        yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long.
-        smile_threshold, smile_seconds: a smile is the smile score above the threshold this long.
+        options: the settings (:class:`~faceanalytics.Options`); ``None``: the pipeline's
+            ``options``. The video settings: ``detect_every`` (run the detector every N frames,
+            and whenever tracking is unsure), ``max_faces`` (tracks, largest first),
+            ``smoothing``, ``landmark_smoothing`` and ``pose_smoothing`` (One-Euro filters),
+            ``min_iou``, ``max_missed``, ``lost_confidence`` (tracking), ``microsleep``,
+            ``yawn_mar``/``yawn_seconds``, ``smile_threshold``/``smile_seconds`` (events); see
+            :class:`~faceanalytics.Options` for each one's meaning, unit and range.
+        **settings: any :class:`~faceanalytics.Options` field, overriding ``options``:
+            ``Stream(pipe, detect_every=5, max_faces=1)``.
 
     Each face's ``score`` is the detector's score on frames where the detector found it, and the
     tracking confidence on the others (see the module docstring and docs/video.md): the last
@@ -140,34 +136,16 @@ class Stream:
     track leaves only its :class:`TrackSummary` (docs/reliability.md).
     """
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        *,
-        detect_every: int = 10,
-        max_faces: int | None = None,
-        smoothing: bool = True,
-        landmark_smoothing: tuple[float, float, float] = (0.7, 0.7, 1.0),
-        pose_smoothing: tuple[float, float, float] = (1.5, 0.5, 1.0),
-        min_iou: float = 0.3,
-        max_missed: int = 1,
-        lost_confidence: float = 0.5,
-        microsleep: float = 0.5,
-        yawn_mar: float = 0.6,
-        yawn_seconds: float = 1.5,
-        smile_threshold: float = 0.6,
-        smile_seconds: float = 0.3,
-    ) -> None:
-        if not isinstance(detect_every, int) or detect_every < 1:
-            raise ParameterError(f"detect_every must be a positive integer; got {detect_every!r}")
-        if max_faces is not None and (not isinstance(max_faces, int) or max_faces < 1):
-            raise ParameterError(f"max_faces must be a positive integer or None; got {max_faces!r}")
+    def __init__(self, pipeline: Pipeline, options: Options | None = None, **settings: Any) -> None:
         self.pipeline = pipeline
-        self.detect_every, self.max_faces, self.smoothing = detect_every, max_faces, bool(smoothing)
-        self.landmark_smoothing, self.pose_smoothing = tuple(landmark_smoothing), tuple(pose_smoothing)
-        self.min_iou, self.max_missed, self.lost_confidence = float(min_iou), int(max_missed), float(lost_confidence)
-        self.microsleep, self.yawn_mar, self.yawn_seconds = float(microsleep), float(yawn_mar), float(yawn_seconds)
-        self.smile_threshold, self.smile_seconds = float(smile_threshold), float(smile_seconds)
+        #: The validated settings: ``options`` (default: the pipeline's), with ``settings`` applied.
+        self.options: Options = (options or pipeline.options).replace(**settings)
+        o = self.options
+        self.detect_every, self.max_faces, self.smoothing = o.detect_every, o.max_faces, o.smoothing
+        self.landmark_smoothing, self.pose_smoothing = o.landmark_smoothing, o.pose_smoothing
+        self.min_iou, self.max_missed, self.lost_confidence = o.min_iou, o.max_missed, o.lost_confidence
+        self.microsleep, self.yawn_mar, self.yawn_seconds = o.microsleep, o.yawn_mar, o.yawn_seconds
+        self.smile_threshold, self.smile_seconds = o.smile_threshold, o.smile_seconds
         settings = {"landmarks": self.landmark_smoothing, "pose": self.pose_smoothing} if self.smoothing else {}
         self._smoothing_settings = MappingProxyType(settings)  # what plugin states learn (TrackContext)
         self._tracks: dict[int, _Track] = {}
