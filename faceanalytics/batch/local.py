@@ -82,7 +82,7 @@ class _Worker:
         self.process: BaseProcess = ctx.Process(
             target=_worker_main, args=(child, config), daemon=True, name="faceanalytics-batch"
         )
-        with _thread_env(config.options.threads):
+        with _thread_env(config.options.threads or 1):
             self.process.start()
         child.close()  # the parent keeps one end: the pipe reads EOF when the child dies
         self.task: Task | None = None

@@ -96,9 +96,10 @@ def run_ray(
     try:
         ctx.max_errored_blocks = -1  # a task that keeps killing its actor is reported, not fatal
         ctx.enable_progress_bars = False  # run_batch reports progress through its own callback
-        n, gpus = cluster_plan(ray, workers, config.options.threads, config.options.device, gpus_per_worker)
+        threads = config.options.threads or 1
+        n, gpus = cluster_plan(ray, workers, threads, str(config.options.device), gpus_per_worker)
         n = min(n, len(tasks))
-        logger.info("ray: %d actor(s), %d CPU and %.2f GPU each, %d task(s)", n, config.options.threads, gpus, len(tasks))
+        logger.info("ray: %d actor(s), %d CPU and %.2f GPU each, %d task(s)", n, threads, gpus, len(tasks))
         by_key = {t.key: t for t in tasks}
         ds = ray.data.from_items([{"task": t.to_json()} for t in tasks], override_num_blocks=len(tasks))
         with warnings.catch_warnings():
@@ -110,7 +111,7 @@ def run_ray(
                 fn_constructor_kwargs={"config": config},
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(size=n),
-                num_cpus=config.options.threads,
+                num_cpus=threads,
                 num_gpus=gpus or None,
                 max_restarts=-1,
                 max_task_retries=retries,

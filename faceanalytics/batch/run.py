@@ -87,6 +87,8 @@ def run_batch(
     if gpus_per_worker is not None and not (0 <= gpus_per_worker <= 1e6):
         raise BatchUsageError(f"gpus_per_worker must be >= 0; got {gpus_per_worker!r}")
     options = options or Options()
+    if options.threads is None:  # one worker is one process or Ray actor: one thread each unless told otherwise
+        options = options.replace(threads=1)
     _require_pyarrow()
     if engine == "ray":
         from faceanalytics.batch.ray_engine import import_ray

@@ -57,8 +57,7 @@ class WorkerConfig:
 def make_pipeline(options: Options) -> Pipeline:
     """The pipeline every worker runs: all built-in plugins but alignment (crops are not written)."""
     plugins = [p for p in default_plugins() if not isinstance(p, AlignmentPlugin)]
-    # One worker is one process or Ray actor: one onnxruntime thread unless ``threads`` says otherwise.
-    return Pipeline(plugins=plugins, options=options.replace(threads=options.threads or 1))
+    return Pipeline(plugins=plugins, options=options)
 
 
 class TaskRunner:

@@ -404,10 +404,11 @@ def _align(args: argparse.Namespace) -> int:
             try:
                 faces = pipe(path).faces
                 for i, face in enumerate(faces):
-                    if not face.alignment.valid:
-                        logger.warning("%s face %d: not aligned (%s)", path, i, face.alignment.reason)
+                    aligned = face.alignment
+                    if aligned is None or not aligned.valid:
+                        logger.warning("%s face %d: not aligned (%s)", path, i, aligned.reason if aligned else "no result")
                         continue
-                    ok, buf = cv2.imencode(".png", face.alignment.crop)
+                    ok, buf = cv2.imencode(".png", aligned.crop)
                     if not ok:
                         raise FaceAnalyticsError(f"cannot encode the aligned crop of face {i} as PNG")
                     _write_atomic(out / f"{Path(path).stem}_{i}.png", buf.tobytes())

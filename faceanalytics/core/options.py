@@ -98,7 +98,7 @@ class Options:
     smile_seconds: float = field(default=0.3, metadata=_flag("", video=True))
 
     def __post_init__(self) -> None:
-        for f in fields(self):
+        for f in fields(Options):  # a subclass's own fields are its own business
             value = check(f.name, getattr(self, f.name))
             object.__setattr__(self, f.name, value)
 

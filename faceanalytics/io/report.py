@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from faceanalytics.io.video_outputs import valid_result
 from faceanalytics.runtime.atomic import AtomicFile
 from faceanalytics.video.results import StreamFrame
 
@@ -102,17 +103,16 @@ class ReportBuilder:
     def add(self, fr: StreamFrame, image: np.ndarray) -> None:
         for face in fr.faces:
             s = self._tracks.setdefault(int(face.track_id or 0), _Series())
-            pose, eyes, mouth = face.head_pose, face.eyes, face.mouth
-            ok = lambda r: r is not None and r.valid  # noqa: E731
+            pose, eyes, mouth = valid_result(face.head_pose), valid_result(face.eyes), valid_result(face.mouth)
             s.add(
                 fr.timestamp,
-                ear=eyes.ear if ok(eyes) else None,
-                ear_threshold=eyes.threshold if ok(eyes) else None,
-                yaw=pose.yaw if ok(pose) else None,
-                pitch=pose.pitch if ok(pose) else None,
-                roll=pose.roll if ok(pose) else None,
-                mar=mouth.mar if ok(mouth) else None,
-                smile=mouth.smile if ok(mouth) else None,
+                ear=eyes.ear if eyes else None,
+                ear_threshold=eyes.threshold if eyes else None,
+                yaw=pose.yaw if pose else None,
+                pitch=pose.pitch if pose else None,
+                roll=pose.roll if pose else None,
+                mar=mouth.mar if mouth else None,
+                smile=mouth.smile if mouth else None,
                 score=face.score,
             )
             if s.thumb is None:

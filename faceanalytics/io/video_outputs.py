@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -58,6 +58,19 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+class _Checked(Protocol):
+    @property
+    def valid(self) -> bool: ...
+
+
+R = TypeVar("R", bound=_Checked)
+
+
+def valid_result(result: R | None) -> R | None:
+    """A plugin result if it is there and valid, else ``None``."""
+    return result if result is not None and result.valid else None
+
+
 def face_values(fr: StreamFrame) -> list[list[Any]]:
     """One list per face of ``fr``, in :func:`csv_columns` order, unformatted: ints and floats,
     booleans for the 0/1 columns, ``None`` where the CSV has an empty cell (a plugin result that is
@@ -66,8 +79,7 @@ def face_values(fr: StreamFrame) -> list[list[Any]]:
     ended = {(e.track_id, e.kind) for e in fr.events}
     rows = []
     for face in fr.faces:
-        pose, eyes, mouth = face.head_pose, face.eyes, face.mouth
-        ok = lambda r: r is not None and r.valid  # noqa: E731
+        pose, eyes, mouth = valid_result(face.head_pose), valid_result(face.eyes), valid_result(face.mouth)
         rows.append(
             [
                 fr.index,
@@ -77,11 +89,11 @@ def face_values(fr: StreamFrame) -> list[list[Any]]:
                 *face.box.tolist(),
                 *face.landmarks[:, 0].tolist(),
                 *face.landmarks[:, 1].tolist(),
-                *((_finite(pose.yaw), _finite(pose.pitch), _finite(pose.roll)) if ok(pose) else (None, None, None)),
-                *((_finite(eyes.left_ear), _finite(eyes.right_ear), bool(eyes.closed)) if ok(eyes) else (None, None, None)),
+                *((_finite(pose.yaw), _finite(pose.pitch), _finite(pose.roll)) if pose else (None, None, None)),
+                *((_finite(eyes.left_ear), _finite(eyes.right_ear), bool(eyes.closed)) if eyes else (None, None, None)),
                 *(
                     (_finite(mouth.mar), bool(mouth.open), _finite(mouth.open_score), _finite(mouth.smile))
-                    if ok(mouth)
+                    if mouth
                     else (None, None, None, None)
                 ),
                 *(((face.track_id, k) in ended) for k in EVENT_KINDS),
@@ -244,7 +256,7 @@ class VideoWriter:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         self._file = AtomicFile(path)
-        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+        fourcc = cv2.VideoWriter.fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
         self._writer = cv2.VideoWriter(str(self._file.tmp), fourcc, fps, size)
         if not self._writer.isOpened():
             self._file.discard()

@@ -51,7 +51,8 @@ class EyesPlugin:
         if problem:
             nan = float("nan")
             return Eyes(nan, nan, nan, False, False, False, self.threshold, valid=False, reason=problem)
-        return eyes_from_ears(*eye_aspect_ratios(face.landmarks, face.schema), self.threshold)
+        left, right = eye_aspect_ratios(face.landmarks, face.schema)
+        return eyes_from_ears(float(left), float(right), self.threshold)
 
 
 def eyes_from_ears(left_ear: float, right_ear: float, threshold: float) -> Eyes:

@@ -21,8 +21,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from http.client import HTTPMessage
 from importlib import resources
 from pathlib import Path
+from typing import IO
 
 from faceanalytics.core.errors import ChecksumError, DownloadError, ModelNotFoundError
 from faceanalytics.runtime.atomic import AtomicFile
@@ -74,7 +76,9 @@ def _check_url(url: str) -> None:
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to a URL that passes :func:`_check_url` (no HTTPS -> HTTP downgrade)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: HTTPMessage, newurl: str
+    ) -> urllib.request.Request | None:
         _check_url(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 

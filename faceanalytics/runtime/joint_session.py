@@ -48,7 +48,10 @@ class JoinableRunner(Protocol):
     """What :func:`share_cpu_threads` needs of a model runner."""
 
     session: Any  # an onnxruntime.InferenceSession (replaced by a JointMember)
-    onnx_model: str | os.PathLike | bytes  # the model the session was created from
+
+    @property
+    def onnx_model(self) -> str | os.PathLike | bytes:
+        """The model the session was created from."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import crop_to_image, square_crop_matrices
-from faceanalytics.geometry.face_frame import eye_corner_distance
+from faceanalytics.geometry.face_frame import eye_corner_distances
 from faceanalytics.train.augment import AugmentConfig, make_crop
 from faceanalytics.train.boxes import BoxStats, box_from_features, collect_box_stats, sample_detector_box, sample_tracking_box
 from faceanalytics.train.data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity, unlabeled_identity
@@ -187,7 +187,7 @@ class CropDataset(Dataset):
 
 def nme(pred: np.ndarray, gt: np.ndarray, schema=SCHEMA_68) -> np.ndarray:
     """(N,) mean point error normalised by the outer-eye-corner distance (points 36 and 45)."""
-    iod = eye_corner_distance(gt, schema)
+    iod = eye_corner_distances(gt, schema)
     return np.linalg.norm(pred - gt, axis=-1).mean(-1) / np.maximum(iod, 1e-9)
 
 
@@ -220,7 +220,7 @@ def predict_image_points(
             fp[..., 0] = CROP_SIZE - 1 - fp[..., 0]
             fp = fp[:, list(SCHEMA_68.flip_permutation)]
             if label_shift_x:
-                iod = eye_corner_distance(fp)
+                iod = eye_corner_distances(fp)
                 fp[..., 0] += 2 * label_shift_x * iod[:, None]
             pts = (pts + fp) / 2
         out.append(pts)

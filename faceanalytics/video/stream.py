@@ -219,8 +219,10 @@ class Stream:
                     seen = box_offset(found[tid].box, pts)
                     if tid in followed:  # a running average of the offset the detector shows
                         old = track.box_rel
-                        seen = tuple((1 - OFFSET_UPDATE) * a + OFFSET_UPDATE * b for a, b in zip(old, seen, strict=True))
-                    track.box_rel = seen  # type: ignore[assignment]
+                        (a0, a1, a2), (b0, b1, b2) = old, seen
+                        u = OFFSET_UPDATE
+                        seen = ((1 - u) * a0 + u * b0, (1 - u) * a1 + u * b1, (1 - u) * a2 + u * b2)
+                    track.box_rel = seen
                 track.last_seen = t
                 track.frames += 1
                 smooth = pts
