@@ -11,7 +11,7 @@ The rule, by the language of each fenced block:
   * **setting up an environment**: ``python3 -m venv``, activating one (``. .venv/bin/activate``,
     ``source``), ``pip install`` / ``pip uninstall`` (also ``python -m pip``). They need the network
     and would change the environment the tests run in.
-  * **the project's own checks**: ``pytest``, ``ruff``, ``python benchmarks/...``. CI runs them
+  * **the project's own checks**: ``pytest``, ``ruff``, ``mypy``, ``python benchmarks/...``. CI runs them
     itself; from inside the suite they would recurse, and the benchmarks take minutes.
 
   Every other command must be a ``faceanalytics`` command (the console script, or
@@ -140,7 +140,7 @@ def classify(command: str) -> str | None:
     ):
         return SETUP
     benchmark = bool(rest) and rest[0].startswith("benchmarks/")
-    if head in ("pytest", "ruff") or (python and (rest[:2] == ["-m", "pytest"] or benchmark)):
+    if head in ("pytest", "ruff", "mypy") or (python and (rest[:2] == ["-m", "pytest"] or benchmark)):
         return CHECK
     return None
 

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "faceanalytics"
 OWNERS = {"core/schema.py", "geometry/face_templates.py"}
 
 #: Modules another change is rewriting at the same time; their ``[:68]`` is to go the same way.
-PENDING = {"plugins/base.py", "video/stream.py"}
+PENDING: set[str] = set()
 
 # Indices with a meaning of their own in iBUG 68: eye and mouth corners, lip midpoints and the
 # inner lips, nose tip and base, chin, and the first and last points of each region.

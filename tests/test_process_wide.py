@@ -29,9 +29,9 @@ PROCESS_WIDE = {
 }
 
 #: Where setting the environment is the module's job: processes of their own, a command's main(),
-#: and the environment a parent hands to its worker processes. ``video_source`` still sets FFmpeg's
-#: log level when it is imported (to move to the command line).
-ENVIRONMENT_OWNERS = {"train/_facemesh_worker.py", "train/evaluate.py", "batch/local.py", "io/video_source.py"}
+#: and the environment a parent hands to its worker processes (the CLI quiets FFmpeg for its
+#: own process).
+ENVIRONMENT_OWNERS = {"train/_facemesh_worker.py", "train/evaluate.py", "batch/local.py", "cli/__init__.py"}
 
 
 def _dotted(node: ast.AST) -> str:

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faceanalytics.core.errors import FaceAnalyticsError
+from faceanalytics.core.errors import BatchError, BatchUsageError, MissingExtraError
 
 __all__ = ["REPORT_COLUMNS", "BatchError", "BatchReport", "BatchUsageError", "MissingExtraError"]
-
-
-class BatchError(FaceAnalyticsError):
-    """A batch run cannot start or go on (not a failure of one input: those are in the report)."""
-
-
-class BatchUsageError(BatchError, ValueError):
-    """Bad batch arguments: an output that exists, no inputs, a bad number."""
-
-
-class MissingExtraError(BatchError, ImportError):
-    """An optional dependency of the batch feature is not installed (``faceanalytics[batch]``, ``[ray]``)."""
 
 
 #: The columns of the source table that workers send back to the run (the rest stay in the parts).

@@ -101,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
         return int(exc.code or 0)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    if not args.debug:
+        # FFmpeg prints a line per damaged macroblock of a corrupt video; the CLI reports the outcome
+        # itself (frames read of frames declared). The command owns its process, so it may set this
+        # before OpenCV's first video (the library never touches the environment); an explicit
+        # setting wins.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("faceanalytics: %(levelname)s: %(message)s"))
     previous_level = logger.level

@@ -10,16 +10,20 @@ from __future__ import annotations
 __all__ = [
     "AnnotationError",
     "AnnotationNotFoundError",
+    "BatchError",
+    "BatchUsageError",
     "BoxError",
     "CameraMatrixError",
     "ChecksumError",
     "DeviceError",
     "DownloadError",
     "FaceAnalyticsError",
+    "GeometryError",
     "ImageDecodeError",
     "ImageError",
     "ImageNotFoundError",
     "MissingDependencyError",
+    "MissingExtraError",
     "ModelFormatError",
     "ModelNotFoundError",
     "ParameterError",
@@ -94,3 +98,19 @@ class StreamError(FaceAnalyticsError, ValueError):
 
 class VideoError(FaceAnalyticsError, OSError):
     """A video source cannot be opened or read."""
+
+
+class GeometryError(FaceAnalyticsError, ValueError):
+    """Points too degenerate (or not finite) for the requested geometry."""
+
+
+class BatchError(FaceAnalyticsError):
+    """A batch run cannot start or go on (not a failure of one input: those are in the report)."""
+
+
+class BatchUsageError(BatchError, ValueError):
+    """Bad batch arguments: an output that exists, no inputs, a bad number."""
+
+
+class MissingExtraError(BatchError, MissingDependencyError):
+    """An optional dependency of the batch feature is not installed (``faceanalytics[batch]``, ``[ray]``)."""

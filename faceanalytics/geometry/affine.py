@@ -6,13 +6,9 @@ import math
 
 import numpy as np
 
-from faceanalytics.core.errors import FaceAnalyticsError
+from faceanalytics.core.errors import GeometryError
 
 __all__ = ["GeometryError", "apply_affine", "invert_affine", "similarity_transform"]
-
-
-class GeometryError(FaceAnalyticsError, ValueError):
-    """Points too degenerate (or not finite) for the requested geometry."""
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

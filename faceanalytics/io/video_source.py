@@ -8,8 +8,6 @@ times (so variable frame rates are kept), image sequences ``index / fps``, camer
 from __future__ import annotations
 
 import glob
-import logging
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -25,12 +23,6 @@ from faceanalytics.core.image import load_image
 __all__ = ["IMAGE_SUFFIXES", "FrameSource", "VideoError", "open_source"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
-if not logging.getLogger("faceanalytics").isEnabledFor(logging.DEBUG):
-    # FFmpeg prints a line per damaged macroblock of a corrupt file; the run reports the outcome
-    # itself (frames read of frames declared). Read once, before OpenCV's first video; an explicit
-    # setting wins.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def _natural_key(path: Path) -> list:

@@ -32,6 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from faceanalytics.core.errors import CameraMatrixError
+from faceanalytics.core.schema import IBUG_SLICE
 from faceanalytics.core.types import Face
 
 __all__ = [
@@ -63,9 +64,9 @@ def landmark_problem(face: Face) -> str | None:
 
 
 def _landmark_problem(face: Face) -> str | None:
-    if face.schema.num_points < 68:
+    if face.schema.num_points < IBUG_SLICE.stop:
         return f"schema {face.schema.name} lacks the 68 iBUG points"
-    pts = face.landmarks[:68].astype(np.float64)
+    pts = face.landmarks[IBUG_SLICE].astype(np.float64)
     if not np.isfinite(pts).all():
         return "landmarks are not finite"
     d = pts - pts.mean(axis=0)

@@ -196,6 +196,3 @@ class OnnxBlazeFace:
             Detection(box=b.astype(np.float32), score=float(min(max(s, 0.0), 1.0)), keypoints=k.astype(np.float32))
             for b, k, s in zip(boxes, kps, kept, strict=True)
         )
-
-    def close(self) -> None:
-        """Nothing to release (kept for the detector interface)."""

@@ -35,6 +35,7 @@ import numpy as np
 from faceanalytics.core.errors import StreamError
 from faceanalytics.core.image import ImageInput, load_image
 from faceanalytics.core.options import Options
+from faceanalytics.core.schema import IBUG_SLICE
 from faceanalytics.core.types import Detection, Face
 from faceanalytics.geometry.boxes import DETECTOR_BOX_OFFSET, box_from_landmarks, box_offset
 from faceanalytics.plugins.base import Frame, TrackContext, check_camera_matrix
@@ -227,7 +228,7 @@ class Stream:
                 track.frames += 1
                 smooth = pts
                 if self.smoothing:
-                    size = float(np.ptp(pts[:68, 0].astype(np.float64)) + 1.0)
+                    size = float(np.ptp(pts[IBUG_SLICE, 0].astype(np.float64)) + 1.0)
                     smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
                 faces.append(
                     Face(box=boxes[tid], score=score, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
@@ -287,7 +288,7 @@ class Stream:
 
     def _is_lost(self, track: _Track, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
         c = float(np.mean(conf))
-        centre = pts[:68].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
+        centre = pts[IBUG_SLICE].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
         outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
         if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
             return True
