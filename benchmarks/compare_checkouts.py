@@ -7,7 +7,7 @@ Each round runs each checkout in a fresh process of its own, one after the other
 phase of a shared machine hits both sides of a round. A process imports faceanalytics from its
 checkout (the editable install's import hook is bypassed), times ``Pipeline()(frame)`` on the 60
 frames of the harness clip (``run.clip_frames``; medians of three passes, frames cycled from a
-list, as the fifth and sixth sessions measured) and ``Stream(detect_every=10)`` on 300 frames
+list, as docs/performance.md measures them) and ``Stream(detect_every=10)`` on 300 frames
 generated between calls (``run.py``'s stream row). Prints both series, round by round.
 """
 

@@ -7,7 +7,7 @@
 * stream mode: a 640x480 clip of that face moving (``jitter.clip``), ``detect_every=10``, all
   default plugins; frames per second.
 
-(The full side-by-side harness against dlib and MediaPipe is issue 6's ``benchmarks/run.py``.)
+(The full side-by-side harness against dlib and MediaPipe is ``benchmarks/run.py``.)
 """
 
 from __future__ import annotations
