@@ -51,7 +51,7 @@ def test_threshold_adapts_to_the_person():
 
 
 def test_unfinished_closure_is_reported_incomplete():
-    mon = BlinkMonitor(0, warmup=1e9)
+    mon = BlinkMonitor(0, warmup=1e9, cold_start=0.0)
     _feed(mon, [0.0, 0.1, 0.2, 0.9], [0.3, 0.05, 0.05, 0.05])
     (event,) = mon.finish()
     assert event.kind == "microsleep" and not event.complete and event.end == 0.9
@@ -88,3 +88,39 @@ def test_threshold_is_the_windowed_percentile_of_the_ears():
         if t - min(s for s, _ in history if s >= t - 2.0) >= 0.5:
             expected = float(np.clip(0.5 * np.percentile(window, 80), 0.05, 0.4))
             assert mon.threshold == pytest.approx(expected, rel=1e-12)
+
+
+def test_cold_start_raises_no_microsleep_on_narrow_open_eyes():
+    """Issue 19: open eyes at an EAR of 0.19-0.22 from the first frame (below the single-image 0.2
+    at times) were held closed for most of the first second and reported as a microsleep."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 3, 1 / 30)
+    ear = rng.uniform(0.19, 0.22, t.shape)
+    mon = BlinkMonitor(0)
+    events = _feed(mon, t, ear) + mon.finish()
+    assert [e for e in events if e.kind == "microsleep"] == []
+    assert mon.perclos < 0.05
+
+
+def test_a_closure_in_the_cold_start_is_a_blink_but_never_a_microsleep():
+    t = np.arange(0, 3, 1 / 30)
+    ear = np.full(t.shape, 0.3)
+    ear[(t >= 0.2) & (t < 0.4)] = 0.05  # a blink in the first second: counted
+    ear[(t >= 0.5) & (t < 1.2)] = 0.05  # 0.7 s closed, begun before the baseline exists: dropped
+    ear[(t >= 2.0) & (t < 2.7)] = 0.05  # the same, calibrated: a microsleep
+    events = _feed(BlinkMonitor(0), t, ear)
+    assert [e.kind for e in events] == ["blink", "microsleep"]
+    assert events[1].start == pytest.approx(2.0)
+
+
+def test_a_learned_openness_decides_from_the_first_frame():
+    """With the eyes result's own decision (``closed=``), the EAR threshold is not used and a
+    microsleep counts from the first frame."""
+    mon = BlinkMonitor(0)
+    t = np.arange(0, 2, 1 / 30)
+    closed = (t >= 0.1) & (t < 0.8)
+    events = []
+    for ti, c in zip(t, closed, strict=True):
+        events += mon.update(float(ti), 0.3, bool(c))  # an EAR that says open: ignored
+    assert [e.kind for e in events] == ["microsleep"]
+    assert events[0].start == pytest.approx(0.1, abs=1e-9)

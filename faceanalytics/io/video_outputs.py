@@ -151,20 +151,12 @@ class _TrackStats:
     def __init__(self) -> None:
         self.first = self.last = math.nan
         self.frames = 0
-        self.closed_time = 0.0
-        self.total_time = 0.0
-        self._prev: tuple[float, bool] | None = None
         self.pose: list[tuple[float, float, float]] = []
         self.score_sum, self.score_min = 0.0, math.inf
 
-    def add(self, t: float, closed: bool | None, pose: tuple[float, float, float] | None, score: float) -> None:
+    def add(self, t: float, pose: tuple[float, float, float] | None, score: float) -> None:
         if self.frames == 0:
             self.first = t
-        if self._prev is not None:
-            dt = t - self._prev[0]
-            self.total_time += dt
-            self.closed_time += dt if self._prev[1] else 0.0
-        self._prev = (t, bool(closed))
         self.last = t
         self.frames += 1
         if pose is not None:
@@ -174,7 +166,12 @@ class _TrackStats:
 
 
 class SummaryBuilder:
-    """Per-track totals over a whole video, from its frames and events."""
+    """Per-track figures of a whole video, from its frames, its events and the Stream's
+    :class:`~faceanalytics.video.results.TrackSummary` of each track.
+
+    Blinks, microsleeps, yawns, smiles, blinks per minute and PERCLOS are the TrackSummary's,
+    exactly what ``stream.summaries()`` gives (one computation for the API, this JSON and the
+    HTML report; docs/video.md); the frames, the pose and the score are gathered here."""
 
     def __init__(self) -> None:
         self._tracks: dict[int, _TrackStats] = {}
@@ -185,7 +182,7 @@ class SummaryBuilder:
             stats = self._tracks.setdefault(int(face.track_id or 0), _TrackStats())
             pose = face.head_pose
             angles = (pose.yaw, pose.pitch, pose.roll) if pose is not None and pose.valid else None
-            stats.add(fr.timestamp, face.eyes.closed if face.eyes is not None else None, angles, float(face.score))
+            stats.add(fr.timestamp, angles, float(face.score))
         self._events += fr.events
 
     def add_events(self, events: tuple[Event, ...] | list[Event]) -> None:
@@ -205,10 +202,19 @@ class SummaryBuilder:
         ``None`` when unknown), ``interrupted`` (the run ended before the input did), ``stopped``
         (why, or ``None``) and per-track figures."""
         tracks = []
+        by_id = {s.track_id: s for s in summaries}
         for tid, st in sorted(self._tracks.items()):
             evs = [e for e in self._events if e.track_id == tid]
             count = {k: sum(e.kind == k for e in evs) for k in EVENT_KINDS}
             duration = st.last - st.first
+            ts = by_id.get(tid)
+            figures = (
+                {"blinks": ts.blinks, "blinks_per_minute": ts.blinks_per_minute, "perclos": ts.perclos,
+                 "microsleeps": ts.microsleeps, "yawns": ts.yawns, "smiles": ts.smiles, "ear_threshold": ts.ear_threshold}
+                if ts is not None
+                else {"blinks": count["blink"], "blinks_per_minute": None, "perclos": None, "microsleeps": count["microsleep"],
+                      "yawns": count["yawn"], "smiles": count["smile"], "ear_threshold": None}
+            )  # fmt: skip
             pose = np.array(st.pose) if st.pose else np.zeros((0, 3))
             tracks.append(
                 {
@@ -217,12 +223,7 @@ class SummaryBuilder:
                     "last_seen": st.last,
                     "duration": duration,
                     "frames": st.frames,
-                    "blinks": count["blink"],
-                    "blinks_per_minute": count["blink"] * 60.0 / duration if duration > 0 else None,
-                    "perclos": st.closed_time / st.total_time if st.total_time > 0 else None,
-                    "microsleeps": count["microsleep"],
-                    "yawns": count["yawn"],
-                    "smiles": count["smile"],
+                    **figures,
                     "pose": {
                         name: (
                             {"mean": float(pose[:, i].mean()), "min": float(pose[:, i].min()), "max": float(pose[:, i].max())}

@@ -45,18 +45,32 @@ class Event:
 
 
 class BlinkMonitor:
-    """Eye closures with an adaptive threshold, and rolling blink rate and PERCLOS.
+    """Eye closures, blink rate and PERCLOS of one face, from the same per-frame decision as single images.
 
-    The threshold is ``ratio`` times the person's open-eye EAR baseline: the 80th percentile of
-    their EAR over the last ``baseline_window`` seconds (blinks take a few percent of the time, so
-    this is an open-eye value). Until ``warmup`` seconds of data exist, ``default_threshold`` is
-    used. Eyes count as closed when the mean EAR drops below the threshold and open again once it
-    rises above ``threshold * (1 + hysteresis)``; closures shorter than ``min_closure`` seconds are
-    noise (real blinks last 100-400 ms).
+    Each sample is the face's mean EAR and, where the eyes result has a learned openness
+    (``left_openness``/``right_openness``), its ``closed`` decision. With that decision the
+    monitor uses it as it is (the single image's score decides; no threshold here). Without it the
+    EAR decides against an adaptive threshold: ``ratio`` times the person's open-eye baseline, the
+    80th percentile of their EAR over the last ``baseline_window`` seconds (blinks take a few
+    percent of the time, so this is an open-eye value), at most ``default_threshold`` (the single
+    image's) until ``warmup`` seconds of data exist. Eyes count as closed when the EAR drops below
+    the threshold and open again once it rises above ``threshold * (1 + hysteresis)``. Either way
+    closures shorter than ``min_closure`` seconds are noise (real blinks last 100-400 ms).
+
+    Cold start: a closure decided by the EAR that began before the track had ``cold_start``
+    seconds of EAR history is never a microsleep (it ends as a blink if short, else it is dropped):
+    before a baseline exists the EAR cannot tell narrow open eyes from closed ones. A closure
+    decided by a learned openness is a microsleep from the first frame.
 
     Args:
         microsleep: closures at least this long (s) are microsleeps, shorter ones blinks.
         window: seconds of history for blinks per minute and PERCLOS.
+        cold_start: seconds of EAR history before an EAR-decided closure may be a microsleep.
+        confirm_ratio: the threshold is at least ``min(default_threshold, confirm_ratio *
+            baseline)``: a drop the single image calls closed that is also this far below the
+            person's baseline. The default (``ratio``) adds nothing; landmark models that close
+            the eyes only partly (closed EAR about 0.6 of open) need about 0.7, which also
+            counts deep squints as closures.
     """
 
     def __init__(
@@ -71,11 +85,16 @@ class BlinkMonitor:
         min_closure: float = 0.05,
         microsleep: float = 0.5,
         window: float = 60.0,
+        cold_start: float = 1.0,
+        confirm_ratio: float = 0.5,
     ) -> None:
         self.track_id = track_id
         self.ratio, self.default_threshold = ratio, default_threshold
         self.baseline_window, self.warmup, self.hysteresis = baseline_window, warmup, hysteresis
         self.min_closure, self.microsleep, self.window = min_closure, microsleep, window
+        self.cold_start, self.confirm_ratio = cold_start, confirm_ratio
+        self._ear_since: float | None = None  # the first finite EAR
+        self._closure_cold = False  # the closure going on began in the cold start, by the EAR
         self._ears: deque[tuple[float, float]] = deque()
         self._sorted_ears: list[float] = []  # the same EARs, sorted: the baseline without a sort per frame
         self._states: deque[tuple[float, bool]] = deque()  # (t, closed) samples within `window`
@@ -91,23 +110,36 @@ class BlinkMonitor:
     def closed(self) -> bool:
         return self._closed_since is not None
 
-    def update(self, t: float, ear: float) -> list[Event]:
-        """Feed the mean EAR at time ``t`` (NaN: no information, state kept); returns ended events."""
+    def update(self, t: float, ear: float, closed: bool | None = None) -> list[Event]:
+        """Feed the mean EAR at time ``t`` (NaN: no information, state kept) and, where the eyes
+        result has a learned openness, its ``closed`` decision (``None``: the EAR decides);
+        returns ended events."""
         if self._first is None:
             self._first = t
         self._last = t
         events: list[Event] = []
         if math.isfinite(ear):
+            if self._ear_since is None:
+                self._ear_since = t
             self._ears.append((t, ear))
             bisect.insort(self._sorted_ears, ear)
             while self._ears and self._ears[0][0] < t - self.baseline_window:
                 old = self._ears.popleft()[1]
                 del self._sorted_ears[bisect.bisect_left(self._sorted_ears, old)]
-            if t - self._ears[0][0] >= self.warmup:
-                baseline = _percentile_sorted(self._sorted_ears, 80.0)
-                self.threshold = min(max(self.ratio * baseline, 0.05), 0.4)
+            base = _percentile_sorted(self._sorted_ears, 80.0)
+            adaptive = max(self.ratio * base, min(self.default_threshold, self.confirm_ratio * base))
+            adaptive = min(max(adaptive, 0.05), 0.4)
+            # before the baseline has `warmup` seconds: the single image's threshold at most
+            self.threshold = adaptive if t - self._ears[0][0] >= self.warmup else min(adaptive, self.default_threshold)
+        if closed is not None:  # the eyes' own decision (learned openness)
+            if self._closed_since is None and closed:
+                self._closed_since, self._closure_cold = t, False
+            elif self._closed_since is not None and not closed:
+                events += self._end(t, complete=True)
+        elif math.isfinite(ear):
             if self._closed_since is None and ear < self.threshold:
                 self._closed_since = t
+                self._closure_cold = self._ear_since is None or t - self._ear_since < self.cold_start
             elif self._closed_since is not None and ear > self.threshold * (1 + self.hysteresis):
                 events += self._end(t, complete=True)
         self._states.append((t, self.closed))
@@ -123,6 +155,8 @@ class BlinkMonitor:
         if t - start < self.min_closure and complete:
             return []  # a noise dip, shorter than any real blink
         kind = "microsleep" if t - start >= self.microsleep else "blink"
+        if kind == "microsleep" and self._closure_cold:
+            return []  # cold start (class docstring): no baseline yet, so no microsleep
         if kind == "blink":
             self.blinks += 1
             self._blink_ends.append(t)

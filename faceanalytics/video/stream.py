@@ -62,6 +62,26 @@ OFFSET_UPDATE = 0.3
 #: while the landmarks stay as confident as at the detection).
 TRACK_DECAY = 0.99
 
+#: A followed face whose mean landmark confidence falls below this fraction of its running average
+#: (but not below ``lost_confidence``: then it is lost and re-detected on the same frame) is
+#: unsure: the detector runs on the next frame. Off with ``lost_confidence=0``.
+UNSURE_CONFIDENCE = 0.8
+
+
+def _openness_decision(eyes: Any) -> bool | None:
+    """The eyes result's own ``closed`` where it comes from a learned openness (both
+    ``left_openness`` and ``right_openness`` finite): what a single image says. ``None`` otherwise
+    (the EAR decides, against the person's adaptive threshold)."""
+    left, right = getattr(eyes, "left_openness", None), getattr(eyes, "right_openness", None)
+    if not getattr(eyes, "valid", True) or left is None or right is None:
+        return None
+    try:
+        if not (math.isfinite(float(left)) and math.isfinite(float(right))):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return bool(eyes.closed)
+
 
 class _Track:
     def __init__(self, track_id: int, t: float, stream: Stream) -> None:
@@ -81,6 +101,7 @@ class _Track:
         self.since_det = 0
         self.missed = 0
         self.lost = False
+        self.unsure = False  # landmark confidence well below its running average: detect next frame
         self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
         # the plugins' own state for this face (the head pose's previous pose and its filter, ...)
         self.states = stream.pipeline.new_states(TrackContext(track_id, t, stream._smoothing_settings))
@@ -197,48 +218,78 @@ class Stream:
         boxes: dict[int, np.ndarray] = {}
         followed: set[int] = set()
         for track in self._tracks.values():
-            if not track.lost and track.raw is not None:
+            # an unsure face the detector found is cropped from the detector's box: its own
+            # landmarks are what tracking was unsure of
+            if not track.lost and track.raw is not None and not (track.unsure and track.id in found):
                 boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
                 followed.add(track.id)
             elif track.id in found:
                 boxes[track.id] = found[track.id].box
-
-        faces: list[Face] = []
-        if boxes:
-            ids = list(boxes)
-            # the raw peaks decide losses (a relative rule, the same for every model); faces report
-            # the model's calibrated confidence where it has one (faceanalytics.runners.point_confidence)
-            points, conf, peaks = self.pipeline.landmarks(bgr, np.stack([boxes[i] for i in ids]))
-            for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
-                track = self._tracks[tid]
-                if self._is_lost(track, pts, p, (w, h)):
-                    track.lost = True
-                    continue
-                track.raw = pts
-                score = self._score(track, found.get(tid), c, detected)
-                if tid in found:
-                    seen = box_offset(found[tid].box, pts)
-                    if tid in followed:  # a running average of the offset the detector shows
-                        old = track.box_rel
-                        (a0, a1, a2), (b0, b1, b2) = old, seen
-                        u = OFFSET_UPDATE
-                        seen = ((1 - u) * a0 + u * b0, (1 - u) * a1 + u * b1, (1 - u) * a2 + u * b2)
-                    track.box_rel = seen
-                track.last_seen = t
-                track.frames += 1
-                smooth = pts
-                if self.smoothing:
-                    size = float(np.ptp(pts[IBUG_SLICE, 0].astype(np.float64)) + 1.0)
-                    smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
-                faces.append(
-                    Face(box=boxes[tid], score=score, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
-                )
+        faces = self._landmark(bgr, boxes, found, followed, detected, t)
+        # Tracking unsure on this frame (a followed face lost: eyes closed, another face, a cover,
+        # a jump): the detector runs now, on this frame, and each face it finds is landmarked from
+        # its box, so a face the single-image pipeline finds is never dropped.
+        lost = {tid for tid in followed if self._tracks[tid].lost}
+        if lost:
+            if not detected:
+                more, events = self._associate(bgr, t)
+                found.update(more)
+                detected = True
+            done = {f.track_id for f in faces}
+            again = {tid: found[tid].box for tid in found if tid not in done and tid in self._tracks}
+            for tid in again:  # judged afresh on the detector's box
+                self._tracks[tid].lost, self._tracks[tid].conf_ref = False, None
+            faces += self._landmark(bgr, again, found, set(), detected, t)
         self._dedupe()
         faces = self._run_plugins(faces, bgr, k, t, events)
         faces.sort(key=lambda f: -float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
         # Re-detect at once after a loss or a miss: a face that left ends within a frame or two.
-        self._need_detect = any(tr.lost or tr.missed for tr in self._tracks.values())
+        self._need_detect = any(tr.lost or tr.missed or tr.unsure for tr in self._tracks.values())
         return StreamFrame(tuple(faces), (w, h), t, index, detected, tuple(events))
+
+    def _landmark(
+        self,
+        bgr: np.ndarray,
+        boxes: dict[int, np.ndarray],
+        found: dict[int, Detection],
+        followed: set[int],
+        detected: bool,
+        t: float,
+    ) -> list[Face]:
+        """Landmarks of the tracks' ``boxes`` in one batch; a track whose landmarks fail is marked lost."""
+        faces: list[Face] = []
+        if not boxes:
+            return faces
+        h, w = bgr.shape[:2]
+        ids = list(boxes)
+        # the raw peaks decide losses (a relative rule, the same for every model); faces report
+        # the model's calibrated confidence where it has one (faceanalytics.runners.point_confidence)
+        points, conf, peaks = self.pipeline.landmarks(bgr, np.stack([boxes[i] for i in ids]))
+        for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
+            track = self._tracks[tid]
+            if self._is_lost(track, pts, p, (w, h)):
+                track.lost = True
+                continue
+            track.raw = pts
+            score = self._score(track, found.get(tid), c, detected)
+            if tid in found:
+                seen = box_offset(found[tid].box, pts)
+                if tid in followed:  # a running average of the offset the detector shows
+                    old = track.box_rel
+                    (a0, a1, a2), (b0, b1, b2) = old, seen
+                    u = OFFSET_UPDATE
+                    seen = ((1 - u) * a0 + u * b0, (1 - u) * a1 + u * b1, (1 - u) * a2 + u * b2)
+                track.box_rel = seen
+            track.last_seen = t
+            track.frames += 1
+            smooth = pts
+            if self.smoothing:
+                size = float(np.ptp(pts[IBUG_SLICE, 0].astype(np.float64)) + 1.0)
+                smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
+            faces.append(
+                Face(box=boxes[tid], score=score, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
+            )
+        return faces
 
     def _score(self, track: _Track, detection: Detection | None, conf: np.ndarray, detected: bool) -> float:
         """The face's score on this frame (module docstring): the detector's where it found the
@@ -263,6 +314,13 @@ class Stream:
         pred = np.stack([box_from_landmarks(tr.raw, tr.box_rel) for tr in known]) if known else np.zeros((0, 4))  # type: ignore[arg-type]
         det_boxes = np.stack([d.box for d in dets]) if dets else np.zeros((0, 4))
         pairs = match_boxes(pred, det_boxes, self.min_iou)
+        # a track that was unsure or lost placed its box on doubtful landmarks: it takes the nearest
+        # detection left within a face's side (one face that drifted, not a new one)
+        doubtful = [ti for ti, tr in enumerate(known) if (tr.unsure or tr.lost) and ti not in {a for a, _ in pairs}]
+        left = [di for di in range(len(dets)) if di not in {b for _, b in pairs}]
+        if doubtful and left:
+            more = match_boxes(pred[doubtful], det_boxes[left], min_iou=1.0, max_centre=1.0)
+            pairs += [(doubtful[a], left[b]) for a, b in more]
         boxes: dict[int, Detection] = {}
         matched_t = {ti for ti, _ in pairs}
         matched_d = {di for _, di in pairs}
@@ -292,6 +350,8 @@ class Stream:
         outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
         if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
             return True
+        # lost_confidence=0 keeps every face whatever its confidence: then confidence re-detects nothing either
+        track.unsure = self.lost_confidence > 0 and track.conf_ref is not None and c < UNSURE_CONFIDENCE * track.conf_ref
         track.conf_ref = c if track.conf_ref is None else 0.9 * track.conf_ref + 0.1 * c
         return False
 
@@ -320,10 +380,12 @@ class Stream:
             live = self.pipeline.run_plugins(live, Frame(bgr, k, t), [tr.states for tr in tracks], raw)
         out = []
         for face, track in zip(live, tracks, strict=True):
-            if face.eyes is not None:  # the person's adaptive threshold, and closed = a closure going on
-                events += track.blinks.update(t, face.eyes.ear)
-                eyes = eyes_from_ears(face.eyes.left_ear, face.eyes.right_ear, track.blinks.threshold)
-                face = face.with_result("eyes", replace(eyes, closed=track.blinks.closed))
+            if face.eyes is not None:
+                decided = _openness_decision(face.eyes)
+                events += track.blinks.update(t, face.eyes.ear, decided)
+                if decided is None:  # EAR only: the person's adaptive threshold, closed = a closure going on
+                    eyes = eyes_from_ears(face.eyes.left_ear, face.eyes.right_ear, track.blinks.threshold)
+                    face = face.with_result("eyes", replace(eyes, closed=track.blinks.closed))
             if face.mouth is not None and face.mouth.valid:
                 events += track.yawns.update(t, face.mouth.mar)
                 events += track.smiles.update(t, face.mouth.smile)

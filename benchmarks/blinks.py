@@ -1,0 +1,99 @@
+"""Blinks, microsleeps and kept faces of a Stream on clips with abrupt changes (issue 19).
+
+    python benchmarks/blinks.py [--clips 10] [--frames 150]
+
+Each clip (seeded; :func:`faceanalytics.train.clips.build_clip`) is a real open-eye face of
+../shared/data/landmarks68 moving, zooming and rolling at 640x480 and 30 fps, with 3-8-frame
+closed-eye stretches (closed faces of another person, ../shared/data/eye_state/closed) and, in
+turn, nothing else, a swapped-in face, a covered lower face, the face leaving and coming back, or
+a closure in the first frames (cold start). Prints per clip and in total: blink recall and
+precision (an event matches a closed stretch when they overlap, within a frame), microsleeps (there
+are none in the clips: every one is false), frames with a face vs frames where the single-image
+Pipeline finds one, and track-id switches within one appearance of the person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from faceanalytics import Pipeline, Stream
+from faceanalytics.train.clips import Clip, build_clip, closed_stretches
+
+SHARED = Path(os.environ.get("FACEANALYTICS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+KINDS = ({}, {"swap": True}, {"cover": True}, {"leave": True}, {"closed_at": 4})
+
+
+def score_clip(pipe: Pipeline, clip: Clip) -> dict[str, int]:
+    stream = Stream(pipe)
+    ids: list[int | None] = []
+    events = []
+    for frame, t in zip(clip.frames, clip.timestamps(), strict=True):
+        res = stream(frame, float(t))
+        # the person's face: the most confident landmarks (a stray detection has next to none)
+        best = max(res.faces, key=lambda f: float(f.confidence.mean()), default=None)
+        ids.append(best.track_id if best is not None else None)
+        events += res.events
+    events += stream.close()
+    truth = closed_stretches(clip.closed)
+    fps = clip.fps
+    blinks = [(round(e.start * fps), round(e.end * fps)) for e in events if e.kind == "blink"]
+    hit = [any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in truth]
+    good = [any(s - 1 <= be and bs <= e + 1 for s, e in truth) for bs, be in blinks]
+    # id switches: the person's frames (eyes open or closed, a swap in between) of one appearance
+    switches, prev = 0, None
+    for i, who in enumerate(clip.person):
+        if who < 0:
+            prev = None
+        elif who == 0 and ids[i] is not None:
+            switches += prev is not None and ids[i] != prev
+            prev = ids[i]
+    visible = clip.visible
+    return {
+        "stretches": len(truth),
+        "found": sum(hit),
+        "blinks": len(blinks),
+        "true_blinks": sum(good),
+        "microsleeps": sum(e.kind == "microsleep" for e in events),
+        "visible": int(visible.sum()),
+        "with_face": sum(ids[i] is not None for i in range(len(ids)) if visible[i]),
+        "switches": switches,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=int, default=10)
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--shared", type=Path, default=SHARED)
+    args = ap.parse_args()
+    pipe = Pipeline(device="cpu")
+    total: dict[str, int] = {}
+    print(
+        f"{'clip':>4} {'kind':>10} {'stretches':>9} {'found':>5} {'blinks':>6} {'true':>4} {'microsl':>7} "
+        f"{'visible':>7} {'w/face':>6} {'switch':>6} {'s':>5}"
+    )
+    for seed in range(args.clips):
+        kind = KINDS[seed % len(KINDS)]
+        t0 = time.perf_counter()
+        clip = build_clip(args.shared, pipe, seed, frames=args.frames, scale=0.8 + 0.1 * (seed % 5), **kind)  # type: ignore[arg-type]
+        r = score_clip(pipe, clip)
+        name = ",".join(kind) or "plain"
+        print(
+            f"{seed:>4} {name:>10} {r['stretches']:>9} {r['found']:>5} {r['blinks']:>6} {r['true_blinks']:>4} "
+            f"{r['microsleeps']:>7} {r['visible']:>7} {r['with_face']:>6} {r['switches']:>6} {time.perf_counter() - t0:>5.1f}"
+        )
+        for k, v in r.items():
+            total[k] = total.get(k, 0) + v
+    recall = total["found"] / max(total["stretches"], 1)
+    precision = total["true_blinks"] / max(total["blinks"], 1)
+    print(
+        f"blink recall {recall:.3f}  precision {precision:.3f}  false microsleeps {total['microsleeps']}  "
+        f"frames with a face {total['with_face']}/{total['visible']} visible  id switches {total['switches']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

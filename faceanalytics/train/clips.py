@@ -1,0 +1,221 @@
+"""Clips with abrupt changes, built from real faces of ../shared, with ground truth per frame.
+
+Shared by ``tests/test_stream_changes.py`` and ``benchmarks/blinks.py`` (issue 19). A 640x480 clip
+at 30 fps: one person's open-eye frame (``data/landmarks68``) moving, zooming and rolling smoothly
+over a textured background, with
+
+- closed-eye stretches of 3-8 frames: a closed-eye face of ``data/eye_state/closed`` (another
+  person, as in the clips of issue 19) put in its place, eyes on the same points;
+- optionally a swap (another person's open-eye face of ``data/eye_state/open`` for some frames),
+  a cover (a grey patch over the lower half of the face) and a leave (the face slides out of the
+  frame and comes back).
+
+Every source face is aligned by its own landmarks (the single-image :class:`~faceanalytics.Pipeline`),
+so the eyes of each substitute land where the person's eyes were. ``visible`` is the ground truth
+for "there is a face": whether the single-image Pipeline finds a face in that frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from faceanalytics.pipeline import Pipeline
+
+__all__ = ["Clip", "build_clip", "closed_stretches"]
+
+W, H, FPS = 640, 480, 30.0
+#: Where the two eye centres sit in the clip at scale 1 (relative to the face centre), pixels.
+EYE_DIST = 70.0
+
+
+@dataclass
+class Clip:
+    """Frames and ground truth, one entry per frame.
+
+    Attributes:
+        frames: BGR 480x640 images.
+        person: 0 the clip's person (eyes open or closed), 1 a swapped-in other person, -1 none
+            placed in the frame.
+        closed: the person's eyes are closed (a closed-eye face is shown).
+        covered: a patch covers part of the face.
+        visible: the single-image Pipeline finds a face in the frame.
+    """
+
+    frames: list[np.ndarray]
+    person: np.ndarray
+    closed: np.ndarray
+    covered: np.ndarray
+    visible: np.ndarray
+    fps: float = FPS
+
+    def timestamps(self) -> np.ndarray:
+        return np.arange(len(self.frames)) / self.fps
+
+
+def closed_stretches(closed: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` frame of each run of True."""
+    runs, start = [], None
+    for i, c in enumerate([*list(closed), False]):
+        if c and start is None:
+            start = i
+        elif not c and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    return runs
+
+
+def _eye_centres(pipe: Pipeline, img: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    res = pipe(img)
+    if not res.faces:
+        return None
+    lm = res.faces[0].landmarks.astype(np.float64)
+    return lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
+
+
+def _sources(pipe: Pipeline, shared: Path, rng: np.random.Generator, folder: str, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n`` (image, 2x3 matrix to a canonical face: eyes at (+-EYE_DIST/2, 0)) from a folder."""
+    files = sorted((shared / folder).glob("*.jpg"))
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for k in rng.permutation(len(files)):
+        img = cv2.imread(str(files[k]))
+        if img is None or min(img.shape[:2]) < 90:
+            continue
+        img = cv2.resize(img, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)  # BlazeFace likes margins
+        eyes = _eye_centres(pipe, img)
+        if eyes is None:
+            continue
+        out.append((img, _canonical(*eyes)))
+        if len(out) == n:
+            break
+    return out
+
+
+def _canonical(right: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Similarity taking the image's right eye (image left) to (-d/2, 0) and left eye to (d/2, 0)."""
+    v = left - right
+    s = EYE_DIST / max(float(np.hypot(*v)), 1e-6)
+    a = -np.arctan2(v[1], v[0])
+    c, si = s * np.cos(a), s * np.sin(a)
+    rot = np.array([[c, -si], [si, c]])
+    centre = (left + right) / 2
+    return np.hstack([rot, (-rot @ centre)[:, None]])
+
+
+def _identity_frames(pipe: Pipeline, shared: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One open-eye frame (and its canonical matrix) of a landmarks68 identity with big frames."""
+    files = sorted((shared / "data/landmarks68/images").glob("*.jpg"))
+    for k in rng.permutation(len(files)):
+        img = cv2.imread(str(files[k]))
+        if img is None or min(img.shape[:2]) < 150:
+            continue
+        img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LINEAR)
+        eyes = _eye_centres(pipe, img)
+        if eyes is None:
+            continue
+        # open eyes: a clearly open EAR on the single image
+        eyesr = pipe(img).faces[0].eyes
+        if eyesr is not None and eyesr.valid and eyesr.ear > 0.24:
+            return img, _canonical(*eyes)
+    raise RuntimeError("no open-eye face found")
+
+
+def _background(rng: np.random.Generator) -> np.ndarray:
+    small = rng.integers(40, 200, (6, 8, 3)).astype(np.uint8)
+    bg = cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
+    noise = rng.normal(0, 6, (H, W, 3))
+    return np.clip(bg + noise, 0, 255).astype(np.uint8)
+
+
+def _paste(canvas: np.ndarray, img: np.ndarray, m: np.ndarray) -> None:
+    warped = cv2.warpAffine(img, m, (W, H), flags=cv2.INTER_LINEAR)
+    full = np.full(img.shape[:2], 255, np.uint8)
+    cover = cv2.GaussianBlur(cv2.warpAffine(full, m, (W, H), flags=cv2.INTER_LINEAR), (9, 9), 0)
+    alpha = cover.astype(np.float32)[..., None] / 255.0
+    canvas[:] = (canvas * (1 - alpha) + warped * alpha).astype(np.uint8)
+
+
+def build_clip(
+    shared: Path,
+    pipe: Pipeline,
+    seed: int,
+    *,
+    frames: int = 150,
+    blinks: int = 2,
+    swap: bool = False,
+    cover: bool = False,
+    leave: bool = False,
+    closed_at: int | None = None,
+    scale: float = 1.0,
+) -> Clip:
+    """A clip (module docstring). ``blinks`` closed-eye stretches of 3-8 frames at random, at
+    least 20 frames apart; ``closed_at``: the first one starts at this frame. ``scale``: face size
+    (eye distance ``EYE_DIST * scale`` px on average)."""
+    rng = np.random.default_rng(seed)
+    person, person_m = _identity_frames(pipe, shared, rng)
+    closed_srcs = _sources(pipe, shared, rng, "data/eye_state/closed", 3)
+    other = _sources(pipe, shared, rng, "data/eye_state/open", 1) if swap else []
+    bg = _background(rng)
+
+    who = np.zeros(frames, int)
+    closed = np.zeros(frames, bool)
+    covered = np.zeros(frames, bool)
+    busy = np.zeros(frames, bool)  # frames already given to a change (with a margin)
+
+    def reserve(length: int, first: int | None = None) -> int:
+        for _ in range(1000):
+            s = int(first if first is not None else rng.integers(10, frames - length - 10))
+            if first is not None or not busy[max(0, s - 8) : s + length + 8].any():
+                busy[max(0, s - 8) : s + length + 8] = True
+                return s
+        raise RuntimeError("clip too short for its changes")
+
+    shift = np.zeros(frames)
+    if leave:
+        s, out_len = reserve(40), 15
+        ramp = np.concatenate([np.linspace(0, 1, 10), np.ones(out_len), np.linspace(1, 0, 10)])
+        shift[s : s + len(ramp)] = ramp * (W * 0.5 + 250)
+    if swap:
+        s = reserve(8)
+        who[s : s + 8] = 1
+    if cover:
+        s = reserve(8)
+        covered[s : s + 8] = True
+    which = np.zeros(frames, int)  # the closed-eye face of each stretch
+    for b in range(blinks):
+        length = int(rng.integers(3, 9))
+        s = reserve(length, closed_at if b == 0 and closed_at is not None else None)
+        closed[s : s + length] = True
+        which[s : s + length] = b % len(closed_srcs)
+
+    phase = rng.uniform(0, 2 * np.pi, 4)
+    out: list[np.ndarray] = []
+    for i in range(frames):
+        angle = 12 * np.sin(i / 15 + phase[0])
+        zoom = scale * (1.0 + 0.2 * np.sin(i / 20 + phase[1]))
+        cx = W / 2 + 90 * np.sin(i / 25 + phase[2]) + shift[i]
+        cy = H / 2 + 30 * np.cos(i / 18 + phase[3])
+        a = np.deg2rad(angle)
+        rot = zoom * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        motion = np.hstack([rot, [[cx], [cy]]])
+        if who[i] == 1:
+            img, m = other[0]
+        elif closed[i]:
+            img, m = closed_srcs[which[i]]
+        else:
+            img, m = person, person_m
+        full = motion @ np.vstack([m, [0, 0, 1]])
+        canvas = bg.copy()
+        _paste(canvas, img, full)
+        if covered[i]:
+            # a grey patch over the lower face: from just under the nose to below the chin
+            corners = np.array([[-60, 45], [60, 45], [60, 130], [-60, 130]], np.float64)
+            pts = (corners @ rot.T + [cx, cy]).astype(np.int32)
+            cv2.fillConvexPoly(canvas, pts, (128, 128, 128))
+        out.append(canvas)
+    visible = np.array([len(pipe(f).faces) > 0 for f in out])
+    placed = np.abs(shift) < W * 0.5 + 100
+    return Clip(out, np.where(placed, who, -1), closed & placed, covered, visible)
