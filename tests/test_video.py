@@ -145,6 +145,15 @@ def test_closures_in_a_clip_are_counted_as_blinks(detector_home, tmp_path):
     assert track["blinks"] == 3 and track["microsleeps"] == 0
     assert [round(e["start"] * 30) for e in track["events"] if e["kind"] == "blink"] == [30, 60, 90]
     assert "<svg" in out["html"].read_text()
+    # one computation (issue 19): the JSON's figures are the Stream's TrackSummary, which the CSV's
+    # eyes_closed and event columns add up to, and the report shows
+    t = np.array([float(r["timestamp"]) for r in rows])
+    closed = np.array([r["eyes_closed"] == "1" for r in rows])
+    perclos = float(np.sum(np.diff(t) * closed[:-1]) / (t[-1] - t[0]))
+    assert track["perclos"] == pytest.approx(perclos, abs=1e-4) and track["perclos"] > 0  # CSV times: 4 decimals
+    assert track["blinks"] == sum(r["event_blink"] == "1" for r in rows)
+    assert track["blinks_per_minute"] == pytest.approx(track["blinks"] * 60 / (t[-1] - t[0]), rel=1e-4)
+    assert f"<td>{track['perclos']:.3f}</td>" in out["html"].read_text()
     # the score: the detector's on detector frames, a tracking confidence below 1 on the others (issue 18)
     scores = np.array([float(r["score"]) for r in rows])
     assert ((scores > 0) & (scores < 1)).all() and len(np.unique(scores)) > 10
