@@ -70,6 +70,7 @@ def test_info_lists_providers_and_models(capsys):
     assert all(d["shipped"] for d in info["detector_models"].values())  # the weights come with the package
     assert info["landmark_models"]["fpenet68"]["crop_scale"] == 1.25 and info["landmark_models"]["fpenet68"]["points"] == 68
     assert info["mouth_models"]["mouth-cues"]["path"].endswith("mouth_cues.onnx")
+    assert info["eye_models"]["eye-openness"]["path"].endswith("eye_openness.onnx")
     assert main(["info"]) == EXIT_OK
     assert "model_cache" in capsys.readouterr().out
 

@@ -34,7 +34,7 @@ def test_golden_ear():
 
 
 def test_open_closed_and_winks():
-    plugin = EyesPlugin(threshold=0.2)
+    plugin = EyesPlugin(threshold=0.2, net=None)  # synthetic landmarks on a blank frame: the EAR path
     opened = plugin(_face(9, 9), FRAME)
     assert opened.valid and not opened.closed and opened.ear == pytest.approx(0.3)
     wink = plugin(_face(9, 1), FRAME)  # the subject's left eye shut
@@ -47,7 +47,7 @@ def test_degenerate_eyes_are_flagged():
     face = _face(9, 9)
     pts = np.array(face.landmarks)
     pts[42:48] = 5.0
-    r = EyesPlugin()(Face(box=[0, 0, 1, 1], score=1, landmarks=pts, confidence=np.ones(68), schema=SCHEMA_68), FRAME)
+    r = EyesPlugin(net=None)(Face(box=[0, 0, 1, 1], score=1, landmarks=pts, confidence=np.ones(68), schema=SCHEMA_68), FRAME)
     assert not r.valid and not r.closed and r.to_dict()["ear"] is None
     with pytest.raises(ValueError):
         EyesPlugin(threshold=0)

@@ -1,6 +1,10 @@
-"""Eye aspect ratio per eye, and closed eyes (Soukupova and Cech, 2016)."""
+"""Eye openness per eye (a small network on each eye's crop) and the eye aspect ratio (Soukupova
+and Cech, 2016)."""
 
 from __future__ import annotations
+
+import math
+import os
 
 import numpy as np
 
@@ -8,11 +12,16 @@ from faceanalytics.core.errors import ParameterError
 from faceanalytics.core.schema import LandmarkSchema
 from faceanalytics.core.types import Eyes, Face
 from faceanalytics.plugins.base import Frame, landmark_problem
+from faceanalytics.runners.eye_net import EyeOpennessNet
 
-__all__ = ["DEFAULT_EAR_THRESHOLD", "EyesPlugin", "eye_aspect_ratios"]
+__all__ = ["DEFAULT_EAR_THRESHOLD", "DEFAULT_OPENNESS_THRESHOLD", "EyesPlugin", "eye_aspect_ratios", "eyes_from_ears"]
 
-#: EAR below which an eye counts as closed in single images (a Stream adapts it per person).
+#: EAR below which an eye counts as closed when the network does not run (``net=None``; a Stream
+#: adapts it per person).
 DEFAULT_EAR_THRESHOLD = 0.2
+
+#: Openness below which an eye counts as closed (chosen on held-out faces, see docs/plugins.md).
+DEFAULT_OPENNESS_THRESHOLD = 0.5
 
 
 def eye_aspect_ratios(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.ndarray, np.ndarray]:
@@ -32,31 +41,57 @@ def eye_aspect_ratios(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.nd
 
 
 class EyesPlugin:
-    """Per-eye EAR and closed flags.
+    """Per-eye openness, EAR and closed flags.
 
     Args:
-        threshold: EAR below which an eye is closed.
+        threshold: EAR below which an eye is closed, used when ``net`` is None.
+        net: the eye-openness network: a name in :data:`faceanalytics.runtime.registry.EYE_MODELS`
+            (``"eye-openness"``, the default) or a path to an ONNX file; ``None`` for EAR only (no
+            image needed: the closed flags come from the EAR and ``threshold``).
+        openness_threshold: openness below which an eye is closed, with a network.
+
+    Raises:
+        ParameterError: a threshold outside (0, 1).
+        ModelNotFoundError, ChecksumError, ModelFormatError: the network cannot be loaded.
     """
 
     name = "eyes"
     raw_landmarks = True  # in a smoothing Stream: blinks are a few frames long (plugins.base)
 
-    def __init__(self, threshold: float = DEFAULT_EAR_THRESHOLD) -> None:
-        if not 0.0 < threshold < 1.0:
-            raise ParameterError(f"threshold must be in (0, 1); got {threshold}")
+    def __init__(
+        self,
+        threshold: float = DEFAULT_EAR_THRESHOLD,
+        *,
+        net: str | os.PathLike | None = "eye-openness",
+        openness_threshold: float = DEFAULT_OPENNESS_THRESHOLD,
+    ) -> None:
+        for name, value in (("threshold", threshold), ("openness_threshold", openness_threshold)):
+            if not 0.0 < value < 1.0:
+                raise ParameterError(f"{name} must be in (0, 1); got {value}")
         self.threshold = float(threshold)
+        self.openness_threshold = float(openness_threshold)
+        self.net = EyeOpennessNet(net) if net is not None else None
 
     def __call__(self, face: Face, frame: Frame) -> Eyes:
         problem = landmark_problem(face)
         if problem:
-            nan = float("nan")
+            nan = math.nan
             return Eyes(nan, nan, nan, False, False, False, self.threshold, valid=False, reason=problem)
         left, right = eye_aspect_ratios(face.landmarks, face.schema)
-        return eyes_from_ears(float(left), float(right), self.threshold)
+        eyes = eyes_from_ears(float(left), float(right), self.threshold)
+        if self.net is None or not eyes.valid:
+            return eyes
+        lo, ro = self.net.openness(frame.image, face.landmarks)
+        lc, rc = lo < self.openness_threshold, ro < self.openness_threshold
+        return Eyes(
+            eyes.left_ear, eyes.right_ear, eyes.ear, lc, rc, lc and rc, self.threshold,
+            left_openness=lo, right_openness=ro, openness_threshold=self.openness_threshold,
+        )  # fmt: skip
 
 
 def eyes_from_ears(left_ear: float, right_ear: float, threshold: float) -> Eyes:
-    """An :class:`Eyes` result from two EARs and a threshold (shared with the Stream's adaptive one)."""
+    """An :class:`Eyes` result from two EARs and a threshold, without openness (the EAR-only path,
+    shared with the Stream's adaptive threshold)."""
     left, right = float(left_ear), float(right_ear)
     if not (np.isfinite(left) and np.isfinite(right)):
         nan = float("nan")

@@ -28,10 +28,11 @@ from typing import IO
 
 from faceanalytics.core.errors import ChecksumError, DownloadError, ModelNotFoundError
 from faceanalytics.runtime.atomic import AtomicFile
-from faceanalytics.runtime.registry import DETECTOR_MODELS, LANDMARK_MODELS, MOUTH_MODELS, ModelSpec
+from faceanalytics.runtime.registry import DETECTOR_MODELS, EYE_MODELS, LANDMARK_MODELS, MOUTH_MODELS, ModelSpec
 
 __all__ = [
     "download",
+    "eye_model_path",
     "home",
     "landmark_model_path",
     "mouth_model_path",
@@ -237,6 +238,11 @@ def landmark_model_path(name: str) -> tuple[Path, ModelSpec]:
         ChecksumError: the file's digest differs from the registry.
     """
     return _shipped(LANDMARK_MODELS, name, "landmark")
+
+
+def eye_model_path(name: str) -> tuple[Path, ModelSpec]:
+    """The shipped file of registered eye-openness model ``name``, verified like :func:`landmark_model_path`."""
+    return _shipped(EYE_MODELS, name, "eye-openness")
 
 
 def mouth_model_path(name: str) -> tuple[Path, ModelSpec]:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "LANDMARK_MODELS", "MOUTH_LINEAR_MODEL", "MOUTH_MODELS", "ModelSpec"]
+__all__ = [
+    "DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "EYE_MODELS", "LANDMARK_MODELS", "MOUTH_LINEAR_MODEL", "MOUTH_MODELS",
+    "ModelSpec",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,19 @@ MOUTH_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         sha256="dfbf7a8cdf8b30a419db1ebc6e344cab5c9756f03e7d423bf4c9f9e40e663285",
         size=84_183,
         description="faceanalytics mouth cues: smile and mouth-open logits from the mouth crop and shape, trained on FER-2013",
+        shipped=True,
+    ),
+})
+
+#: The eye-openness network (``EyesPlugin(net="eye-openness")``), trained by
+#: ``python -m faceanalytics.train.eye_openness`` (see models/README.md).
+EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
+    "eye-openness": ModelSpec(
+        name="eye-openness",
+        filename="eye_openness.onnx",
+        sha256="e0ff4e780fcd3b0be3c75fa6f0afdb2b11b363d6c19eb8b55208bf63e2c873ba",
+        size=64_782,
+        description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,
     ),
 })

@@ -1,0 +1,98 @@
+"""Eye openness vs EAR on held-out faces, and the network's cost per face.
+
+    FACEANALYTICS_HOME=../shared/models python benchmarks/eye_openness.py
+
+Held-out faces: the ``eye_state`` faces that ``split_eye_state(seed=0)`` holds out (CEW closed,
+UTKFace open; padded with ``pad_face_crop`` as in training) and the landmarks68 validation
+identities (``split_by_identity(0.15, seed=0)``: open). Landmarks from the shipped pipeline, then
+:class:`faceanalytics.plugins.EyesPlugin` as a user gets it (openness through the runtime's own
+crops). Prints per-eye AUCs (closed vs open) of openness and EAR, the false-closed rate on open
+eyes and faces and the closed recall at the default thresholds, the EAR medians, and the cost of
+the network per face at batch 1: ``EyesPlugin()`` vs ``EyesPlugin(net=None)`` on the same face,
+alternating, median of the paired differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from faceanalytics import SCHEMA_68, Face
+from faceanalytics.plugins.base import Frame
+from faceanalytics.plugins.eyes import DEFAULT_EAR_THRESHOLD, EyesPlugin
+from faceanalytics.train.evaluate import auc
+from faceanalytics.train.eye_openness import _files, _read, landmarks
+
+
+def _scores(plugin: EyesPlugin, files: list[Path], points: np.ndarray, padded: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(M, 2) openness and (M, 2) EAR, (left, right) per face."""
+    op, ear = [], []
+    for f, p in zip(files, points, strict=True):
+        face = Face(box=[0, 0, 1, 1], score=1.0, landmarks=p, confidence=np.ones(68, np.float32), schema=SCHEMA_68)
+        e = plugin(face, Frame(_read(f, padded)[0]))
+        op.append((e.left_openness, e.right_openness))
+        ear.append((e.left_ear, e.right_ear))
+    return np.array(op), np.array(ear)
+
+
+def _cost(files: list[Path], points: np.ndarray, rounds: int) -> float:
+    """Median paired extra milliseconds per face of the network."""
+    with_net, ear_only = EyesPlugin(), EyesPlugin(net=None)
+    cases = []
+    for f, p in zip(files[:20], points[:20], strict=True):
+        face = Face(box=[0, 0, 1, 1], score=1.0, landmarks=p, confidence=np.ones(68, np.float32), schema=SCHEMA_68)
+        cases.append((face, Frame(_read(f, True)[0])))
+    diffs = []
+    for r in range(rounds):
+        face, frame = cases[r % len(cases)]
+        order = (with_net, ear_only) if r % 2 else (ear_only, with_net)
+        t = {}
+        for plugin in order:
+            t0 = time.perf_counter()
+            plugin(face, frame)
+            t[id(plugin)] = time.perf_counter() - t0
+        diffs.append(t[id(with_net)] - t[id(ear_only)])
+    return 1000 * float(np.median(diffs))
+
+
+def main() -> int:
+    here = Path(__file__).resolve().parents[1]
+    shared = here.parent / "shared" / "data"
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eye-state", default=str(shared / "eye_state"))
+    ap.add_argument("--landmarks68", default=str(shared / "landmarks68"))
+    ap.add_argument("--cache", default="/tmp/eye_openness_landmarks.npz", help="landmark cache (shared with training)")
+    ap.add_argument("--rounds", type=int, default=4000, help="paired timing rounds")
+    args = ap.parse_args()
+    files = _files(Path(args.eye_state), Path(args.landmarks68), 0, 0.15, 2400)
+    points = landmarks(files, None, Path(args.cache) if args.cache else None)
+    plugin = EyesPlugin()
+    th = plugin.openness_threshold
+    res = {k: _scores(plugin, files[k], points[k], not k.startswith("lm_")) for k in ("closed_eval", "open_eval", "lm_eval")}
+    oc, ec = res["closed_eval"]
+    print(f"openness threshold {th}, EAR threshold {DEFAULT_EAR_THRESHOLD}")
+    print(f"closed faces {len(oc)} (eye_state held out)")
+    print(
+        f"  closed recall: per eye {100 * np.mean(oc < th):.1f} %, both eyes {100 * np.mean((oc < th).all(1)):.1f} %"
+        f" (EAR: {100 * np.mean((ec < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
+    )
+    print(f"  EAR median {np.nanmedian(ec):.3f}")
+    for name, label in (("open_eval", "eye_state held out (UTKFace)"), ("lm_eval", "landmarks68 validation identities")):
+        oo, eo = res[name]
+        print(f"open faces {len(oo)} ({label})")
+        print(f"  AUC per eye, closed vs open: openness {auc(oc.ravel(), oo.ravel()):.4f}, EAR {auc(ec.ravel(), eo.ravel()):.4f}")
+        per_eye, per_face = 100 * np.mean(oo < th), 100 * np.mean((oo < th).all(1))
+        print(
+            f"  false closed: per eye {per_eye:.2f} %, both eyes (closed=True) {per_face:.2f} %"
+            f" (EAR: {100 * np.mean((eo < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
+        )
+        print(f"  EAR median {np.nanmedian(eo):.3f}")
+    print(f"added cost per face at batch 1 (paired median): {_cost(files['open_eval'], points['open_eval'], args.rounds):.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,298 @@
+"""Train the eye-openness network (:mod:`faceanalytics.runners.eye_net`) on ../shared/data.
+
+    python -m faceanalytics.train.eye_openness --out faceanalytics/weights/eye_openness.onnx
+
+1. Faces and labels. ``eye_state/closed`` (CEW): both eyes closed; ``eye_state/open`` (UTKFace):
+   both open; ``landmarks68`` frames of the **training identities** (:func:`split_by_identity`,
+   ``--val-fraction`` 0.15, ``--seed`` 0, as train/loop.py and train/evaluate.py): open, except
+   frames whose mean EAR is below ``--min-ear`` (possibly mid-blink), which are left out.
+   Held out, only measured: the ``eye_state`` faces that :func:`split_eye_state` holds out for the
+   EAR evaluation (same seed) and the landmarks68 validation identities.
+2. Inputs as the plugin sees them: landmarks from the shipped pipeline (``eye_state`` crops padded
+   with :func:`pad_face_crop` first; the whole crop is the box when no face is found), then each
+   eye's crop (:func:`faceanalytics.geometry.eye_crop.eye_crops`), the left eye mirrored.
+3. Network (:class:`EyeOpennessCNN`): four 3x3 conv-BN-ReLU layers (``--width`` channels, doubling),
+   max pooling, global average pooling, one logit (eye open). Class-balanced binary cross-entropy.
+4. Augmentation: mirror, rotation up to 10 degrees, scale +-15 %, shift, contrast and brightness,
+   blur or sharpen, gamma.
+5. AdamW, one-cycle learning rate up to 3e-3, ``--epochs``, batch 256, ``--seed`` 0.
+6. Export: ONNX opset 17, contrast normalisation inside, crop geometry in the metadata; checked
+   against torch.
+
+Landmarks are cached (``--cache``, default /tmp/eye_openness_landmarks.npz) so that further runs
+skip the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from faceanalytics.core.image import load_image
+from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
+from faceanalytics.geometry.eye_crop import eye_crops
+from faceanalytics.runners.eye_net import INPUT, OUTPUT
+from faceanalytics.train.data import read_csv, split_by_identity
+from faceanalytics.train.evaluate import auc
+from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
+
+log = logging.getLogger("faceanalytics")
+
+SETS = ("closed_train", "open_train", "lm_train", "closed_eval", "open_eval", "lm_eval")
+
+
+def _files(eye_state: Path, landmarks68: Path, seed: int, val_fraction: float, open_extra: int) -> dict[str, list[Path]]:
+    split = split_eye_state(eye_state, seed=seed, open_extra=open_extra)
+    train_s, val_s = split_by_identity(read_csv(landmarks68 / "annotations.csv"), val_fraction, seed)
+    return {
+        "closed_train": split.closed_train, "open_train": split.open_train + split.open_extra,
+        "lm_train": [s.path for s in train_s], "closed_eval": split.closed_eval, "open_eval": split.open_eval,
+        "lm_eval": [s.path for s in val_s],
+    }  # fmt: skip
+
+
+def _read(path: Path, padded: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The image (eye_state: padded) and the box of the original crop in it."""
+    raw = load_image(path)
+    image = pad_face_crop(raw) if padded else raw
+    p = (image.shape[0] - raw.shape[0]) // 2
+    return image, np.array([[p, p, p + raw.shape[1], p + raw.shape[0]]], np.float32)
+
+
+def landmarks(files: dict[str, list[Path]], landmark_model: str | None, cache: Path | None) -> dict[str, np.ndarray]:
+    """(N, 68, 2) pipeline landmarks of each set's images (eye_state padded), cached by file list."""
+    key = repr((landmark_model, {k: [str(p) for p in v] for k, v in files.items()}))
+    if cache is not None and cache.exists():
+        data = np.load(cache, allow_pickle=False)
+        if str(data["key"]) == key:
+            return {k: data[k] for k in SETS}
+    from faceanalytics.pipeline import Pipeline
+
+    pipe = Pipeline(landmark_model, device="cpu", threads=1, plugins=[])
+    out: dict[str, np.ndarray] = {}
+    t0 = time.time()
+    for name in SETS:
+        padded = not name.startswith("lm_")
+        points = []
+        for f in files[name]:
+            image, box = _read(f, padded)
+            res = pipe(image)
+            if res.faces:
+                face = max(res.faces, key=lambda fc: float((fc.box[2] - fc.box[0]) * (fc.box[3] - fc.box[1])))
+            else:
+                face = pipe(image, boxes=box).faces[0]
+            points.append(np.asarray(face.landmarks[IBUG_SLICE], np.float32))
+        out[name] = np.array(points, np.float32).reshape(-1, SCHEMA_68.num_points, 2)
+        log.info("%s: %d faces (%.0f s)", name, len(points), time.time() - t0)
+    if cache is not None:
+        payload: dict[str, Any] = {"key": np.array(key), **out}
+        np.savez(cache, **payload)
+    return out
+
+
+def crops(
+    files: dict[str, list[Path]], points: dict[str, np.ndarray], geometry: tuple[int, int, float], min_ear: float
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per set: eye crops ``(M, H, W)`` uint8 (left mirrored, right) and labels ``(M,)`` (1 open)."""
+    out = {}
+    for name in SETS:
+        xs, ys = [], []
+        padded, label = not name.startswith("lm_"), 0 if name.startswith("closed") else 1
+        for f, p in zip(files[name], points[name], strict=True):
+            if name.startswith("lm_") and not float(eye_aspect_ratio(p)) >= min_ear:
+                continue
+            c = eye_crops(_read(f, padded)[0], p, *geometry)
+            if c is not None:
+                xs.append(c)
+                ys += [label, label]
+        out[name] = (np.concatenate(xs), np.array(ys, np.float32))
+        log.info("%s: %d eyes", name, len(ys))
+    return out
+
+
+def _block(i: int, o: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU())
+
+
+class EyeOpennessCNN(nn.Module):
+    """Contrast-normalised crop ``(N, 1, H, W)`` -> ``(N, 1)`` open logit."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        w = width
+        self.body = nn.Sequential(
+            _block(1, w), nn.MaxPool2d(2), _block(w, 2 * w), nn.MaxPool2d(2),
+            _block(2 * w, 4 * w), nn.MaxPool2d(2), _block(4 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * w, 1),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def normalise_crop(x: torch.Tensor) -> torch.Tensor:
+    """Per-crop contrast normalisation of 0-255 gray levels (the same inside the exported graph)."""
+    x = x / 255.0
+    m = x.mean(dim=(2, 3), keepdim=True)
+    s = ((x - m) ** 2).mean(dim=(2, 3), keepdim=True).sqrt()
+    return (x - m) / (s + 0.05)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    fn = torch.nn.functional
+    n = len(x)
+    flip = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    scale = 1 + 0.3 * (torch.rand(n, generator=gen) - 0.5)
+    angle = 0.35 * (torch.rand(n, generator=gen) - 0.5)
+    aspect = x.shape[3] / x.shape[2]
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = scale * torch.cos(angle)
+    theta[:, 0, 1] = -scale * torch.sin(angle) / aspect
+    theta[:, 1, 0] = scale * torch.sin(angle) * aspect
+    theta[:, 1, 1] = scale * torch.cos(angle)
+    theta[:, :, 2] = 0.2 * (torch.rand(n, 2, generator=gen) - 0.5)
+    grid = fn.affine_grid(theta, list(x.shape), align_corners=False)
+    x = fn.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    soft = fn.avg_pool2d(fn.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    amount = 1.6 * torch.rand(n, 1, 1, 1, generator=gen) - 1.0  # < 0 blurs, > 0 sharpens
+    x = (x + amount * (x - soft)).clamp(0, 255)
+    gamma = torch.exp(0.6 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5))
+    x = 255 * (x / 255) ** gamma
+    x = x * (0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=gen)) + 60 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5)
+    return (x + 3 * torch.randn(x.shape, generator=gen)).clamp(0, 255)
+
+
+def train(x_np: np.ndarray, y_np: np.ndarray, width: int, epochs: int, seed: int) -> EyeOpennessCNN:
+    """The trained network (eval mode)."""
+    fn = torch.nn.functional
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.tensor(x_np, dtype=torch.float32)[:, None]
+    y = torch.tensor(y_np)
+    pos = float(y.mean())
+    weight = torch.where(y > 0.5, 0.5 / pos, 0.5 / (1 - pos))  # each class half the loss
+    net = EyeOpennessCNN(width)
+    batch = 256
+    steps = epochs * math.ceil(len(x) / batch)
+    opt = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    t0 = time.time()
+    for epoch in range(epochs):
+        net.train()
+        perm = torch.randperm(len(x), generator=gen)
+        total = 0.0
+        for i in range(0, len(x), batch):
+            b = perm[i : i + batch]
+            out = net(normalise_crop(_augment(x[b], gen)))[:, 0]
+            loss = (fn.binary_cross_entropy_with_logits(out, y[b], reduction="none") * weight[b]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(b)
+        log.info("epoch %d/%d loss %.4f (%.0f s)", epoch + 1, epochs, total / len(x), time.time() - t0)
+    return net.eval()
+
+
+def export(net: EyeOpennessCNN, geometry: tuple[int, int, float], path: Path, info: dict[str, str]) -> Path:
+    """Write the ONNX file (normalisation inside, geometry in the metadata) and check it against torch."""
+    import onnx
+    import onnxruntime as ort
+
+    class Exported(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, crop: torch.Tensor) -> torch.Tensor:
+            return self.net(normalise_crop(crop))
+
+    model = Exported().eval()
+    width, height, span = geometry
+    crop = torch.rand(3, 1, height, width) * 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        model, (crop,), str(path), input_names=[INPUT], output_names=[OUTPUT],
+        dynamic_axes={INPUT: {0: "N"}, OUTPUT: {0: "N"}}, opset_version=17, dynamo=False,
+    )  # fmt: skip
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    meta = {"crop_width": str(width), "crop_height": str(height), "crop_span": str(span), **info}
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    proto.producer_name = "faceanalytics.train.eye_openness"
+    onnx.save(proto, str(path))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run([OUTPUT], {INPUT: crop.numpy()})[0]
+    with torch.no_grad():
+        want = model(crop).numpy()
+    if not np.allclose(got, want, atol=1e-4):
+        raise RuntimeError(f"exported model differs from torch by {np.abs(got - want).max()}")
+    return path
+
+
+def open_probabilities(path: Path, x: np.ndarray) -> np.ndarray:
+    """Open probability of each crop ``(M, H, W)`` from the ONNX file."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = sess.run([OUTPUT], {INPUT: x[:, None].astype(np.float32)})[0][:, 0]
+    return 1 / (1 + np.exp(-logits))
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = Path(__file__).resolve().parents[2]
+    shared = here.parent / "shared" / "data"
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eye-state", default=str(shared / "eye_state"))
+    ap.add_argument("--landmarks68", default=str(shared / "landmarks68"))
+    ap.add_argument("--out", default=str(here / "faceanalytics" / "weights" / "eye_openness.onnx"))
+    ap.add_argument("--landmark-model", default=None, help="landmark model placing the crops (default: the shipped one)")
+    ap.add_argument("--cache", default="/tmp/eye_openness_landmarks.npz", help="landmark cache ('' for none)")
+    ap.add_argument("--width", type=int, default=8, help="channels of the first conv layer")
+    ap.add_argument("--crop", default="32x24", help="crop size WxH in pixels")
+    ap.add_argument("--span", type=float, default=1.6, help="crop width in eye widths (corner to corner)")
+    ap.add_argument("--open-extra", type=int, default=2400, help="open eye_state faces beyond split_eye_state's 600")
+    ap.add_argument("--min-ear", type=float, default=0.12, help="landmarks68 training frames below this mean EAR are left out")
+    ap.add_argument("--val-fraction", type=float, default=0.15)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cw, ch = (int(v) for v in args.crop.lower().split("x"))
+    geometry = (cw, ch, args.span)
+    files = _files(Path(args.eye_state), Path(args.landmarks68), args.seed, args.val_fraction, args.open_extra)
+    points = landmarks(files, args.landmark_model, Path(args.cache) if args.cache else None)
+    data = crops(files, points, geometry, args.min_ear)
+    train_sets = ("closed_train", "open_train", "lm_train")
+    x = np.concatenate([data[k][0] for k in train_sets])
+    y = np.concatenate([data[k][1] for k in train_sets])
+    net = train(x, y, args.width, args.epochs, args.seed)
+    info = {
+        "training": f"python -m faceanalytics.train.eye_openness --width {args.width} --crop {cw}x{ch} --span {args.span} "
+        f"--open-extra {args.open_extra} --min-ear {args.min_ear} --epochs {args.epochs} --seed {args.seed}",
+        "data": f"eye_state (CEW closed, UTKFace open) minus split_eye_state(seed={args.seed})'s held-out faces; "
+        f"landmarks68 training identities (split_by_identity {args.val_fraction}, seed {args.seed}): "
+        + ", ".join(f"{k} {len(data[k][1])} eyes" for k in train_sets),
+    }
+    path = export(net, geometry, Path(args.out), info)
+    pc = open_probabilities(path, data["closed_eval"][0])
+    for name in ("open_eval", "lm_eval"):
+        po = open_probabilities(path, data[name][0])
+        print(f"held-out eye AUC closed_eval vs {name}: {auc(pc, po):.4f}")  # noqa: T201
+    print(f"wrote {path} ({path.stat().st_size} bytes)")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The eye-openness network: its crops, its model file, its results, and real closed vs open eyes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceanalytics import SCHEMA_68, Face
+from faceanalytics.core.errors import ChecksumError, ModelFormatError, ModelNotFoundError, ParameterError
+from faceanalytics.core.types import Eyes
+from faceanalytics.geometry.eye_crop import eye_crop, eye_crop_matrix, eye_crops
+from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
+from faceanalytics.plugins.base import Frame
+from faceanalytics.plugins.eyes import EyesPlugin
+from faceanalytics.runners.eye_net import EyeOpennessNet
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _points(scale: float = 4.0, shift: tuple[float, float] = (40.0, 60.0)) -> np.ndarray:
+    return np.array(MEAN_SHAPE_68, np.float64) * scale + np.array(shift)
+
+
+def test_crop_puts_the_corners_level_and_mirrors_the_left_eye():
+    pts = _points()
+    for side, (outer, inner) in (("right", (36, 39)), ("left", (45, 42))):
+        m = eye_crop_matrix(pts, side, 32, 24, 1.6)
+        o, i = m @ np.append(pts[outer], 1), m @ np.append(pts[inner], 1)
+        assert o[1] == pytest.approx(12) and i[1] == pytest.approx(12)  # level, at mid-height
+        assert o[0] < i[0] and i[0] - o[0] == pytest.approx(32 / 1.6)  # outer corner on the left
+    # a mirrored image's right eye is the original's left eye
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (200, 200), np.uint8)
+    image = np.ascontiguousarray(np.kron(image[::4, ::4], np.ones((4, 4), np.uint8)))
+    mirrored_pts = pts[list(SCHEMA_68.flip_permutation)] * [-1, 1] + [199, 0]
+    a = eye_crops(image, pts, 32, 24, 1.6)
+    b = eye_crops(image[:, ::-1].copy(), mirrored_pts, 32, 24, 1.6)
+    assert a is not None and b is not None
+    np.testing.assert_allclose(a[0].astype(float), b[1].astype(float), atol=2)
+    pts[[42, 45]] = pts[42]
+    assert not np.isfinite(eye_crop_matrix(pts, "left", 32, 24, 1.6)).any() and eye_crops(image, pts, 32, 24, 1.6) is None
+
+
+def test_large_eyes_are_shrunk_before_warping():
+    # a large face: the crop averages its region instead of sampling every tenth pixel
+    pts = _points(scale=10.0, shift=(0.0, 0.0))  # eyes about 140 px wide, crops 32 px
+    image = np.zeros((2000, 2000), np.uint8)
+    image[:, ::2] = 255  # stripes finer than the crop's pixels
+    m = eye_crop_matrix(pts, "right", 32, 24, 1.6)
+    crop = eye_crop(image, m, 32, 24)
+    assert abs(float(crop.mean()) - 127.5) < 10 and float(crop.std()) < 20
+
+
+def test_the_runner_rejects_a_wrong_model_file(tmp_path):
+    from faceanalytics.runtime.hub import package_weights_dir
+
+    with pytest.raises(ModelFormatError, match="not an eye-openness model"):
+        EyeOpennessNet(package_weights_dir() / "mouth_cues.onnx")
+    with pytest.raises(ModelNotFoundError):
+        EyeOpennessNet(tmp_path / "missing.onnx")
+    net = EyeOpennessNet()
+    assert net.providers == ("CPUExecutionProvider",)
+    with pytest.raises(ParameterError):
+        net.openness(np.zeros((8, 8), np.float32), _points())
+
+
+def test_a_tampered_eye_model_fails_its_checksum(tmp_path, monkeypatch):
+    import faceanalytics.runtime.hub as hub
+    from faceanalytics.runtime.registry import EYE_MODELS
+
+    src = hub.package_weights_dir() / EYE_MODELS["eye-openness"].filename
+    assert hub.eye_model_path("eye-openness")[0] == src  # the shipped file matches the registry
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / src.name).write_bytes(bytes(data))
+    monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
+    with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
+        EyesPlugin()
+    EyesPlugin(net=None)  # the EAR needs no file
+
+
+def test_eyes_json_and_the_ear_only_path():
+    face = Face(box=[0, 0, 1, 1], score=1, landmarks=_points(), confidence=np.ones(68), schema=SCHEMA_68)
+    frame = Frame(np.full((300, 300, 3), 128, np.uint8))
+    ear_only = EyesPlugin(net=None)(face, frame)
+    assert math.isnan(ear_only.left_openness) and math.isnan(ear_only.openness_threshold)
+    d = json.loads(json.dumps(ear_only.to_dict()))
+    assert d["left_openness"] is None and d["right_openness"] is None and d["ear"] == round(ear_only.ear, 4)
+    assert ear_only.closed == (ear_only.left_ear < 0.2 and ear_only.right_ear < 0.2)
+    r = EyesPlugin()(face, frame)
+    assert r.valid and 0 <= r.left_openness <= 1 and 0 <= r.right_openness <= 1 and r.ear == ear_only.ear
+    assert r.left_closed == (r.left_openness < r.openness_threshold)
+    d = r.to_dict()
+    assert d["left_openness"] == round(r.left_openness, 4)
+    e = Eyes(0.3, 0.3, 0.3, False, False, False, 0.2)
+    assert math.isnan(e.left_openness)  # the EAR-only constructor still works
+    with pytest.raises(ParameterError):
+        EyesPlugin(openness_threshold=1.0)
+
+
+@pytest.mark.skipif(not (SHARED / "eye_state").is_dir(), reason="needs ../shared/data/eye_state")
+def test_held_out_closed_and_open_eyes_separate():
+    from faceanalytics import Pipeline
+    from faceanalytics.core.image import load_image
+    from faceanalytics.train.eyes import pad_face_crop, split_eye_state
+
+    split = split_eye_state(SHARED / "eye_state", seed=0)
+    pipe = Pipeline(device="cpu", plugins=[EyesPlugin()])
+
+    def openness(files: list[Path]) -> np.ndarray:
+        out = []
+        for f in files:
+            res = pipe(pad_face_crop(load_image(f)))
+            if res.faces:
+                e = res.faces[0].eyes
+                out.append((e.left_openness + e.right_openness) / 2)
+        return np.array(out)
+
+    closed, opened = openness(split.closed_eval[:12]), openness(split.open_eval[:12])
+    assert len(closed) >= 8 and len(opened) >= 8
+    assert np.median(closed) < 0.2 and np.median(opened) > 0.8
+    assert closed.max() < opened.min() or np.mean(closed[:, None] < opened[None]) > 0.97
