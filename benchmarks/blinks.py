@@ -7,7 +7,8 @@ Each clip (seeded; :func:`faceanalytics.train.clips.build_clip`) is a real open-
 closed-eye stretches (closed faces of another person, ../shared/data/eye_state/closed) and, in
 turn, nothing else, a swapped-in face, a covered lower face, the face leaving and coming back, or
 a closure in the first frames (cold start). Prints per clip and in total: blink recall and
-precision (an event matches a closed stretch when they overlap, within a frame), microsleeps (there
+precision (an event matches a closed stretch when they overlap, within a frame; a second blink on
+one stretch is a false one), microsleeps (there
 are none in the clips: every one is false), frames with a face vs frames where the single-image
 Pipeline finds one, and track-id switches within one appearance of the person.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from faceanalytics import Pipeline, Stream
 from faceanalytics.train.clips import Clip, build_clip, closed_stretches
+from faceanalytics.video.events import BlinkMonitor
 
 SHARED = Path(os.environ.get("FACEANALYTICS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 KINDS = ({}, {"swap": True}, {"cover": True}, {"leave": True}, {"closed_at": 4})
@@ -41,7 +43,14 @@ def score_clip(pipe: Pipeline, clip: Clip) -> dict[str, int]:
     fps = clip.fps
     blinks = [(round(e.start * fps), round(e.end * fps)) for e in events if e.kind == "blink"]
     hit = [any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in truth]
-    good = [any(s - 1 <= be and bs <= e + 1 for s, e in truth) for bs, be in blinks]
+    # a blink is true when it overlaps a stretch no earlier blink took (a split closure counts once)
+    taken: set[int] = set()
+    good = []
+    for bs, be in blinks:
+        k = next((k for k, (s, e) in enumerate(truth) if s - 1 <= be and bs <= e + 1 and k not in taken), None)
+        good.append(k is not None)
+        if k is not None:
+            taken.add(k)
     # id switches: the person's frames (eyes open or closed, a swap in between) of one appearance
     switches, prev = 0, None
     for i, who in enumerate(clip.person):
@@ -68,8 +77,17 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=10)
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--shared", type=Path, default=SHARED)
+    ap.add_argument("--confirm-ratio", type=float, default=None, help="BlinkMonitor's confirm_ratio (EAR only)")
     args = ap.parse_args()
+    if args.confirm_ratio is not None:
+        import functools
+
+        import faceanalytics.video.stream as stream_module
+
+        stream_module.BlinkMonitor = functools.partial(BlinkMonitor, confirm_ratio=args.confirm_ratio)  # type: ignore[misc]
     pipe = Pipeline(device="cpu")
+    eyes = next((p for p in pipe.plugins if getattr(p, "name", "") == "eyes"), None)
+    print(f"eyes decided by: {'a learned openness' if getattr(eyes, 'net', None) is not None else 'the EAR'}")
     total: dict[str, int] = {}
     print(
         f"{'clip':>4} {'kind':>10} {'stretches':>9} {'found':>5} {'blinks':>6} {'true':>4} {'microsl':>7} "
