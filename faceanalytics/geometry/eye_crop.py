@@ -49,21 +49,26 @@ def eye_crop(image: np.ndarray, matrix: np.ndarray, width: int, height: int) -> 
     (:func:`eye_crop_matrix`). When the eye is more than twice the crop's scale, its region of the
     image is first shrunk by area averaging, so the crop does not alias. Outside the image, the
     border repeats."""
-    m = np.asarray(matrix, np.float64)
-    scale = math.sqrt(abs(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]))
-    if scale < 0.5:
-        inv = cv2.invertAffineTransform(m)
-        corners = inv @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], np.float64)
+    (a, b, c), (d, e, f) = np.asarray(matrix, np.float64).tolist()  # plain floats: this runs per eye, per frame
+    det = a * e - b * d
+    scale = math.sqrt(abs(det))
+    if 0 < scale < 0.5:
+        # the crop's footprint in the image: its corners through the inverse affine
+        ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+        ic, if_ = -(ia * c + ib * f), -(id_ * c + ie * f)
+        xs = [ia * u + ib * v + ic for u, v in ((0, 0), (width, 0), (0, height), (width, height))]
+        ys = [id_ * u + ie * v + if_ for u, v in ((0, 0), (width, 0), (0, height), (width, height))]
         h, w = image.shape[:2]
-        x0, y0 = max(int(corners[0].min()) - 2, 0), max(int(corners[1].min()) - 2, 0)
-        x1, y1 = min(math.ceil(corners[0].max()) + 3, w), min(math.ceil(corners[1].max()) + 3, h)
+        x0, y0 = max(int(min(xs)) - 2, 0), max(int(min(ys)) - 2, 0)
+        x1, y1 = min(math.ceil(max(xs)) + 3, w), min(math.ceil(max(ys)) + 3, h)
         if x1 - x0 >= 4 and y1 - y0 >= 4:
-            f = 2 * scale  # shrink the region to twice the crop's resolution
-            rw, rh = max(round((x1 - x0) * f), 2), max(round((y1 - y0) * f), 2)
-            roi = cv2.resize(image[y0:y1, x0:x1], (rw, rh), interpolation=cv2.INTER_AREA)
+            k = 2 * scale  # shrink the region to twice the crop's resolution
+            rw, rh = max(round((x1 - x0) * k), 2), max(round((y1 - y0) * k), 2)
+            image = cv2.resize(image[y0:y1, x0:x1], (rw, rh), interpolation=cv2.INTER_AREA)
             sx, sy = (x1 - x0) / rw, (y1 - y0) / rh  # new pixel u covers old x0 + sx (u + 0.5) - 0.5
-            back = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-            m, image = m @ back, roi
+            tx, ty = x0 + 0.5 * sx - 0.5, y0 + 0.5 * sy - 0.5
+            a, b, c, d, e, f = a * sx, b * sy, a * tx + b * ty + c, d * sx, e * sy, d * tx + e * ty + f
+    m = np.array([[a, b, c], [d, e, f]])
     out = cv2.warpAffine(image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return cv2.cvtColor(out, cv2.COLOR_BGR2GRAY) if out.ndim == 3 else out
 

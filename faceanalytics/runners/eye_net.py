@@ -105,6 +105,6 @@ class EyeOpennessNet:
         crops = eye_crops(image, points, self.width, self.height, self.span)
         if crops is None:
             raise ParameterError("an eye's corners coincide: no eye crop")
-        logits = self._session.run([OUTPUT], {INPUT: crops[:, None].astype(np.float32)})[0][:, 0]
-        left, right = (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).tolist()
+        logits = self._session.run([OUTPUT], {INPUT: crops[:, None].astype(np.float32)})[0]
+        left, right = (1.0 / (1.0 + math.exp(-v)) for v in logits[:, 0].tolist())
         return left, right

@@ -129,8 +129,8 @@ EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "eye-openness": ModelSpec(
         name="eye-openness",
         filename="eye_openness.onnx",
-        sha256="e0ff4e780fcd3b0be3c75fa6f0afdb2b11b363d6c19eb8b55208bf63e2c873ba",
-        size=64_782,
+        sha256="0697dcd56bf8804bd3893b6938421a384fb0f7a5b4c68d0c9cacd21e07c964f4",
+        size=63_556,
         description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,
     ),

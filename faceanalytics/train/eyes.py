@@ -107,7 +107,8 @@ def eye_aspect_ratio(points: np.ndarray, schema: LandmarkSchema = SCHEMA_68) -> 
         points: (K, 2) or (N, K, 2) landmarks.
 
     Returns:
-        Scalar array or (N,): low for closed eyes (about 0), about 0.25-0.35 for open ones.
+        Scalar array or (N,): low for closed eyes; with the shipped landmarks medians of about 0.22
+        open and 0.095 closed (docs/plugins.md).
     """
     left, right = eye_aspect_ratios(points, schema)
     return (left + right) / 2
