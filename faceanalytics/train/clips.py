@@ -25,6 +25,10 @@ import numpy as np
 
 from faceanalytics.pipeline import Pipeline
 
+#: The grey patch of a "covered" stretch, in canonical face pixels (eyes at y = 0): from just under
+#: the nose to below the chin, this wide on each side of the face's midline.
+COVER_HALF_WIDTH, COVER_TOP, COVER_BOTTOM = 60.0, 45.0, 130.0
+
 __all__ = ["Clip", "build_clip", "closed_stretches"]
 
 W, H, FPS = 640, 480, 30.0
@@ -72,8 +76,9 @@ def _eye_centres(pipe: Pipeline, img: np.ndarray) -> tuple[np.ndarray, np.ndarra
     res = pipe(img)
     if not res.faces:
         return None
-    lm = res.faces[0].landmarks.astype(np.float64)
-    return lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
+    face = res.faces[0]
+    lm = face.landmarks.astype(np.float64)
+    return lm[list(face.schema.right_eye)].mean(axis=0), lm[list(face.schema.left_eye)].mean(axis=0)
 
 
 def _sources(pipe: Pipeline, shared: Path, rng: np.random.Generator, folder: str, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -212,7 +217,8 @@ def build_clip(
         _paste(canvas, img, full)
         if covered[i]:
             # a grey patch over the lower face: from just under the nose to below the chin
-            corners = np.array([[-60, 45], [60, 45], [60, 130], [-60, 130]], np.float64)
+            half, top, bottom = COVER_HALF_WIDTH, COVER_TOP, COVER_BOTTOM
+            corners = np.array([[-half, top], [half, top], [half, bottom], [-half, bottom]], np.float64)
             pts = (corners @ rot.T + [cx, cy]).astype(np.int32)
             cv2.fillConvexPoly(canvas, pts, (128, 128, 128))
         out.append(canvas)

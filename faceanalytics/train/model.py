@@ -19,6 +19,7 @@ Two ways to recombine (``decoder``):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -79,7 +80,7 @@ class SoftArgmax(nn.Module):
     def forward(self, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, k, h, w = heatmaps.shape
         prob = F.softmax(heatmaps.reshape(n, k, h * w), dim=-1)
-        coords = torch.matmul(prob, self.grid)
+        coords = torch.matmul(prob, cast(torch.Tensor, self.grid))  # a registered buffer
         conf = prob.amax(dim=-1)
         return coords, conf
 
