@@ -129,8 +129,8 @@ EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "eye-openness": ModelSpec(
         name="eye-openness",
         filename="eye_openness.onnx",
-        sha256="0697dcd56bf8804bd3893b6938421a384fb0f7a5b4c68d0c9cacd21e07c964f4",
-        size=63_556,
+        sha256="8f6ae797fbc389172112bff6663c1cb5876f0e7c34d53680000c26c78be1c603",
+        size=63_806,
         description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,
     ),

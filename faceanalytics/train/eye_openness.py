@@ -6,6 +6,10 @@
    both open; ``landmarks68`` frames of the **training identities** (:func:`split_by_identity`,
    ``--val-fraction`` 0.15, ``--seed`` 0, as train/loop.py and train/evaluate.py): open, except
    frames whose mean EAR is below ``--min-ear`` (possibly mid-blink), which are left out.
+   Threshold validation part, carved out of the **training** faces and not trained on: a seeded
+   (``--seed``) ``--threshold-fraction`` (0.2) of the closed and of the open ``eye_state`` training
+   faces (all of each class, not as many open as closed: the 2 % limit on open faces needs several
+   hundred of them to be measured).
    Held out, only measured: the ``eye_state`` faces that :func:`split_eye_state` holds out for the
    EAR evaluation (same seed) and the landmarks68 validation identities.
 2. Inputs as the plugin sees them: landmarks from the shipped pipeline (``eye_state`` crops padded
@@ -19,6 +23,12 @@
 5. AdamW, one-cycle learning rate up to 3e-3, ``--epochs``, batch 256, ``--seed`` 0.
 6. Export: ONNX opset 17, contrast normalisation (InstanceNormalization) inside, crop geometry in the metadata; checked
    against torch.
+7. Threshold (:func:`choose_threshold`), chosen on the validation part only, per face (a face is
+   closed when both eyes' openness is below the threshold): of the thresholds (steps of 0.01) with
+   closed recall >= 95 % and open faces called closed <= 2 %, the middle of that range (the largest
+   margin to both limits). Written to the ONNX metadata (``openness_threshold``) and printed; it is
+   :data:`faceanalytics.plugins.eyes.DEFAULT_OPENNESS_THRESHOLD`. The held-out faces are used only
+   for the report.
 
 Landmarks are cached (``--cache``, default /tmp/eye_openness_landmarks.npz) so that further runs
 skip the pipeline.
@@ -99,12 +109,56 @@ def landmarks(files: dict[str, list[Path]], landmark_model: str | None, cache: P
     return out
 
 
+def carve_validation(
+    files: dict[str, list[Path]], points: dict[str, np.ndarray], fraction: float, seed: int
+) -> tuple[dict[str, list[Path]], dict[str, np.ndarray]]:
+    """Move a seeded ``fraction`` of ``closed_train`` and of ``open_train`` faces to ``closed_val``
+    and ``open_val`` (training faces only; the held-out sets are untouched)."""
+    rng = np.random.default_rng(seed)
+    files, points = dict(files), dict(points)
+    for label in ("closed", "open"):
+        name = f"{label}_train"
+        n = round(fraction * len(files[name]))
+        order = rng.permutation(len(files[name]))
+        val, keep = np.sort(order[:n]), np.sort(order[n:])
+        files[f"{label}_val"] = [files[name][i] for i in val]
+        points[f"{label}_val"] = points[name][val]
+        files[name] = [files[name][i] for i in keep]
+        points[name] = points[name][keep]
+    return files, points
+
+
+#: limits of :func:`choose_threshold`, per face
+MIN_CLOSED_RECALL, MAX_FALSE_CLOSED = 0.95, 0.02
+
+
+def choose_threshold(closed: np.ndarray, open_: np.ndarray) -> float:
+    """The threshold from per-face ``(N, 2)`` openness of closed and open faces: of the values
+    0.01..0.99 with closed recall >= 95 % and open faces called closed <= 2 % (a face is closed when
+    both eyes are below it), the middle of the range; without any, the one with the smallest
+    larger shortfall."""
+    grid = np.round(np.arange(1, 100) / 100, 2)
+    recall = np.array([np.mean((closed < t).all(1)) for t in grid])
+    false_closed = np.array([np.mean((open_ < t).all(1)) for t in grid])
+    ok = (recall >= MIN_CLOSED_RECALL) & (false_closed <= MAX_FALSE_CLOSED)
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        return float(np.round((grid[idx[0]] + grid[idx[-1]]) / 2, 2))
+    shortfall = np.maximum(MIN_CLOSED_RECALL - recall, false_closed - MAX_FALSE_CLOSED)
+    log.warning("no threshold meets both limits on the validation part")
+    return float(grid[int(np.argmin(shortfall))])
+
+
 def crops(
-    files: dict[str, list[Path]], points: dict[str, np.ndarray], geometry: tuple[int, int, float], min_ear: float
+    files: dict[str, list[Path]],
+    points: dict[str, np.ndarray],
+    geometry: tuple[int, int, float],
+    min_ear: float,
+    names: tuple[str, ...] = SETS,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per set: eye crops ``(M, H, W)`` uint8 (left mirrored, right) and labels ``(M,)`` (1 open)."""
     out = {}
-    for name in SETS:
+    for name in names:
         xs, ys = [], []
         padded, label = not name.startswith("lm_"), 0 if name.startswith("closed") else 1
         for f, p in zip(files[name], points[name], strict=True):
@@ -262,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--open-extra", type=int, default=2400, help="open eye_state faces beyond split_eye_state's 600")
     ap.add_argument("--min-ear", type=float, default=0.16, help="landmarks68 training frames below this mean EAR are left out")
     ap.add_argument("--val-fraction", type=float, default=0.15)
+    ap.add_argument(
+        "--threshold-fraction", type=float, default=0.2,
+        help="share of the closed and of the open eye_state training faces set aside to choose the threshold",
+    )  # fmt: skip
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -270,18 +328,37 @@ def main(argv: list[str] | None = None) -> int:
     geometry = (cw, ch, args.span)
     files = _files(Path(args.eye_state), Path(args.landmarks68), args.seed, args.val_fraction, args.open_extra)
     points = landmarks(files, args.landmark_model, Path(args.cache) if args.cache else None)
-    data = crops(files, points, geometry, args.min_ear)
+    files, points = carve_validation(files, points, args.threshold_fraction, args.seed)
+    data = crops(files, points, geometry, args.min_ear, (*SETS, "closed_val", "open_val"))
     train_sets = ("closed_train", "open_train", "lm_train")
     x = np.concatenate([data[k][0] for k in train_sets])
     y = np.concatenate([data[k][1] for k in train_sets])
     net = train(x, y, args.width, args.epochs, args.seed)
     info = {
         "training": f"python -m faceanalytics.train.eye_openness --width {args.width} --crop {cw}x{ch} --span {args.span} "
-        f"--open-extra {args.open_extra} --min-ear {args.min_ear} --epochs {args.epochs} --seed {args.seed}",
+        f"--open-extra {args.open_extra} --min-ear {args.min_ear} --threshold-fraction {args.threshold_fraction} "
+        f"--epochs {args.epochs} --seed {args.seed}",
         "data": f"eye_state (CEW closed, UTKFace open) minus split_eye_state(seed={args.seed})'s held-out faces; "
         f"landmarks68 training identities (split_by_identity {args.val_fraction}, seed {args.seed}): "
         + ", ".join(f"{k} {len(data[k][1])} eyes" for k in train_sets),
     }
+    with torch.no_grad():
+        val = {
+            k: torch.sigmoid(net(torch.tensor(data[k][0], dtype=torch.float32)[:, None])[:, 0]).numpy().reshape(-1, 2)
+            for k in ("closed_val", "open_val")
+        }
+    threshold = choose_threshold(val["closed_val"], val["open_val"])
+    cv, ov = val["closed_val"] < threshold, val["open_val"] < threshold
+    print(  # noqa: T201
+        f"openness threshold {threshold} (validation part: {len(cv)} closed, {len(ov)} open faces; "
+        f"closed recall {100 * cv.all(1).mean():.1f} %, open called closed {100 * ov.all(1).mean():.2f} %)"
+    )
+    info["threshold"] = (
+        f"openness_threshold chosen on closed_val {len(cv)} and open_val {len(ov)} training faces held back from "
+        f"training: middle of the range with closed recall >= {MIN_CLOSED_RECALL:.0%} and open faces called "
+        f"closed <= {MAX_FALSE_CLOSED:.0%}"
+    )
+    info["openness_threshold"] = str(threshold)
     path = export(net, geometry, Path(args.out), info)
     pc = open_probabilities(path, data["closed_eval"][0])
     for name in ("open_eval", "lm_eval"):
