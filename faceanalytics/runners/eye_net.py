@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from faceanalytics.core.errors import ModelFormatError, ModelNotFoundError, ParameterError
+from faceanalytics.core.errors import ModelFormatError, ParameterError
 from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.eye_crop import eye_crops
+from faceanalytics.runners.crop_network import network_path, read_crop_contract
 from faceanalytics.runtime.device import create_session
 from faceanalytics.runtime.hub import eye_model_path
 from faceanalytics.runtime.registry import EYE_MODELS
@@ -33,7 +34,6 @@ __all__ = ["EyeOpennessNet"]
 log = logging.getLogger("faceanalytics")
 
 INPUT, OUTPUT = "crop", "logits"
-META_KEYS = ("crop_width", "crop_height", "crop_span")
 
 
 class EyeOpennessNet:
@@ -50,12 +50,7 @@ class EyeOpennessNet:
     """
 
     def __init__(self, model: str | os.PathLike = "eye-openness") -> None:
-        if isinstance(model, str) and model in EYE_MODELS:
-            path, _ = eye_model_path(model)
-        else:
-            path = Path(model).expanduser()
-            if not path.is_file():
-                raise ModelNotFoundError(f"eye-openness model not found: {path} (registered: {', '.join(EYE_MODELS)})")
+        path = network_path(model, EYE_MODELS, eye_model_path, "eye-openness")
         self.path = path
         self._session = create_session(path, "cpu", threads=1)  # tiny: a second thread or a GPU costs more
         self.width, self.height, self.span = self._check(path)
@@ -67,25 +62,12 @@ class EyeOpennessNet:
         return tuple(self._session.get_providers())
 
     def _check(self, path: Path) -> tuple[int, int, float]:
-        inputs = {i.name: i for i in self._session.get_inputs()}
-        outputs = {o.name: o for o in self._session.get_outputs()}
-        meta = self._session.get_modelmeta().custom_metadata_map
-        problems = [f"no input {INPUT!r}"] if INPUT not in inputs else []
-        problems += [f"no output {OUTPUT!r}"] if OUTPUT not in outputs else []
-        problems += [f"no metadata {k!r}" for k in META_KEYS if k not in meta]
-        if not problems:
-            try:
-                width, height, span = int(meta["crop_width"]), int(meta["crop_height"]), float(meta["crop_span"])
-            except ValueError:
-                width, height, span = 0, 0, math.nan
-            crop_shape = list(inputs[INPUT].shape)[1:]
-            if not (width > 0 and height > 0 and span > 0) or crop_shape != [1, height, width]:
-                problems.append(f"input {INPUT!r} {crop_shape} does not match the metadata {meta}")
-            if list(outputs[OUTPUT].shape)[1:] != [1]:
-                problems.append(f"output {OUTPUT!r} must be (N, 1)")
-        if problems:
-            raise ModelFormatError(f"{path} is not an eye-openness model: " + "; ".join(problems))
-        return width, height, span
+        c = read_crop_contract(self._session, INPUT, (), OUTPUT)
+        if not c.problems and list(c.outputs[OUTPUT].shape)[1:] != [1]:
+            c.problems.append(f"output {OUTPUT!r} must be (N, 1)")
+        if c.problems:
+            raise ModelFormatError(f"{path} is not an eye-openness model: " + "; ".join(c.problems))
+        return c.width, c.height, c.span
 
     def openness(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
         """``(left, right)`` probabilities that the subject's eyes are open, in [0, 1], of one face:

@@ -25,10 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics.core.errors import ModelFormatError, ModelNotFoundError, ParameterError
+from faceanalytics.core.errors import ModelFormatError, ParameterError
 from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS
+from faceanalytics.runners.crop_network import network_path, read_crop_contract
 from faceanalytics.runtime.device import create_session
 from faceanalytics.runtime.hub import mouth_model_path
 from faceanalytics.runtime.registry import MOUTH_MODELS
@@ -39,7 +40,6 @@ log = logging.getLogger("faceanalytics")
 
 CROP_INPUT, SHAPE_INPUT, OUTPUT = "crop", "shape", "logits"
 SHAPE_SIZE = 44
-META_KEYS = ("crop_width", "crop_height", "crop_span")
 _LIPS = list(SCHEMA_68.mouth)  # the 20 lip points, outer and inner
 
 
@@ -119,12 +119,7 @@ class MouthNet:
     """
 
     def __init__(self, model: str | os.PathLike = "mouth-cues") -> None:
-        if isinstance(model, str) and model in MOUTH_MODELS:
-            path, _ = mouth_model_path(model)
-        else:
-            path = Path(model).expanduser()
-            if not path.is_file():
-                raise ModelNotFoundError(f"mouth-cue model not found: {path} (registered: {', '.join(MOUTH_MODELS)})")
+        path = network_path(model, MOUTH_MODELS, mouth_model_path, "mouth-cue")
         self.path = path
         self._session = create_session(path, "cpu", threads=1)  # tiny: a second thread or a GPU costs more
         self.width, self.height, self.span = self._check(path)
@@ -137,25 +132,12 @@ class MouthNet:
         return tuple(self._session.get_providers())
 
     def _check(self, path: Path) -> tuple[int, int, float]:
-        inputs = {i.name: i for i in self._session.get_inputs()}
-        outputs = {o.name: o for o in self._session.get_outputs()}
-        meta = self._session.get_modelmeta().custom_metadata_map
-        problems = [f"no input {n!r}" for n in (CROP_INPUT, SHAPE_INPUT) if n not in inputs]
-        problems += [f"no output {OUTPUT!r}"] if OUTPUT not in outputs else []
-        problems += [f"no metadata {k!r}" for k in META_KEYS if k not in meta]
-        if not problems:
-            try:
-                width, height, span = int(meta["crop_width"]), int(meta["crop_height"]), float(meta["crop_span"])
-            except ValueError:
-                width, height, span = 0, 0, math.nan
-            crop_shape = list(inputs[CROP_INPUT].shape)[1:]
-            if not (width > 0 and height > 0 and span > 0) or crop_shape != [1, height, width]:
-                problems.append(f"input {CROP_INPUT!r} {crop_shape} does not match the metadata {meta}")
-            if list(inputs[SHAPE_INPUT].shape)[1:] != [SHAPE_SIZE]:
-                problems.append(f"input {SHAPE_INPUT!r} must be (N, {SHAPE_SIZE})")
-        if problems:
-            raise ModelFormatError(f"{path} is not a mouth-cue model: " + "; ".join(problems))
-        return width, height, span
+        c = read_crop_contract(self._session, CROP_INPUT, (SHAPE_INPUT,), OUTPUT)
+        if not c.problems and list(c.inputs[SHAPE_INPUT].shape)[1:] != [SHAPE_SIZE]:
+            c.problems.append(f"input {SHAPE_INPUT!r} must be (N, {SHAPE_SIZE})")
+        if c.problems:
+            raise ModelFormatError(f"{path} is not a mouth-cue model: " + "; ".join(c.problems))
+        return c.width, c.height, c.span
 
     def logits(self, image: np.ndarray, landmarks: np.ndarray, shape: np.ndarray) -> tuple[float, float]:
         """``(smile, open)`` logits of one face: its HxW gray or HxWx3 BGR uint8 image, (68+, 2)
