@@ -39,7 +39,7 @@ from faceanalytics.train.boxes import match_detection
 from faceanalytics.train.data import LandmarkSample, read_csv, split_by_identity
 from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
 
-__all__ = ["Method", "auc", "evaluate_ear", "evaluate_landmarks", "main"]
+__all__ = ["REGIONS", "Method", "auc", "evaluate_ear", "evaluate_landmarks", "main", "region_key", "speed_crops"]
 
 logger = logging.getLogger("faceanalytics.train")
 
@@ -48,8 +48,15 @@ REGIONS = {
     "brows": SCHEMA_68.right_eyebrow + SCHEMA_68.left_eyebrow,
     "nose": SCHEMA_68.nose,
     "eyes": SCHEMA_68.right_eye + SCHEMA_68.left_eye,
-    "mouth": SCHEMA_68.mouth,
+    "outer lips": SCHEMA_68.outer_lips,
+    "inner lips": SCHEMA_68.inner_lips,
 }
+"""The regions of the per-region NME rows: together the 68 points, each once (names from the schema)."""
+
+
+def region_key(region: str) -> str:
+    """The result key of a region's NME: ``"outer lips"`` -> ``"nme_outer_lips_pct"``."""
+    return f"nme_{region.replace(' ', '_')}_pct"
 
 
 @dataclass
@@ -125,7 +132,7 @@ def evaluate_landmarks(method: Method, samples: Sequence[LandmarkSample]) -> dic
     if offsets:
         out["offset_x_pct"], out["offset_y_pct"] = (100.0 * float(v) for v in np.mean(offsets, axis=0))
     for r, v in det_regions.items():
-        out[f"nme_{r}_pct"] = 100.0 * float(np.mean(v)) if v else float("nan")
+        out[region_key(r)] = 100.0 * float(np.mean(v)) if v else float("nan")
     if conf_face:
         out["conf_auc"] = auc(np.asarray(conf_off), np.asarray(conf_face))
         out["conf_face_median"] = float(np.median(conf_face))
@@ -186,7 +193,14 @@ def measure_speed(model_path: str, crops: np.ndarray, batch: int = 64, threads: 
     return out
 
 
-def _ours(model_path: str, threads: int | None) -> Method:
+def speed_crops(samples: Sequence[LandmarkSample], n: int = 64) -> np.ndarray:
+    """(n, 1, 80, 80) gray face crops of the first ``n`` samples, from their ground-truth boxes: the speed rows' inputs."""
+    s = samples[: min(len(samples), n)]
+    mats = square_crop_matrices(np.stack([_gt_box(x.points) for x in s]), 80)
+    return np.concatenate([crop_faces(to_gray(load_image(x.path)), m[None]) for x, m in zip(s, mats, strict=True)])
+
+
+def _ours(model_path: str, threads: int | None, name: str = "fpenet68") -> Method:
     from faceanalytics.runners.detector import BlazeFaceDetector
     from faceanalytics.runners.fpenet import FPENetRunner
 
@@ -203,7 +217,7 @@ def _ours(model_path: str, threads: int | None) -> Method:
         # the raw softargmax:1 peaks, as in every table so far (not the calibrated confidence users get)
         return runner.landmarks(bgr, boxes, raw=True)[1].mean(axis=1)
 
-    return Method("fpenet68", detect, landmarks, confidence)
+    return Method(name, detect, landmarks, confidence)
 
 
 def _dlib() -> tuple[Method, Callable[[np.ndarray, np.ndarray], np.ndarray]] | None:
@@ -265,11 +279,7 @@ def _dlib_latency(landmarks: Callable[[np.ndarray, np.ndarray], np.ndarray], sam
 
 ROWS = [
     ("NME %, 68 points, detector boxes", "nme_pct", "<= 4.5", "{:.2f}"),
-    ("  jaw", "nme_jaw_pct", "", "{:.2f}"),
-    ("  brows", "nme_brows_pct", "", "{:.2f}"),
-    ("  nose", "nme_nose_pct", "", "{:.2f}"),
-    ("  eyes", "nme_eyes_pct", "", "{:.2f}"),
-    ("  mouth", "nme_mouth_pct", "", "{:.2f}"),
+    *((f"  {r}", region_key(r), "", "{:.2f}") for r in REGIONS),
     ("  mean offset x / y (% of eye distance, + is right / down)", "offsets", "", "{}"),
     ("faces found %", "found_pct", ">= 99", "{:.1f}"),
     ("failure rate % (NME > 10 %, found faces)", "failure_pct", "<= 2", "{:.2f}"),
@@ -335,10 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     ours = _ours(args.model, args.threads)
 
     def ours_speed() -> dict[str, float]:
-        s = val[: min(len(val), 64)]
-        mats = square_crop_matrices(np.stack([_gt_box(x.points) for x in s]), 80)
-        crops = np.concatenate([crop_faces(to_gray(load_image(x.path)), m[None]) for x, m in zip(s, mats, strict=True)])
-        return measure_speed(args.model, crops, 64, args.threads)
+        return measure_speed(args.model, speed_crops(val), 64, args.threads)
 
     methods.append((ours, ours_speed))
     dl = None if args.no_dlib else _dlib()
