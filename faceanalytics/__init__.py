@@ -30,7 +30,7 @@ from faceanalytics.core.errors import (
 )
 from faceanalytics.core.options import Options
 from faceanalytics.core.schema import SCHEMA_68, SCHEMA_80, SCHEMA_104, LandmarkSchema, schema_for
-from faceanalytics.core.types import Alignment, Detection, Eyes, Face, HeadPose, Mouth, Result
+from faceanalytics.core.types import Alignment, Detection, Expression, Eyes, Face, HeadPose, Mouth, Result
 from faceanalytics.io.draw import annotate
 from faceanalytics.pipeline import LandmarkBatch, Pipeline
 from faceanalytics.runners.detector import BlazeFaceDetector, Detector
@@ -57,6 +57,7 @@ __all__ = [
     "Detector",
     "DeviceError",
     "DownloadError",
+    "Expression",
     "Eyes",
     "FPENetRunner",
     "Face",

@@ -32,6 +32,7 @@ __all__ = [
     "RATIO_DECIMALS",
     "Alignment",
     "Detection",
+    "Expression",
     "Eyes",
     "Face",
     "HeadPose",
@@ -176,6 +177,45 @@ class Mouth:
             "open": self.open,
             "open_score": _num(self.open_score, RATIO_DECIMALS),
             "smile": _num(self.smile, RATIO_DECIMALS),
+            "valid": self.valid,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A facial expression from the 68 landmarks' shape (:class:`~faceanalytics.plugins.ExpressionPlugin`).
+
+    In a :class:`~faceanalytics.Stream` the probabilities are smoothed over the track's recent
+    frames (an exponential moving average, the plugin's ``smoothing`` time constant); for single
+    images they are the network's own.
+
+    Attributes:
+        label: the most probable class (``""`` when ``valid`` is False).
+        scores: probability of each class, in the model's class order (read-only mapping; they sum
+            to 1). Empty when ``valid`` is False.
+        classes: the model's class names in its output order (``expression-fer5``: neutral, happy,
+            surprise, sad, angry; NVIDIA EmotionNet: neutral, happy, surprise, squint, disgust, scream).
+        valid: False when the landmarks could not be read; ``reason`` says why.
+    """
+
+    label: str
+    scores: Mapping[str, float]
+    classes: tuple[str, ...]
+    valid: bool = True
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scores", MappingProxyType(dict(self.scores)))
+        object.__setattr__(self, "classes", tuple(self.classes))
+
+    def __hash__(self) -> int:
+        return hash((self.label, tuple(self.scores.items()), self.classes, self.valid, self.reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label or None,
+            "scores": {k: _num(v, RATIO_DECIMALS) for k, v in self.scores.items()},
             "valid": self.valid,
             "reason": self.reason,
         }

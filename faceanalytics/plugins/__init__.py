@@ -2,12 +2,14 @@
 
 from faceanalytics.plugins.alignment import AlignmentPlugin
 from faceanalytics.plugins.base import Frame, Plugin, StatefulPlugin, TrackContext, estimate_camera_matrix
+from faceanalytics.plugins.expression import ExpressionPlugin
 from faceanalytics.plugins.eyes import EyesPlugin
 from faceanalytics.plugins.head_pose import HeadPosePlugin
 from faceanalytics.plugins.mouth import MouthPlugin
 
 __all__ = [
     "AlignmentPlugin",
+    "ExpressionPlugin",
     "EyesPlugin",
     "Frame",
     "HeadPosePlugin",

@@ -28,10 +28,18 @@ from typing import IO
 
 from faceanalytics.core.errors import ChecksumError, DownloadError, ModelNotFoundError
 from faceanalytics.runtime.atomic import AtomicFile
-from faceanalytics.runtime.registry import DETECTOR_MODELS, EYE_MODELS, LANDMARK_MODELS, MOUTH_MODELS, ModelSpec
+from faceanalytics.runtime.registry import (
+    DETECTOR_MODELS,
+    EXPRESSION_MODELS,
+    EYE_MODELS,
+    LANDMARK_MODELS,
+    MOUTH_MODELS,
+    ModelSpec,
+)
 
 __all__ = [
     "download",
+    "expression_model_path",
     "eye_model_path",
     "home",
     "landmark_model_path",
@@ -243,6 +251,11 @@ def landmark_model_path(name: str) -> tuple[Path, ModelSpec]:
 def eye_model_path(name: str) -> tuple[Path, ModelSpec]:
     """The shipped file of registered eye-openness model ``name``, verified like :func:`landmark_model_path`."""
     return _shipped(EYE_MODELS, name, "eye-openness")
+
+
+def expression_model_path(name: str) -> tuple[Path, ModelSpec]:
+    """The shipped file of registered expression model ``name``, verified like :func:`landmark_model_path`."""
+    return _shipped(EXPRESSION_MODELS, name, "expression")
 
 
 def mouth_model_path(name: str) -> tuple[Path, ModelSpec]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 __all__ = [
-    "DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "EYE_MODELS", "LANDMARK_MODELS", "MOUTH_LINEAR_MODEL", "MOUTH_MODELS",
-    "ModelSpec",
+    "DEFAULT_LANDMARK_MODEL", "DETECTOR_MODELS", "EXPRESSION_MODELS", "EYE_MODELS", "LANDMARK_MODELS", "MOUTH_LINEAR_MODEL",
+    "MOUTH_MODELS", "ModelSpec",
 ]  # fmt: skip
 
 
@@ -133,6 +133,20 @@ EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
         size=63_806,
         description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,
+    ),
+})
+
+#: Expression networks of the NVIDIA EmotionNet contract (``ExpressionPlugin(model="expression-fer5")``),
+#: trained by ``python -m faceanalytics.train.expression`` (see models/README.md).
+EXPRESSION_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
+    "expression-fer5": ModelSpec(
+        name="expression-fer5",
+        filename="expression_fer5.onnx",
+        sha256="170ba3b1d6b31cb25993a0b32ce618db2f3ade9bfe11ebf4c003b1ecb66e5c84",
+        size=47_450,
+        description="faceanalytics expression-fer5: neutral, happy, surprise, sad, angry from 68 landmarks, trained on FER-2013",
+        shipped=True,
+        source="trained by faceanalytics on FER-2013 faces in ../shared/data/expressions (research use); models/README.md",
     ),
 })
 
