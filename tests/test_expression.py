@@ -187,6 +187,19 @@ def test_a_track_smooths_over_time_and_converges(emotionnet):
     np.testing.assert_allclose(list(off(b, Frame(FRAME.image, timestamp=0.03), s).scores.values()), raw_b, atol=1e-9)
 
 
+def test_a_stream_gives_each_track_smoothed_expressions(detector_home, astronaut):
+    from faceanalytics import Pipeline, Stream
+
+    plugin = ExpressionPlugin()
+    pipe = Pipeline(device="cpu", plugins=[plugin])
+    single = pipe(astronaut).faces[0].extras["expression"]
+    assert single.valid and single.label in plugin.classes
+    with Stream(pipe) as stream:
+        seen = [f.extras["expression"] for i in range(4) for f in stream(astronaut, i / 30).faces]
+    assert len(seen) == 4 and all(e.valid and sum(e.scores.values()) == pytest.approx(1.0) for e in seen)
+    assert seen[-1].label == single.label  # a still face: the average stays on its label
+
+
 def test_the_input_is_invariant_to_position_and_scale_and_mirrors():
     x = expression_input(_points())
     assert x.shape == (INPUT_SIZE,) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1
