@@ -47,9 +47,12 @@ def expression_input(landmarks: np.ndarray) -> np.ndarray:
     lo, hi = p.min(axis=1), p.max(axis=1)  # (N, 2)
     centre = (lo + hi) / 2
     side = (hi - lo).max(axis=1)  # (N,)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        side = np.where(side > 1e-9, side, np.nan)
+    if (side > 1e-9).all() and np.isfinite(side).all():
         u = (p - centre[:, None]) / side[:, None, None] + 0.5
+    else:  # points not finite, or a collapsed face: NaN inputs, without warnings
+        with np.errstate(divide="ignore", invalid="ignore"):
+            side = np.where((side > 1e-9) & np.isfinite(side), side, np.nan)
+            u = (p - centre[:, None]) / side[:, None, None] + 0.5
     out = u.reshape(len(p), INPUT_SIZE).astype(np.float32)
     return out[0] if single else out
 

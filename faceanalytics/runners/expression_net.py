@@ -147,11 +147,11 @@ class ExpressionNet:
         single = p.ndim == 2
         batch = p[None] if single else p
         n = SCHEMA_68.num_points
-        if batch.ndim != 3 or batch.shape[1] < n or batch.shape[2] != 2 or not np.isfinite(batch[:, IBUG_SLICE]).all():
+        if batch.ndim != 3 or batch.shape[1] < n or batch.shape[2] != 2:
             raise ParameterError(f"landmarks must be finite (68+, 2) or (N, 68+, 2) iBUG points; got shape {p.shape}")
-        x = expression_input(batch)
-        if not np.isfinite(x).all():
-            raise ParameterError("landmarks collapse to a point: no expression input")
+        x = expression_input(batch[:, IBUG_SLICE])
+        if not np.isfinite(x).all():  # NaN or infinite points give NaN inputs, as does a face collapsed to a point
+            raise ParameterError("landmarks must be finite and not collapse to a point: no expression input")
         x = x.reshape(len(x), *self.input_shape)
         if self._fixed_batch == 1 and len(x) > 1:  # a file exported for one face at a time
             raw = np.concatenate([self._session.run([OUTPUT], {INPUT: x[i : i + 1]})[0] for i in range(len(x))])
