@@ -455,7 +455,14 @@ def _info(args: argparse.Namespace) -> int:
 
     from faceanalytics.runtime.device import check_provider, resolve_providers
     from faceanalytics.runtime.hub import home, package_weights_dir, shipped_path
-    from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, DETECTOR_MODELS, EYE_MODELS, LANDMARK_MODELS, MOUTH_MODELS
+    from faceanalytics.runtime.registry import (
+        DEFAULT_LANDMARK_MODEL,
+        DETECTOR_MODELS,
+        EXPRESSION_MODELS,
+        EYE_MODELS,
+        LANDMARK_MODELS,
+        MOUTH_MODELS,
+    )
 
     try:
         from importlib.metadata import version
@@ -484,6 +491,7 @@ def _info(args: argparse.Namespace) -> int:
         "default_landmark_model": DEFAULT_LANDMARK_MODEL if DEFAULT_LANDMARK_MODEL in LANDMARK_MODELS else None,
         "mouth_models": {n: {"path": str(package_weights_dir() / s.filename)} for n, s in MOUTH_MODELS.items()},
         "eye_models": {n: {"path": str(package_weights_dir() / s.filename)} for n, s in EYE_MODELS.items()},
+        "expression_models": {n: {"path": str(package_weights_dir() / s.filename)} for n, s in EXPRESSION_MODELS.items()},
     }
     if args.json:
         print(json.dumps(info, indent=2))
