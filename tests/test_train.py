@@ -279,6 +279,26 @@ def test_loss_golden_values() -> None:
         landmark_loss(pred, target, w, "huber")
 
 
+def test_inner_lip_weight_and_gap_loss_golden_values() -> None:
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.losses import inner_gap_loss, region_weights
+
+    w = region_weights(eyes=2.0, mouth=1.5, rest=1.0, inner_lips=4.0)
+    assert w[48:60].eq(1.5).all() and w[60:68].eq(4).all() and w[36:48].eq(2).all()
+    target = torch.zeros(2, 68, 2)
+    target[:, 66, 1] = 6.0  # the middle lower inner point 6 px below the upper one: an open mouth
+    pred = target.clone()
+    assert float(inner_gap_loss(pred, target, w)) == 0.0
+    pred[0, 66, 1] = 2.0  # face 0 opens 4 px less
+    pred[1, 62] += 3.0  # face 1: the whole middle pair moves 3 px, the gap is unchanged
+    pred[1, 66] += 3.0
+    # three gaps per face, weight 4 each: the one error of 4 px over six gaps
+    assert float(inner_gap_loss(pred, target, w)) == pytest.approx(4 * 4 / (6 * 4))
+    per_sample = w.expand(2, -1).clone()
+    per_sample[0] = 0  # a sample without weight (a negative crop) adds nothing
+    assert float(inner_gap_loss(pred, target, per_sample)) == 0.0
+
+
 def test_heatmap_losses() -> None:
     torch = pytest.importorskip("torch")
     from faceanalytics.train.losses import flat_heatmap_loss, heatmap_cross_entropy

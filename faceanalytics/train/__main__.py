@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eye-weight", type=float, default=d.eye_weight)
     p.add_argument("--mouth-weight", type=float, default=d.mouth_weight)
     p.add_argument("--rest-weight", type=float, default=d.rest_weight)
+    p.add_argument("--inner-lip-weight", type=float, default=None, help="weight of the inner lips (default: --mouth-weight)")
+    p.add_argument("--gap-weight", type=float, default=d.gap_weight, help="weight of the inner-lip gap loss (0: off)")
+    p.add_argument(
+        "--open-mouth-repeat", type=int, default=d.open_mouth_repeat,
+        help="annotated faces with an inner-lip MAR >= --open-mouth-mar appear this many times per epoch",
+    )  # fmt: skip
+    p.add_argument("--open-mouth-mar", type=float, default=d.open_mouth_mar)
     p.add_argument("--widths", default=",".join(map(str, d.widths)), help="channels of the 80,40,20,10 px branches")
     p.add_argument(
         "--decoder",
@@ -125,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         eye_weight=args.eye_weight,
         mouth_weight=args.mouth_weight,
         rest_weight=args.rest_weight,
+        inner_lip_weight=args.inner_lip_weight,
+        gap_weight=args.gap_weight,
+        open_mouth_repeat=args.open_mouth_repeat,
+        open_mouth_mar=args.open_mouth_mar,
         widths=tuple(int(w) for w in args.widths.split(",")),
         decoder=args.decoder,
         crop_scale=args.crop_scale,

@@ -26,11 +26,12 @@ from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import crop_to_image, square_crop_matrices
 from faceanalytics.geometry.face_frame import eye_corner_distances
+from faceanalytics.geometry.mouth import mouth_features
 from faceanalytics.train.augment import AugmentConfig, make_crop
 from faceanalytics.train.boxes import BoxStats, box_from_features, collect_box_stats, sample_detector_box, sample_tracking_box
 from faceanalytics.train.data import LandmarkSample, load_gray, read_csv, read_pts_folder, split_by_identity, unlabeled_identity
 from faceanalytics.train.eyes import collapse_eyelids, pad_face_crop, split_eye_state
-from faceanalytics.train.losses import flat_heatmap_loss, heatmap_cross_entropy, landmark_loss, region_weights
+from faceanalytics.train.losses import flat_heatmap_loss, heatmap_cross_entropy, inner_gap_loss, landmark_loss, region_weights
 from faceanalytics.train.model import CROP_SIZE, RecombinatorNet
 
 __all__ = ["LIGHT_AUGMENT", "TrainConfig", "choose_device", "nme", "predict_image_points", "train"]
@@ -80,6 +81,10 @@ class TrainConfig:
     loss: str = "wing"
     eye_weight: float = 2.0
     mouth_weight: float = 1.5
+    inner_lip_weight: float | None = None  # None: mouth_weight
+    gap_weight: float = 0.0  # weight of the inner-lip gap loss (losses.inner_gap_loss)
+    open_mouth_repeat: int = 1  # annotated faces with an inner-lip MAR >= open_mouth_mar appear this many times per epoch
+    open_mouth_mar: float = 0.2
     rest_weight: float = 1.0
     pseudo_rest_weight: float = 0.3  # weight of non-eye points of pseudo-labelled faces
     closed_repeat: int = 2  # closed-eye faces appear this many times per stage-2 epoch
@@ -407,8 +412,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     frames = [load_gray(s.path) for s in train_s]
     points = [s.points.astype(np.float32) for s in train_s]
-    wbase = region_weights(cfg.eye_weight, cfg.mouth_weight, cfg.rest_weight).numpy()
+    wbase = region_weights(cfg.eye_weight, cfg.mouth_weight, cfg.rest_weight, inner_lips=cfg.inner_lip_weight).numpy()
     weights = [wbase] * len(frames)
+    if cfg.open_mouth_repeat > 1:  # few annotated mouths are wide open: show those more often
+        wide = [k for k, p in enumerate(points) if mouth_features(p)[0] >= cfg.open_mouth_mar]
+        for k in wide * (cfg.open_mouth_repeat - 1):
+            frames.append(frames[k])
+            points.append(points[k])
+            weights.append(wbase)
+        logger.info(
+            "%d of %d training faces have an open mouth (MAR >= %.2f): %d times each",
+            len(wide), len(train_s), cfg.open_mouth_mar, cfg.open_mouth_repeat,
+        )  # fmt: skip
     aug = AugmentConfig()
 
     val_frames = [load_gray(s.path) for s in val_s]
@@ -503,12 +518,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 logits = model.heatmaps(x)
                 pred, _ = model.softargmax(logits)
                 loss = landmark_loss(pred, y, w, cfg.loss) + cfg.heatmap_weight * heatmap_cross_entropy(logits, y, w)
+                if cfg.gap_weight:
+                    loss = loss + cfg.gap_weight * inner_gap_loss(pred, y, w)
                 negative = w.sum(-1) == 0
                 if negative.any():
                     loss = loss + cfg.negative_weight * flat_heatmap_loss(logits[negative])
             else:
                 pred, _ = model(x)
                 loss = landmark_loss(pred, y, w, cfg.loss)
+                if cfg.gap_weight:
+                    loss = loss + cfg.gap_weight * inner_gap_loss(pred, y, w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

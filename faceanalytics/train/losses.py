@@ -12,6 +12,7 @@ __all__ = [
     "LOSSES",
     "flat_heatmap_loss",
     "heatmap_cross_entropy",
+    "inner_gap_loss",
     "l1_loss",
     "l2_loss",
     "landmark_loss",
@@ -44,12 +45,36 @@ def wing_loss(diff: torch.Tensor, w: float = 10.0, epsilon: float = 2.0) -> torc
 LOSSES = {"l1": l1_loss, "l2": l2_loss, "wing": wing_loss}
 
 
-def region_weights(eyes: float = 1.0, mouth: float = 1.0, rest: float = 1.0, schema: LandmarkSchema = SCHEMA_68) -> torch.Tensor:
-    """(K,) point weights: ``eyes`` for both eye contours, ``mouth`` for the lips, ``rest`` elsewhere."""
+def region_weights(
+    eyes: float = 1.0,
+    mouth: float = 1.0,
+    rest: float = 1.0,
+    schema: LandmarkSchema = SCHEMA_68,
+    inner_lips: float | None = None,
+) -> torch.Tensor:
+    """(K,) point weights: ``eyes`` for both eye contours, ``mouth`` for the lips (``inner_lips``
+    for the inner ones when given), ``rest`` elsewhere."""
     w = torch.full((schema.num_points,), float(rest))
     w[list(schema.right_eye + schema.left_eye)] = float(eyes)
     w[list(schema.mouth)] = float(mouth)
+    if inner_lips is not None:
+        w[list(schema.inner_lips)] = float(inner_lips)
     return w
+
+
+def inner_gap_loss(
+    pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, schema: LandmarkSchema = SCHEMA_68
+) -> torch.Tensor:
+    """L1 between predicted and target inner-lip gaps (``schema.inner_lip_pairs``: upper minus
+    lower point, x and y, crop pixels), each gap weighted by its two points' lower weight: how far
+    the mouth opens, which the per-point loss leaves to the shape prior (models/README.md, "Open
+    mouths"). ``weights``: (K,) or (N, K) as for :func:`landmark_loss`."""
+    up = [u for u, _ in schema.inner_lip_pairs]
+    lo = [lower for _, lower in schema.inner_lip_pairs]
+    gap_pred, gap_true = pred[:, up] - pred[:, lo], target[:, up] - target[:, lo]
+    w = weights.expand(pred.shape[0], -1) if weights.dim() == 1 else weights
+    wg = torch.minimum(w[:, up], w[:, lo])
+    return ((gap_pred - gap_true).abs().sum(-1) * wg).sum() / wg.sum().clamp_min(1e-8)
 
 
 def landmark_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, kind: str = "wing") -> torch.Tensor:
