@@ -124,3 +124,37 @@ def test_a_learned_openness_decides_from_the_first_frame():
         events += mon.update(float(ti), 0.3, bool(c))  # an EAR that says open: ignored
     assert [e.kind for e in events] == ["microsleep"]
     assert events[0].start == pytest.approx(0.1, abs=1e-9)
+
+
+@pytest.mark.parametrize("decided", [True, False])
+def test_a_one_frame_reopening_does_not_split_a_blink(decided):
+    """Issue 19: one frame that looks open inside a closure (a face swapped in, motion blur) split
+    a blink in two. One open sample between closed ones is bridged (``bridge=1``); two are a
+    reopening, which ends the closure at the first of them."""
+    t = np.arange(0, 3, 1 / 30)
+    frames = np.arange(len(t))
+
+    def run(closed_mask, **kw):
+        mon, reported = BlinkMonitor(0, warmup=1e9, **kw), []
+        for k, (ti, c) in enumerate(zip(t, closed_mask, strict=True)):
+            reported += [(k, e) for e in mon.update(float(ti), 0.05 if c else 0.3, bool(c) if decided else None)]
+        return reported, mon
+
+    one = (frames >= 40) & (frames < 48) & (frames != 44)  # closed 40-47, open at 44 only
+    reported, mon = run(one)
+    ((k, event),) = reported
+    assert event.kind == "blink" and event.complete and k == 49  # reported on the second open frame
+    assert event.start == pytest.approx(t[40]) and event.end == pytest.approx(t[48])
+    assert mon.blinks == 1 and mon.finish() == []
+    two = (frames >= 40) & (frames < 50) & (frames != 44) & (frames != 45)  # open at 44 and 45
+    reported, _ = run(two)
+    assert [e.kind for _, e in reported] == ["blink", "blink"]
+    assert reported[0][1].end == pytest.approx(t[44]) and reported[1][1].start == pytest.approx(t[46])
+    reported, _ = run(one, bridge=0)  # no bridging: split in two
+    assert len(reported) == 2
+    # a stream that ends one frame after the eyes reopen: finish() reports the closure, complete
+    mon = BlinkMonitor(0, warmup=1e9)
+    for ti, c in zip(t[:49], one[:49], strict=True):
+        assert mon.update(float(ti), 0.05 if c else 0.3, bool(c) if decided else None) == []
+    (event,) = mon.finish()
+    assert event.complete and event.end == pytest.approx(t[48])

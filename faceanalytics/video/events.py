@@ -55,7 +55,11 @@ class BlinkMonitor:
     percent of the time, so this is an open-eye value), at most ``default_threshold`` (the single
     image's) until ``warmup`` seconds of data exist. Eyes count as closed when the EAR drops below
     the threshold and open again once it rises above ``threshold * (1 + hysteresis)``. Either way
-    closures shorter than ``min_closure`` seconds are noise (real blinks last 100-400 ms).
+    closures shorter than ``min_closure`` seconds are noise (real blinks last 100-400 ms), and a
+    reopening seen on at most ``bridge`` samples (one) between closed ones does not end the
+    closure: one frame that looks open in the middle of a blink (a face swapped in, motion blur)
+    would otherwise split it in two. So a closure ends at the first of ``bridge + 1`` open samples
+    in a row, and its event is reported ``bridge`` samples after the eyes reopen.
 
     Cold start: a closure decided by the EAR that began before the track had ``cold_start``
     seconds of EAR history is never a microsleep (it ends as a blink if short, else it is dropped):
@@ -71,6 +75,7 @@ class BlinkMonitor:
             person's baseline. The default (``ratio``) adds nothing; landmark models that close
             the eyes only partly (closed EAR about 0.6 of open) need about 0.7, which also
             counts deep squints as closures.
+        bridge: reopenings of at most this many samples do not end a closure (0: every one does).
     """
 
     def __init__(
@@ -87,12 +92,13 @@ class BlinkMonitor:
         window: float = 60.0,
         cold_start: float = 1.0,
         confirm_ratio: float = 0.5,
+        bridge: int = 1,
     ) -> None:
         self.track_id = track_id
         self.ratio, self.default_threshold = ratio, default_threshold
         self.baseline_window, self.warmup, self.hysteresis = baseline_window, warmup, hysteresis
         self.min_closure, self.microsleep, self.window = min_closure, microsleep, window
-        self.cold_start, self.confirm_ratio = cold_start, confirm_ratio
+        self.cold_start, self.confirm_ratio, self.bridge = cold_start, confirm_ratio, bridge
         self._ear_since: float | None = None  # the first finite EAR
         self._closure_cold = False  # the closure going on began in the cold start, by the EAR
         self._ears: deque[tuple[float, float]] = deque()
@@ -100,6 +106,8 @@ class BlinkMonitor:
         self._states: deque[tuple[float, bool]] = deque()  # (t, closed) samples within `window`
         self._blink_ends: deque[float] = deque()
         self._closed_since: float | None = None
+        self._reopened_at: float | None = None  # the eyes opened here, `_open_samples` samples ago
+        self._open_samples = 0
         self._first: float | None = None
         self._last: float | None = None
         self.threshold = default_threshold
@@ -108,7 +116,8 @@ class BlinkMonitor:
 
     @property
     def closed(self) -> bool:
-        return self._closed_since is not None
+        """A closure is going on (a reopening not yet confirmed counts as open)."""
+        return self._closed_since is not None and self._reopened_at is None
 
     def update(self, t: float, ear: float, closed: bool | None = None) -> list[Event]:
         """Feed the mean EAR at time ``t`` (NaN: no information, state kept) and, where the eyes
@@ -131,17 +140,25 @@ class BlinkMonitor:
             adaptive = min(max(adaptive, 0.05), 0.4)
             # before the baseline has `warmup` seconds: the single image's threshold at most
             self.threshold = adaptive if t - self._ears[0][0] >= self.warmup else min(adaptive, self.default_threshold)
-        if closed is not None:  # the eyes' own decision (learned openness)
-            if self._closed_since is None and closed:
-                self._closed_since, self._closure_cold = t, False
-            elif self._closed_since is not None and not closed:
-                events += self._end(t, complete=True)
-        elif math.isfinite(ear):
-            if self._closed_since is None and ear < self.threshold:
-                self._closed_since = t
-                self._closure_cold = self._ear_since is None or t - self._ear_since < self.cold_start
-            elif self._closed_since is not None and ear > self.threshold * (1 + self.hysteresis):
-                events += self._end(t, complete=True)
+        in_closure = self._closed_since is not None and self._reopened_at is None
+        decision: bool | None = closed  # the eyes' own decision (learned openness) where there is one
+        if decision is None and math.isfinite(ear):
+            # EAR: closed below the threshold, open again only above it by the hysteresis
+            decision = not ear > self.threshold * (1 + self.hysteresis) if in_closure else ear < self.threshold
+        if decision is not None:
+            if self._closed_since is None:
+                if decision:
+                    self._closed_since = t
+                    cold = closed is None and (self._ear_since is None or t - self._ear_since < self.cold_start)
+                    self._closure_cold = cold
+            elif decision:
+                self._reopened_at, self._open_samples = None, 0  # a bridged reopening: the same closure goes on
+            else:
+                if self._reopened_at is None:
+                    self._reopened_at = t  # the closure ends here unless the eyes close again within `bridge` samples
+                self._open_samples += 1
+                if self._open_samples > self.bridge:
+                    events += self._end(self._reopened_at, complete=True)
         self._states.append((t, self.closed))
         while len(self._states) > 1 and self._states[1][0] <= t - self.window:
             self._states.popleft()
@@ -151,7 +168,8 @@ class BlinkMonitor:
 
     def _end(self, t: float, complete: bool) -> list[Event]:
         start = self._closed_since if self._closed_since is not None else t
-        self._closed_since = None
+        self._closed_since = self._reopened_at = None
+        self._open_samples = 0
         if t - start < self.min_closure and complete:
             return []  # a noise dip, shorter than any real blink
         kind = "microsleep" if t - start >= self.microsleep else "blink"
@@ -168,6 +186,8 @@ class BlinkMonitor:
         """Close an ongoing closure (end of stream or the face left)."""
         if self._closed_since is None or self._last is None:
             return []
+        if self._reopened_at is not None:
+            return self._end(self._reopened_at, complete=True)
         return self._end(self._last, complete=False)
 
     @property
