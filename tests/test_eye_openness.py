@@ -12,7 +12,7 @@ import pytest
 from faceanalytics import SCHEMA_68, Face
 from faceanalytics.core.errors import ChecksumError, ModelFormatError, ModelNotFoundError, ParameterError
 from faceanalytics.core.types import Eyes
-from faceanalytics.geometry.eye_crop import eye_crop, eye_crop_matrix, eye_crops
+from faceanalytics.geometry.eye_crop import eye_crops, eye_strip
 from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
 from faceanalytics.plugins.eyes import EyesPlugin
@@ -25,13 +25,22 @@ def _points(scale: float = 4.0, shift: tuple[float, float] = (40.0, 60.0)) -> np
     return np.array(MEAN_SHAPE_68, np.float64) * scale + np.array(shift)
 
 
-def test_crop_puts_the_corners_level_and_mirrors_the_left_eye():
+def test_the_strip_centres_each_eye_and_mirrors_the_left_one():
     pts = _points()
-    for side, (outer, inner) in (("right", (36, 39)), ("left", (45, 42))):
-        m = eye_crop_matrix(pts, side, 32, 24, 1.6)
-        o, i = m @ np.append(pts[outer], 1), m @ np.append(pts[inner], 1)
-        assert o[1] == pytest.approx(12) and i[1] == pytest.approx(12)  # level, at mid-height
-        assert o[0] < i[0] and i[0] - o[0] == pytest.approx(32 / 1.6)  # outer corner on the left
+    strip = eye_strip(pts, 32, 24, 1.6)
+    assert strip is not None
+    m = strip.matrix
+    centres = {side: (pts[o] + pts[i]) / 2 for side, (o, i) in (("right", (36, 39)), ("left", (45, 42)))}
+    np.testing.assert_allclose(m @ np.append(centres["right"], 1), [16, 12], atol=1e-9)
+    np.testing.assert_allclose(m @ np.append(centres["left"], 1), [strip.left_start + 16, 12], atol=1e-9)
+    width = (np.linalg.norm(pts[39] - pts[36]) + np.linalg.norm(pts[45] - pts[42])) / 2
+    assert np.sqrt(abs(np.linalg.det(m[:, :2]))) * width == pytest.approx(32 / 1.6, rel=0.02)  # scale rounded < 2 %
+    # a ramp rising along the image's x axis: it rises across the right eye's crop (image left,
+    # outer corner first) and falls across the mirrored left eye's
+    ramp = np.tile((np.arange(1000) // 4).astype(np.uint8), (1000, 1))
+    crops = eye_crops(ramp, pts, 32, 24, 1.6)
+    assert crops is not None and crops.shape == (2, 24, 32) and crops.dtype == np.uint8
+    assert crops[1][:, 0].mean() < crops[1][:, -1].mean() and crops[0][:, 0].mean() > crops[0][:, -1].mean()
     # a mirrored image's right eye is the original's left eye
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (200, 200), np.uint8)
@@ -41,18 +50,24 @@ def test_crop_puts_the_corners_level_and_mirrors_the_left_eye():
     b = eye_crops(image[:, ::-1].copy(), mirrored_pts, 32, 24, 1.6)
     assert a is not None and b is not None
     np.testing.assert_allclose(a[0].astype(float), b[1].astype(float), atol=2)
+    # BGR in, gray out: the same as the gray image
+    bgr = np.repeat(image[:, :, None], 3, axis=2)
+    np.testing.assert_allclose(eye_crops(bgr, pts, 32, 24, 1.6).astype(float), a.astype(float), atol=1)
     pts[[42, 45]] = pts[42]
-    assert not np.isfinite(eye_crop_matrix(pts, "left", 32, 24, 1.6)).any() and eye_crops(image, pts, 32, 24, 1.6) is None
+    assert eye_strip(pts, 32, 24, 1.6) is None and eye_crops(image, pts, 32, 24, 1.6) is None
+    pts = _points()
+    pts[36] = np.nan
+    assert eye_crops(image, pts, 32, 24, 1.6) is None
 
 
-def test_large_eyes_are_shrunk_before_warping():
-    # a large face: the crop averages its region instead of sampling every tenth pixel
+def test_large_eyes_are_averaged_not_sampled():
+    # a large face: the crops average the image instead of sampling every fifth pixel
     pts = _points(scale=10.0, shift=(0.0, 0.0))  # eyes about 140 px wide, crops 32 px
     image = np.zeros((2000, 2000), np.uint8)
     image[:, ::2] = 255  # stripes finer than the crop's pixels
-    m = eye_crop_matrix(pts, "right", 32, 24, 1.6)
-    crop = eye_crop(image, m, 32, 24)
-    assert abs(float(crop.mean()) - 127.5) < 10 and float(crop.std()) < 20
+    crops = eye_crops(image, pts, 32, 24, 1.6)
+    assert crops is not None
+    assert abs(float(crops.mean()) - 127.5) < 10 and float(crops.std()) < 20
 
 
 def test_the_runner_rejects_a_wrong_model_file(tmp_path):

@@ -87,17 +87,19 @@ def test_a_tampered_bundled_model_fails_its_checksum(tmp_path, monkeypatch):
 def test_a_tampered_mouth_model_fails_its_checksum(tmp_path, monkeypatch):
     import faceanalytics.runtime.hub as hub
     from faceanalytics.plugins import MouthPlugin
-    from faceanalytics.runtime.registry import MOUTH_MODELS
+    from faceanalytics.runtime.registry import MOUTH_LINEAR_MODEL, MOUTH_MODELS
 
     src = hub.package_weights_dir() / MOUTH_MODELS["mouth-cues"].filename
     assert hub.mouth_model_path("mouth-cues")[0] == src  # the shipped file matches the registry
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / src.name).write_bytes(bytes(data))
+    linear = hub.package_weights_dir() / MOUTH_LINEAR_MODEL.filename  # the landmark-only cues' models, intact
+    (tmp_path / linear.name).write_bytes(linear.read_bytes())
     monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
     with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
         MouthPlugin()
-    MouthPlugin(net=None)  # the landmark-only cues need no file
+    MouthPlugin(net=None)  # the landmark-only cues need no network file
 
 
 def test_pickles_are_never_loaded(tmp_path):

@@ -1,87 +1,119 @@
-"""Eye crops aligned by each eye's corners, shared by the eye-openness network and its training.
+"""Eye crops for the eye-openness network and its training, both cut from one strip of the image.
 
-An eye's crop is an upright window centred on the midpoint of its two corners, ``span`` eye
-widths (corner-to-corner distances) wide, its x axis along the corner line, from the **outer**
-corner (crop left) to the **inner** corner (crop right), its y axis pointing down the face. So the
-subject's left eye comes out mirrored and looks like a right eye: one network serves both.
+The **eye strip** is an upright window along the line from the subject's right eye to the left
+eye (the midpoints of each eye's two corners), ``height`` pixels tall, at a scale that makes the
+mean eye width (corner to corner) ``width / span`` pixels. Each eye's crop is ``width`` pixels of
+that strip centred on the eye; the left eye's crop is mirrored, so that in both crops the **outer**
+corner is on the left and the inner corner on the right: one network serves both eyes.
+
+One affine warp of the image gives the strip, and both crops are slices of it: a face pays one
+warp and one gray conversion of a strip of about 60 x 16 pixels (and, for large eyes, 2x2
+averaging of the strip's region first), not three calls per eye (the crops are on the eye
+network's per-face cost, docs/plugins.md). So that the left crop is a whole number of pixels
+along the strip, the scale is rounded by at most half a pixel per eye distance (about 1 %).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from faceanalytics.core.schema import SCHEMA_68, LandmarkSchema
 
-__all__ = ["eye_crop", "eye_crop_matrix", "eye_crops"]
+__all__ = ["EyeStrip", "eye_crops", "eye_strip"]
 
 
-def eye_crop_matrix(
-    landmarks: np.ndarray, side: str, width: int, height: int, span: float, schema: LandmarkSchema = SCHEMA_68
-) -> np.ndarray:
-    """(2, 3) affine from image pixels to the crop of one eye (``side``: ``"left"`` or ``"right"``,
-    the subject's) of (K, 2) landmarks. NaN when the eye's corners coincide or are not finite."""
-    p = np.asarray(landmarks, np.float64)
-    if side == "right":
-        outer, inner, sign = schema.right_eye_outer, schema.right_eye_inner, 1.0
-    elif side == "left":
-        outer, inner, sign = schema.left_eye_outer, schema.left_eye_inner, -1.0
-    else:
-        raise ValueError(f"side must be 'left' or 'right'; got {side!r}")
-    (xo, yo), (xi, yi) = p[outer].tolist(), p[inner].tolist()
-    w = math.hypot(xi - xo, yi - yo)
-    if not (math.isfinite(w) and w > 1e-6):
-        return np.full((2, 3), np.nan)
-    k = width / (span * w)
-    ux, uy = (xi - xo) / w, (yi - yo) / w  # outer -> inner
-    vx, vy = -sign * uy, sign * ux  # down the face: a right-handed frame for the right eye, mirrored for the left
-    cx, cy = (xo + xi) / 2, (yo + yi) / 2
+@dataclass(frozen=True)
+class EyeStrip:
+    """Where the eye strip lies in an image.
+
+    ``matrix``: (2, 3) affine from image pixels (x right, y down, pixel centres on integers) to
+    strip pixels; the right eye's centre maps to ``(width / 2, height / 2)`` and the left eye's to
+    ``(left_start + width / 2, height / 2)``. ``left_start``: the strip column where the left eye's
+    crop begins (the right eye's begins at 0); the strip is ``left_start + width`` pixels wide.
+    """
+
+    matrix: np.ndarray
+    left_start: int
+
+
+def _strip(
+    landmarks: np.ndarray, width: int, span: float, schema: LandmarkSchema
+) -> tuple[float, float, float, float, float, int] | None:
+    """``(k, ux, uy, cx, cy, left_start)``: strip pixels per image pixel, the unit vector from the
+    right eye's centre ``(cx, cy)`` to the left eye's, and the left crop's first column."""
+    p = landmarks if isinstance(landmarks, np.ndarray) else np.asarray(landmarks)
+    (rxo, ryo), (rxi, ryi), (lxi, lyi), (lxo, lyo) = p[
+        [schema.right_eye_outer, schema.right_eye_inner, schema.left_eye_inner, schema.left_eye_outer]
+    ].tolist()
+    right_width, left_width = math.hypot(rxi - rxo, ryi - ryo), math.hypot(lxo - lxi, lyo - lyi)
+    rcx, rcy = (rxo + rxi) / 2, (ryo + ryi) / 2
+    dx, dy = (lxo + lxi) / 2 - rcx, (lyo + lyi) / 2 - rcy
+    d = math.hypot(dx, dy)
+    if not (min(right_width, left_width, d) > 1e-6 and math.isfinite(right_width + left_width + d)):
+        return None
+    left_start = max(round(2 * d * width / (span * (right_width + left_width))), 1)
+    return left_start / d, dx / d, dy / d, rcx, rcy, left_start
+
+
+def eye_strip(landmarks: np.ndarray, width: int, height: int, span: float, schema: LandmarkSchema = SCHEMA_68) -> EyeStrip | None:
+    """The eye strip of (K, 2) landmarks for ``width`` x ``height`` crops ``span`` eye widths wide;
+    None when an eye's corners coincide, the eyes coincide, or the corners are not finite."""
+    found = _strip(landmarks, width, span, schema)
+    if found is None:
+        return None
+    k, ux, uy, cx, cy, left_start = found
+    return EyeStrip(_matrix(k, ux, uy, cx, cy, width / 2, height / 2), left_start)
+
+
+def _matrix(k: float, ux: float, uy: float, cx: float, cy: float, x0: float, y0: float) -> np.ndarray:
+    """(2, 3) affine: image point ``(cx, cy)`` to ``(x0, y0)``, scale ``k``, x along ``(ux, uy)``
+    and y along ``(-uy, ux)`` (down the face)."""
     return np.array([
-        [k * ux, k * uy, width / 2 - k * (ux * cx + uy * cy)],
-        [k * vx, k * vy, height / 2 - k * (vx * cx + vy * cy)],
+        [k * ux, k * uy, x0 - k * (ux * cx + uy * cy)],
+        [-k * uy, k * ux, y0 - k * (ux * cy - uy * cx)],
     ])  # fmt: skip
-
-
-def eye_crop(image: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``(height, width)`` uint8 gray crop of a gray or BGR uint8 image through ``matrix``
-    (:func:`eye_crop_matrix`). When the eye is more than twice the crop's scale, its region of the
-    image is first shrunk by area averaging, so the crop does not alias. Outside the image, the
-    border repeats."""
-    (a, b, c), (d, e, f) = np.asarray(matrix, np.float64).tolist()  # plain floats: this runs per eye, per frame
-    det = a * e - b * d
-    scale = math.sqrt(abs(det))
-    if 0 < scale < 0.5:
-        # the crop's footprint in the image: its corners through the inverse affine
-        ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
-        ic, if_ = -(ia * c + ib * f), -(id_ * c + ie * f)
-        xs = [ia * u + ib * v + ic for u, v in ((0, 0), (width, 0), (0, height), (width, height))]
-        ys = [id_ * u + ie * v + if_ for u, v in ((0, 0), (width, 0), (0, height), (width, height))]
-        h, w = image.shape[:2]
-        x0, y0 = max(int(min(xs)) - 2, 0), max(int(min(ys)) - 2, 0)
-        x1, y1 = min(math.ceil(max(xs)) + 3, w), min(math.ceil(max(ys)) + 3, h)
-        if x1 - x0 >= 4 and y1 - y0 >= 4:
-            k = 2 * scale  # shrink the region to twice the crop's resolution
-            rw, rh = max(round((x1 - x0) * k), 2), max(round((y1 - y0) * k), 2)
-            image = cv2.resize(image[y0:y1, x0:x1], (rw, rh), interpolation=cv2.INTER_AREA)
-            sx, sy = (x1 - x0) / rw, (y1 - y0) / rh  # new pixel u covers old x0 + sx (u + 0.5) - 0.5
-            tx, ty = x0 + 0.5 * sx - 0.5, y0 + 0.5 * sy - 0.5
-            a, b, c, d, e, f = a * sx, b * sy, a * tx + b * ty + c, d * sx, e * sy, d * tx + e * ty + f
-    m = np.array([[a, b, c], [d, e, f]])
-    out = cv2.warpAffine(image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.cvtColor(out, cv2.COLOR_BGR2GRAY) if out.ndim == 3 else out
 
 
 def eye_crops(
     image: np.ndarray, landmarks: np.ndarray, width: int, height: int, span: float, schema: LandmarkSchema = SCHEMA_68
 ) -> np.ndarray | None:
-    """``(2, height, width)`` uint8 crops of the subject's (left, right) eyes, the left one mirrored;
-    None when an eye's corners coincide or are not finite."""
-    out = []
-    for side in ("left", "right"):
-        m = eye_crop_matrix(landmarks, side, width, height, span, schema)
-        if not np.isfinite(m).all():
-            return None
-        out.append(eye_crop(image, m, width, height))
-    return np.stack(out)
+    """``(2, height, width)`` uint8 gray crops of the subject's (left, right) eyes, the left one
+    mirrored, from a gray or BGR uint8 image and its (K, 2) landmarks; None when there is no eye
+    strip (:func:`eye_strip`). Outside the image, the border repeats."""
+    found = _strip(landmarks, width, span, schema)
+    if found is None:
+        return None
+    k, ux, uy, cx, cy, left_start = found
+    size = (left_start + width, height)
+    if k < 0.5:
+        # Large eyes: halve the strip's region of the image by 2x2 averaging (cv2's fast INTER_AREA
+        # case) until the warp no longer shrinks it below half, so the crops do not alias. The
+        # region: the strip's rectangle in the image (centre, half extents along x and y), plus 3 px.
+        mx, my = cx + ux * left_start / (2 * k), cy + uy * left_start / (2 * k)
+        hw, hh = size[0] / (2 * k), height / (2 * k)
+        ex, ey = hw * abs(ux) + hh * abs(uy) + 3, hw * abs(uy) + hh * abs(ux) + 3
+        h, w = image.shape[:2]
+        x0, y0 = min(max(int(mx - ex), 0), w - 1), min(max(int(my - ey), 0), h - 1)
+        x1, y1 = max(min(math.ceil(mx + ex) + 1, w), x0 + 1), max(min(math.ceil(my + ey) + 1, h), y0 + 1)
+        region, q = image[y0:y1, x0:x1], 1
+        while k * q < 0.5 and min(region.shape[:2]) >= 4:
+            rh, rw = region.shape[0] // 2, region.shape[1] // 2
+            region = cv2.resize(region[: 2 * rh, : 2 * rw], (rw, rh), interpolation=cv2.INTER_AREA)
+            q *= 2
+        # region pixel u is image x0 + q (u + 0.5) - 0.5: the same strip, in region pixels
+        t = (q - 1) / 2
+        m = _matrix(k * q, ux, uy, (cx - x0 - t) / q, (cy - y0 - t) / q, width / 2, height / 2)
+        band = cv2.warpAffine(region, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    else:
+        m = _matrix(k, ux, uy, cx, cy, width / 2, height / 2)
+        band = cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if band.ndim == 3:
+        band = cv2.cvtColor(band, cv2.COLOR_BGR2GRAY)
+    out = np.empty((2, height, width), np.uint8)
+    out[0] = band[:, left_start : left_start + width][:, ::-1]
+    out[1] = band[:, :width]
+    return out

@@ -24,7 +24,7 @@ DEFAULT_EAR_THRESHOLD = 0.2
 #: validation part of the training faces (the middle of the range with closed recall >= 95 % and
 #: open faces called closed <= 2 %; the ONNX metadata ``openness_threshold``), not on the held-out
 #: faces (docs/plugins.md).
-DEFAULT_OPENNESS_THRESHOLD = 0.85
+DEFAULT_OPENNESS_THRESHOLD = 0.73
 
 
 def eye_aspect_ratios(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +84,13 @@ class EyesPlugin:
         eyes = eyes_from_ears(float(left), float(right), self.threshold)
         if self.net is None or not eyes.valid:
             return eyes
-        lo, ro = self.net.openness(frame.image, face.landmarks)
+        image = frame.image
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or 0 in image.shape:
+            raise ParameterError(f"frame.image must be a non-empty uint8 image; got {image.dtype} {image.shape}")
+        found = self.net.checked_openness(image, face.landmarks)  # landmark_problem has checked the points
+        if found is None:
+            return eyes
+        lo, ro = found
         lc, rc = lo < self.openness_threshold, ro < self.openness_threshold
         return Eyes(
             eyes.left_ear, eyes.right_ear, eyes.ear, lc, rc, lc and rc, self.threshold,

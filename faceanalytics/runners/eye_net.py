@@ -84,9 +84,18 @@ class EyeOpennessNet:
         n = SCHEMA_68.num_points
         if points.ndim != 2 or points.shape[0] < n or points.shape[1] != 2 or not np.isfinite(points[IBUG_SLICE]).all():
             raise ParameterError(f"landmarks must be finite (68+, 2) iBUG points; got shape {points.shape}")
-        crops = eye_crops(image, points, self.width, self.height, self.span)
-        if crops is None:
+        found = self.checked_openness(image, points)
+        if found is None:
             raise ParameterError("an eye's corners coincide: no eye crop")
-        logits = self._session.run([OUTPUT], {INPUT: crops[:, None].astype(np.float32)})[0]
+        return found
+
+    def checked_openness(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float] | None:
+        """:meth:`openness` for inputs the caller has already checked (a uint8 image, finite iBUG
+        landmarks: :class:`~faceanalytics.plugins.eyes.EyesPlugin` after ``landmark_problem``);
+        None when an eye's corners coincide. This is the per-face path: no checks repeated."""
+        crops = eye_crops(image, landmarks, self.width, self.height, self.span)
+        if crops is None:
+            return None
+        logits = self._session.run([OUTPUT], {INPUT: crops.reshape(2, 1, self.height, self.width).astype(np.float32)})[0]
         left, right = (1.0 / (1.0 + math.exp(-v)) for v in logits[:, 0].tolist())
         return left, right

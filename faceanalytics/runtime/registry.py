@@ -129,8 +129,8 @@ EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "eye-openness": ModelSpec(
         name="eye-openness",
         filename="eye_openness.onnx",
-        sha256="8f6ae797fbc389172112bff6663c1cb5876f0e7c34d53680000c26c78be1c603",
-        size=63_806,
+        sha256="cd5e02ba2b8d901cc99586f3645dc280c6596602430f8ba652a4a30c6bea181d",
+        size=26_428,
         description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,
     ),
