@@ -92,7 +92,7 @@ LANDMARK_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "fpenet68-int8": ModelSpec(
         name="fpenet68-int8",
         filename="fpenet68_int8.onnx",
-        sha256="a114435f7972c2af345faa40b312c9365bf1c3608b052fe664ca1660ea881653",
+        sha256="98c80a4455a797a46bfa0d4cae7ce7d511089ef7397adb6d7932917e9cb2495a",
         size=342_275,
         num_points=68,
         crop_scale=1.25,
