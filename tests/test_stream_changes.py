@@ -74,3 +74,26 @@ def test_no_microsleep_in_the_first_second_on_open_eyes(pipe):
     _check(clip, ids)
     assert [e.kind for e in events].count("microsleep") == 0
     assert sum(e.kind == "blink" for e in events) == len(closed_stretches(clip.closed))
+
+
+def test_a_false_detection_on_the_background_raises_no_event(pipe):
+    """In this clip BlazeFace also finds a "face" (score 0.57) on the blurred background for about
+    ten frames; its landmarks have a mean confidence of 0.00 and its eyes read closed. It fed a
+    false blink; a face below ``EVENT_CONFIDENCE`` feeds no event (the benchmark's clip 0)."""
+    clip = build_clip(shared_path(), pipe, 0, frames=150, scale=0.8)
+    stream = Stream(pipe)
+    person: set[int] = set()
+    events = []
+    for frame, t in zip(clip.frames, clip.timestamps(), strict=True):
+        res = stream(frame, float(t))
+        best = max(res.faces, key=lambda f: float(f.confidence.mean()), default=None)
+        if best is not None:
+            person.add(best.track_id)
+        events += res.events
+    events += stream.close()
+    assert len(person) == 1
+    assert events and {e.track_id for e in events} == person
+    blinks = [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
+    stretches = closed_stretches(clip.closed)
+    assert len(blinks) == len(stretches)
+    assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)

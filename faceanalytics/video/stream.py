@@ -67,6 +67,13 @@ TRACK_DECAY = 0.99
 #: unsure: the detector runs on the next frame. Off with ``lost_confidence=0``.
 UNSURE_CONFIDENCE = 0.8
 
+#: A face whose mean calibrated landmark confidence (the probability that a point is within 10 % of
+#: the eye distance, faceanalytics.runners.point_confidence) is below this feeds no blink, yawn or
+#: smile monitor on that frame: its eyes and mouth were measured on points that are not there (a
+#: detector's false positive on the background scores 0.00, a clear face about 0.9). Only for
+#: landmark models with a calibration; raw peaks have no common scale.
+EVENT_CONFIDENCE = 0.05
+
 
 def _openness_decision(eyes: Any) -> bool | None:
     """The eyes result's own ``closed`` where it comes from a learned openness (both
@@ -178,6 +185,8 @@ class Stream:
         self._need_detect = True
         self._closed = False
         self._busy = threading.Lock()
+        calibrated = getattr(pipeline.landmarker, "calibration", None) is not None
+        self._event_confidence = EVENT_CONFIDENCE if calibrated else 0.0
 
     # ----------------------------------------------------------------------------------------
     def __call__(self, image: ImageInput, timestamp: float, camera_matrix: np.ndarray | None = None) -> StreamFrame:
@@ -380,6 +389,9 @@ class Stream:
             live = self.pipeline.run_plugins(live, Frame(bgr, k, t), [tr.states for tr in tracks], raw)
         out = []
         for face, track in zip(live, tracks, strict=True):
+            if float(np.mean(face.confidence, dtype=np.float64)) < self._event_confidence:
+                out.append(face)  # no face's points to measure (EVENT_CONFIDENCE): no events from it
+                continue
             if face.eyes is not None:
                 decided = _openness_decision(face.eyes)
                 events += track.blinks.update(t, face.eyes.ear, decided)
