@@ -211,9 +211,9 @@ def test_the_input_is_invariant_to_position_and_scale_and_mirrors():
     np.testing.assert_allclose(mirror_expression_input(mirror_expression_input(x)), x, atol=1e-6)
 
 
-def test_the_shipped_model_loads_with_its_checksum(tmp_path, monkeypatch):
+def test_the_shipped_model_loads_with_its_checksum():
+    """(A tampered file: tests/test_model_files.py, with the other plugins' networks.)"""
     import faceanalytics.runtime.hub as hub
-    from faceanalytics import ChecksumError
     from faceanalytics.runtime.registry import EXPRESSION_MODELS
 
     spec = EXPRESSION_MODELS["expression-fer5"]
@@ -224,12 +224,6 @@ def test_the_shipped_model_loads_with_its_checksum(tmp_path, monkeypatch):
     assert plugin.net.input_shape == (1, INPUT_SIZE, 1) and plugin.net.providers == ("CPUExecutionProvider",)
     r = plugin(_face(_points()), FRAME)
     assert r.valid and sum(r.scores.values()) == pytest.approx(1.0, abs=1e-5)
-    data = bytearray(src.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (tmp_path / src.name).write_bytes(bytes(data))
-    monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
-    with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
-        ExpressionPlugin()
 
 
 def test_happy_faces_score_happier_than_neutral_ones(detector_home):

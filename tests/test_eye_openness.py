@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from faceanalytics import SCHEMA_68, Face
-from faceanalytics.core.errors import ChecksumError, ModelFormatError, ModelNotFoundError, ParameterError
+from faceanalytics.core.errors import ModelFormatError, ModelNotFoundError, ParameterError
 from faceanalytics.core.types import Eyes
 from faceanalytics.geometry.eye_crop import eye_crops, eye_strip
 from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
@@ -81,21 +81,6 @@ def test_the_runner_rejects_a_wrong_model_file(tmp_path):
     assert net.providers == ("CPUExecutionProvider",)
     with pytest.raises(ParameterError):
         net.openness(np.zeros((8, 8), np.float32), _points())
-
-
-def test_a_tampered_eye_model_fails_its_checksum(tmp_path, monkeypatch):
-    import faceanalytics.runtime.hub as hub
-    from faceanalytics.runtime.registry import EYE_MODELS
-
-    src = hub.package_weights_dir() / EYE_MODELS["eye-openness"].filename
-    assert hub.eye_model_path("eye-openness")[0] == src  # the shipped file matches the registry
-    data = bytearray(src.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (tmp_path / src.name).write_bytes(bytes(data))
-    monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
-    with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
-        EyesPlugin()
-    EyesPlugin(net=None)  # the EAR needs no file
 
 
 def test_eyes_json_and_the_ear_only_path():

@@ -84,22 +84,31 @@ def test_a_tampered_bundled_model_fails_its_checksum(tmp_path, monkeypatch):
     assert str(tmp_path / src.name) in str(info.value)
 
 
-def test_a_tampered_mouth_model_fails_its_checksum(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["eye-openness", "mouth-cues", "expression-fer5"])
+def test_a_tampered_plugin_network_fails_its_checksum(name, tmp_path, monkeypatch):
+    """Each small network a plugin ships: the package's file matches the registry; one flipped
+    byte is refused with a reinstall hint; the plugin's network-free mode still needs no file."""
     import faceanalytics.runtime.hub as hub
-    from faceanalytics.plugins import MouthPlugin
-    from faceanalytics.runtime.registry import MOUTH_LINEAR_MODEL, MOUTH_MODELS
+    from faceanalytics.plugins import ExpressionPlugin, EyesPlugin, MouthPlugin
+    from faceanalytics.runtime.registry import EXPRESSION_MODELS, EYE_MODELS, MOUTH_LINEAR_MODEL, MOUTH_MODELS
 
-    src = hub.package_weights_dir() / MOUTH_MODELS["mouth-cues"].filename
-    assert hub.mouth_model_path("mouth-cues")[0] == src  # the shipped file matches the registry
+    registry, lookup, plugin, without_net = {
+        "eye-openness": (EYE_MODELS, hub.eye_model_path, EyesPlugin, lambda: EyesPlugin(net=None)),
+        "mouth-cues": (MOUTH_MODELS, hub.mouth_model_path, MouthPlugin, lambda: MouthPlugin(net=None)),
+        "expression-fer5": (EXPRESSION_MODELS, hub.expression_model_path, ExpressionPlugin, None),
+    }[name]
+    src = hub.package_weights_dir() / registry[name].filename
+    assert lookup(name)[0] == src and src.stat().st_size == registry[name].size
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / src.name).write_bytes(bytes(data))
-    linear = hub.package_weights_dir() / MOUTH_LINEAR_MODEL.filename  # the landmark-only cues' models, intact
+    linear = hub.package_weights_dir() / MOUTH_LINEAR_MODEL.filename  # the landmark-only mouth cues' models, intact
     (tmp_path / linear.name).write_bytes(linear.read_bytes())
     monkeypatch.setattr(hub, "package_weights_dir", lambda: tmp_path)
     with pytest.raises(ChecksumError, match="reinstall faceanalytics"):
-        MouthPlugin()
-    MouthPlugin(net=None)  # the landmark-only cues need no network file
+        plugin()
+    if without_net is not None:
+        without_net()
 
 
 def test_pickles_are_never_loaded(tmp_path):
