@@ -508,3 +508,26 @@ def test_a_label_offset_survives_flipping(angle: float) -> None:
     f = f + label_shift_correction(flipped, labels, 0.03, (36, 45))
     assert u[0, 0] > 0 and f[0, 0] > 0  # right of the features in both crops
     np.testing.assert_allclose(f, np.column_stack([u[:, 0], -u[:, 1]]), atol=1e-3)
+
+
+def test_crop_augmentation_steps_draw_in_their_documented_order() -> None:
+    """The eye-openness and mouth-cue recipes share these steps; each must draw what it documents,
+    in that order, or the shipped networks would no longer rebuild as they were trained."""
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_contrast, random_flip
+
+    x = torch.rand(5, 1, 8, 12) * 255
+    gen, ref = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    flipped, mask = random_flip(x, gen)
+    assert torch.equal(mask, torch.rand(5, generator=ref) < 0.5)
+    assert torch.equal(flipped[mask], x[mask].flip(3)) and torch.equal(flipped[~mask], x[~mask])
+    random_affine(x, gen, scale=0.3, angle=0.3, shift=0.2)
+    torch.rand(5, generator=ref), torch.rand(5, generator=ref), torch.rand(5, 2, generator=ref)
+    blur_or_sharpen(x, gen, span=1.6, low=1.0)
+    torch.rand(5, 1, 1, 1, generator=ref)
+    random_contrast(x, gen, gain=0.6, gain_span=0.8, offset=60)
+    torch.rand(5, 1, 1, 1, generator=ref), torch.rand(5, 1, 1, 1, generator=ref)
+    assert torch.equal(torch.rand(4, generator=gen), torch.rand(4, generator=ref))
+    # no zoom, turn or shift is the identity; a zero-strength filter changes nothing
+    np.testing.assert_allclose(random_affine(x, gen, 0.0, 0.0, 0.0).numpy(), x.numpy(), atol=1e-3)
+    np.testing.assert_allclose(blur_or_sharpen(x, gen, span=0.0, low=0.0).numpy(), x.numpy(), atol=1e-4)

@@ -53,6 +53,7 @@ from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.eye_crop import eye_crops
 from faceanalytics.runners.eye_net import INPUT, OUTPUT
+from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_contrast, random_flip
 from faceanalytics.train.data import read_csv, split_by_identity
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
@@ -209,27 +210,12 @@ def normalise_crop(x: torch.Tensor) -> torch.Tensor:
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    fn = torch.nn.functional
-    n = len(x)
-    flip = torch.rand(n, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    scale = 1 + 0.3 * (torch.rand(n, generator=gen) - 0.5)
-    angle = 0.35 * (torch.rand(n, generator=gen) - 0.5)
-    aspect = x.shape[3] / x.shape[2]
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = scale * torch.cos(angle)
-    theta[:, 0, 1] = -scale * torch.sin(angle) / aspect
-    theta[:, 1, 0] = scale * torch.sin(angle) * aspect
-    theta[:, 1, 1] = scale * torch.cos(angle)
-    theta[:, :, 2] = 0.2 * (torch.rand(n, 2, generator=gen) - 0.5)
-    grid = fn.affine_grid(theta, list(x.shape), align_corners=False)
-    x = fn.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    soft = fn.avg_pool2d(fn.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    amount = 1.6 * torch.rand(n, 1, 1, 1, generator=gen) - 1.0  # < 0 blurs, > 0 sharpens
-    x = (x + amount * (x - soft)).clamp(0, 255)
-    gamma = torch.exp(0.6 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5))
+    x, _ = random_flip(x, gen)
+    x = random_affine(x, gen, scale=0.3, angle=0.35, shift=0.2)
+    x = blur_or_sharpen(x, gen, span=1.6, low=1.0).clamp(0, 255)
+    gamma = torch.exp(0.6 * (torch.rand(len(x), 1, 1, 1, generator=gen) - 0.5))
     x = 255 * (x / 255) ** gamma
-    x = x * (0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=gen)) + 60 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5)
+    x = random_contrast(x, gen, gain=0.6, gain_span=0.8, offset=60)
     return (x + 3 * torch.randn(x.shape, generator=gen)).clamp(0, 255)
 
 

@@ -36,6 +36,7 @@ from torch import nn
 
 from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS, face_mouth_shape
 from faceanalytics.runners.mouth_net import CROP_INPUT, OUTPUT, SHAPE_INPUT, mouth_crop, shape_mirror
+from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_contrast, random_flip
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.expressions import CLASSES, load, split
 
@@ -102,27 +103,12 @@ def normalise_crop(x: torch.Tensor) -> torch.Tensor:
 def _augment(
     x: torch.Tensor, s: torch.Tensor, mirror: tuple[np.ndarray, np.ndarray], gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    fn = torch.nn.functional
-    n = len(x)
-    flip = torch.rand(n, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    x, flip = random_flip(x, gen)
     index, sign = torch.as_tensor(mirror[0]), torch.as_tensor(mirror[1], dtype=s.dtype)
     s = torch.where(flip[:, None], s[:, index] * sign, s)
-    scale = 1 + 0.2 * (torch.rand(n, generator=gen) - 0.5)
-    angle = 0.3 * (torch.rand(n, generator=gen) - 0.5)
-    aspect = x.shape[3] / x.shape[2]
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = scale * torch.cos(angle)
-    theta[:, 0, 1] = -scale * torch.sin(angle) / aspect
-    theta[:, 1, 0] = scale * torch.sin(angle) * aspect
-    theta[:, 1, 1] = scale * torch.cos(angle)
-    theta[:, :, 2] = 0.16 * (torch.rand(n, 2, generator=gen) - 0.5)
-    grid = fn.affine_grid(theta, list(x.shape), align_corners=False)
-    x = fn.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    soft = fn.avg_pool2d(fn.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    amount = 1.8 * torch.rand(n, 1, 1, 1, generator=gen) - 0.8  # < 0 blurs, > 0 sharpens
-    x = x + amount * (x - soft)
-    x = x * (0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=gen)) + 50 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5)
+    x = random_affine(x, gen, scale=0.2, angle=0.3, shift=0.16)
+    x = blur_or_sharpen(x, gen, span=1.8, low=0.8)
+    x = random_contrast(x, gen, gain=0.7, gain_span=0.6, offset=50)
     return x.clamp(0, 255), s + 0.1 * torch.randn(s.shape, generator=gen)
 
 
