@@ -518,16 +518,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 logits = model.heatmaps(x)
                 pred, _ = model.softargmax(logits)
                 loss = landmark_loss(pred, y, w, cfg.loss) + cfg.heatmap_weight * heatmap_cross_entropy(logits, y, w)
-                if cfg.gap_weight:
-                    loss = loss + cfg.gap_weight * inner_gap_loss(pred, y, w)
                 negative = w.sum(-1) == 0
                 if negative.any():
                     loss = loss + cfg.negative_weight * flat_heatmap_loss(logits[negative])
             else:
                 pred, _ = model(x)
                 loss = landmark_loss(pred, y, w, cfg.loss)
-                if cfg.gap_weight:
-                    loss = loss + cfg.gap_weight * inner_gap_loss(pred, y, w)
+            if cfg.gap_weight:  # every stage (negative crops have zero weights: they add nothing)
+                loss = loss + cfg.gap_weight * inner_gap_loss(pred, y, w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
