@@ -19,7 +19,9 @@ the constants fitted on all validation identities, ready for ``CALIBRATIONS``.
 
 Usage (about 25 s per model on 2 cores)::
 
-    python benchmarks/point_confidence.py [--models fpenet68 fpenet68-int8 fpenet68-fp16]
+    python benchmarks/point_confidence.py [--models fpenet68 fpenet68-int8 fpenet68-fp16] [--write]
+
+``--write`` puts the constants into ``CALIBRATIONS`` (``faceanalytics.train.register.set_calibrations``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from faceanalytics.runners.fpenet import FPENetRunner
 from faceanalytics.runners.point_confidence import REGIONS_68, TOLERANCE, PointCalibration, design_matrix
 from faceanalytics.train.data import read_csv, split_by_identity
 from faceanalytics.train.point_views import COVERABLE, VIEW_WEIGHT, Views, collect
+from faceanalytics.train.register import CALIBRATION_SOURCE, set_calibrations
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "landmarks68"
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=["fpenet68", "fpenet68-int8", "fpenet68-fp16"])
     p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--write", action="store_true", help="write the fitted constants into CALIBRATIONS (the source file)")
     args = p.parse_args(argv)
     os.environ.setdefault("FACEANALYTICS_HOME", str(args.data.resolve().parents[1] / "models"))
     _, val = split_by_identity(read_csv(args.data / "annotations.csv"), 0.15, 0)
@@ -162,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     for c in fitted:
         r = lambda vs: "(" + ", ".join(f"{v:.4f}" for v in vs) + ")"  # noqa: E731
         print(f'    "{c.model}": PointCalibration("{c.model}", {r(c.intercept)}, {r(c.slope)}, {c.face_slope:.4f}),')
+    if args.write:
+        CALIBRATION_SOURCE.write_text(set_calibrations(CALIBRATION_SOURCE.read_text(), fitted))
+        print(f"wrote {CALIBRATION_SOURCE}")
     return 0
 
 

@@ -220,6 +220,17 @@ def split_by_identity(
     return train, val
 
 
+def landmark_model_digest(landmark_model: str | None) -> str:
+    """sha256 of the file that ``Pipeline(landmark_model)`` loads (a registered name, a path, or
+    ``None`` for the default model). Caches of landmarked faces are keyed by it, so a rebuilt model
+    never reuses the landmarks of the file it replaced."""
+    from faceanalytics.runtime.hub import landmark_model_path, sha256_file
+    from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
+
+    name = landmark_model or DEFAULT_LANDMARK_MODEL
+    return sha256_file(landmark_model_path(name)[0] if name in LANDMARK_MODELS else Path(name))
+
+
 def load_gray(path: str | Path) -> np.ndarray:
     """An image file as HxW uint8 gray (BT.601, as :func:`faceanalytics.geometry.crop.to_gray`).
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from faceanalytics.core.schema import IBUG_SLICE
 from faceanalytics.geometry.expression_input import INPUT_SIZE, expression_input, mirror_expression_input
+from faceanalytics.train.data import landmark_model_digest
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.expressions import load, split
 
@@ -50,9 +51,10 @@ INPUT_NAME, OUTPUT_NAME = "input_landmarks:0", "softmax/Softmax:0"
 
 def collect(files: dict[str, list[Path]], landmark_model: str | None, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
     """Raw landmarks ``(N, 68, 2)`` float32 in image pixels and class indices into
-    :data:`FER5_CLASSES` ``(N,)``, cached in ``cache`` (a folder) by the file list and model."""
+    :data:`FER5_CLASSES` ``(N,)``, cached in ``cache`` (a folder) by the file list and the model file's sha256."""
     items = [(k, f) for k, cls in enumerate(FER5_CLASSES) for f in files[cls]]
-    key = hashlib.sha256(f"{landmark_model}|".encode() + "|".join(str(f) for _, f in items).encode()).hexdigest()[:16]
+    model = landmark_model_digest(landmark_model)
+    key = hashlib.sha256(f"{model}|".encode() + "|".join(str(f) for _, f in items).encode()).hexdigest()[:16]
     target = cache / f"faceanalytics_expression_landmarks_{key}.npz" if cache is not None else None
     if target is not None and target.is_file():
         data = np.load(target)

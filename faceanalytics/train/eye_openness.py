@@ -54,7 +54,7 @@ from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.eye_crop import eye_crops
 from faceanalytics.runners.eye_net import INPUT, OUTPUT
 from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_contrast, random_flip
-from faceanalytics.train.data import read_csv, split_by_identity
+from faceanalytics.train.data import landmark_model_digest, read_csv, split_by_identity
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
 
@@ -82,8 +82,9 @@ def _read(path: Path, padded: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def landmarks(files: dict[str, list[Path]], landmark_model: str | None, cache: Path | None) -> dict[str, np.ndarray]:
-    """(N, 68, 2) pipeline landmarks of each set's images (eye_state padded), cached by file list."""
-    key = repr((landmark_model, {k: [str(p) for p in v] for k, v in files.items()}))
+    """(N, 68, 2) pipeline landmarks of each set's images (eye_state padded), cached by the file
+    list and the landmark model file's sha256."""
+    key = repr((landmark_model_digest(landmark_model), {k: [str(p) for p in v] for k, v in files.items()}))
     if cache is not None and cache.exists():
         data = np.load(cache, allow_pickle=False)
         if str(data["key"]) == key:
