@@ -1,6 +1,6 @@
 """Eye openness vs EAR on held-out faces, and the network's cost per face.
 
-    FACEANALYTICS_HOME=../shared/models python benchmarks/eye_openness.py
+    FACEANALYTICS_HOME=../shared/models python benchmarks/eye_openness.py [--net FILE] [--no-speed]
 
 Held-out faces: the ``eye_state`` faces that ``split_eye_state(seed=0)`` holds out (CEW closed,
 UTKFace open; padded with ``pad_face_crop`` as in training) and the landmarks68 validation
@@ -123,10 +123,17 @@ def main() -> int:
     ap.add_argument("--cache", default="/tmp/eye_openness_landmarks.npz", help="landmark cache (shared with training)")
     ap.add_argument("--rounds", type=int, default=4000, help="paired timing rounds (the plugin alone)")
     ap.add_argument("--pipeline-rounds", type=int, default=1000, help="paired timing rounds through the Pipeline")
+    ap.add_argument("--net", help="an eye-openness ONNX file (default: the shipped one), at its openness_threshold metadata")
+    ap.add_argument("--no-speed", action="store_true", help="accuracy only")
     args = ap.parse_args()
     files = _files(Path(args.eye_state), Path(args.landmarks68), 0, 0.15, 2400)
     points = landmarks(files, None, Path(args.cache) if args.cache else None)
-    plugin = EyesPlugin()
+    if args.net:
+        from faceanalytics.train.register import eye_threshold_in_file
+
+        plugin = EyesPlugin(net=args.net, openness_threshold=eye_threshold_in_file(Path(args.net)))
+    else:
+        plugin = EyesPlugin()
     th = plugin.openness_threshold
     res = {k: _scores(plugin, files[k], points[k], not k.startswith("lm_")) for k in ("closed_eval", "open_eval", "lm_eval")}
     oc, ec = res["closed_eval"]
@@ -147,6 +154,8 @@ def main() -> int:
             f" (EAR: {100 * np.mean((eo < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
         )
         print(f"  EAR median {np.nanmedian(eo):.3f}")
+    if args.no_speed:
+        return 0
     print(f"added cost per face at batch 1 (paired median): {_cost(files['open_eval'], points['open_eval'], args.rounds):.3f} ms")
     for key, ms in _pipeline_cost(args.pipeline_rounds).items():
         print(f"added cost per face through the default Pipeline, {key} (paired median): {ms:.3f} ms")

@@ -97,3 +97,33 @@ def test_a_false_detection_on_the_background_raises_no_event(pipe):
     stretches = closed_stretches(clip.closed)
     assert len(blinks) == len(stretches)
     assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)
+
+
+def test_a_fast_moving_face_is_cropped_where_it_went(pipe, astronaut):
+    """A face crossing the frame at 40 px a frame (two thirds of its eye distance): the followed
+    crop moves ahead with the landmarks' last motion, so the stream's landmarks stay on the face
+    (without it they lag half a face behind and the track is lost every third frame)."""
+    stream = Stream(pipe, smoothing=False)
+    errors = []
+    for i in range(12):
+        frame = np.full((512, 1024, 3), 90, np.uint8)
+        frame[:, 40 * i : 40 * i + 512] = astronaut
+        single = pipe(frame).faces[0].landmarks
+        faces = stream(frame, i / 30).faces
+        assert len(faces) == 1 and faces[0].track_id == 1
+        iod = float(np.linalg.norm(single[36] - single[45]))
+        errors.append(float(np.linalg.norm(faces[0].landmarks - single, axis=1).mean()) / iod)
+    assert max(errors[2:]) < 0.1, np.round(errors, 3)  # the first move is not known before it happens
+
+
+def test_a_face_leaving_fast_makes_no_blink(pipe):
+    """The clip of benchmarks/blinks.py that fooled the stream: the face leaves at about 70 px a
+    frame; its crops lagged behind it, the eyes' crops landed beside the eyes and read as closed,
+    and a false blink came out."""
+    clip = build_clip(shared_path(), pipe, 8, frames=150, scale=1.1, leave=True)
+    _, events = _run(pipe, clip)
+    blinks = [e for e in events if e.kind == "blink"]
+    truth = closed_stretches(clip.closed)
+    assert len(blinks) == len(truth) == 2
+    for (s, e), b in zip(truth, blinks, strict=True):  # each blink on its own closed stretch
+        assert s - 1 <= round(b.end * clip.fps) and round(b.start * clip.fps) <= e + 1

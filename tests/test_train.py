@@ -531,3 +531,42 @@ def test_crop_augmentation_steps_draw_in_their_documented_order() -> None:
     # no zoom, turn or shift is the identity; a zero-strength filter changes nothing
     np.testing.assert_allclose(random_affine(x, gen, 0.0, 0.0, 0.0).numpy(), x.numpy(), atol=1e-3)
     np.testing.assert_allclose(blur_or_sharpen(x, gen, span=0.0, low=0.0).numpy(), x.numpy(), atol=1e-4)
+
+
+def test_eye_threshold_scores_each_face_only_with_networks_that_never_saw_it(monkeypatch):
+    """The out-of-fold openness of faceanalytics.train.eye_openness: every training face is scored
+    once, by the network of its own fold, and that network was trained without it."""
+    torch = pytest.importorskip("torch")
+    import argparse
+
+    from faceanalytics.train import eye_openness as eo
+
+    def faces(n: int, label: int, first: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.repeat(np.arange(first, first + n), 2)  # two crops per face, the face's id in every pixel
+        return np.broadcast_to(ids[:, None, None], (2 * n, 16, 24)).astype(np.uint8), np.full(2 * n, label, np.float32)
+
+    data = {"closed_train": faces(11, 0, 0), "open_train": faces(23, 1, 100), "lm_train": faces(5, 1, 200)}
+    trained: list[set[int]] = []
+
+    class Net(torch.nn.Module):
+        def __init__(self, seen: set[int]) -> None:
+            super().__init__()
+            self.seen = seen
+
+        def forward(self, x):  # logit: +5 for a face this network trained on, -5 otherwise
+            ids = x[:, 0, 0, 0].round().long().tolist()
+            return torch.tensor([[5.0 if i in self.seen else -5.0] for i in ids])
+
+    def fake_train(x, y, *args, **kwargs):
+        seen = {int(v) for v in np.unique(x[:, 0, 0])}
+        trained.append(seen)
+        return Net(seen)
+
+    monkeypatch.setattr(eo, "train", fake_train)
+    args = argparse.Namespace(width=8, epochs=1, seed=3, first_stride=2)
+    oof = eo.out_of_fold(data, 4, args)
+    assert len(trained) == 4 and all(set(range(200, 205)) <= s for s in trained)  # lm_train in every fold
+    assert oof["closed"].shape == (11, 2) and oof["open"].shape == (23, 2)
+    assert (oof["closed"] < 0.5).all() and (oof["open"] < 0.5).all()  # no face scored by a network that saw it
+    for face in [*range(11), *range(100, 123)]:  # and every other network did see it
+        assert sum(face in s for s in trained) == 3

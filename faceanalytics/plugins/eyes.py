@@ -24,7 +24,7 @@ DEFAULT_EAR_THRESHOLD = 0.2
 #: validation part of the training faces (the middle of the range with closed recall >= 95 % and
 #: open faces called closed <= 2 %; the ONNX metadata ``openness_threshold``), not on the held-out
 #: faces (docs/plugins.md).
-DEFAULT_OPENNESS_THRESHOLD = 0.73
+DEFAULT_OPENNESS_THRESHOLD = 0.74
 
 
 def eye_aspect_ratios(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.ndarray, np.ndarray]:

@@ -129,8 +129,8 @@ EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "eye-openness": ModelSpec(
         name="eye-openness",
         filename="eye_openness.onnx",
-        sha256="cd5e02ba2b8d901cc99586f3645dc280c6596602430f8ba652a4a30c6bea181d",
-        size=26_428,
+        sha256="fc3aee82c7007e460d7921120b5f7e5d9142d4d53b060aabae11da449b55dc5d",
+        size=26_432,
         description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,
     ),

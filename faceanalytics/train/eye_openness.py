@@ -6,10 +6,12 @@
    both open; ``landmarks68`` frames of the **training identities** (:func:`split_by_identity`,
    ``--val-fraction`` 0.15, ``--seed`` 0, as train/loop.py and train/evaluate.py): open, except
    frames whose mean EAR is below ``--min-ear`` (possibly mid-blink), which are left out.
-   Threshold validation part, carved out of the **training** faces and not trained on: a seeded
-   (``--seed``) ``--threshold-fraction`` (0.2) of the closed and of the open ``eye_state`` training
-   faces (all of each class, not as many open as closed: the 2 % limit on open faces needs several
-   hundred of them to be measured).
+   Threshold: ``--folds`` (5) seeded folds of the closed and of the open ``eye_state`` training
+   faces; one network per fold, trained on the other folds, gives each training face an
+   out-of-fold openness (a face is scored only by a network that never saw it), and the
+   threshold is chosen on those. The shipped network is then trained on all the training faces.
+   ``--folds 0``: the earlier recipe, a seeded ``--threshold-fraction`` (0.2) of each class held
+   back from training to choose the threshold on (83 closed faces).
    Held out, only measured: the ``eye_state`` faces that :func:`split_eye_state` holds out for the
    EAR evaluation (same seed) and the landmarks68 validation identities.
 2. Inputs as the plugin sees them: landmarks from the shipped pipeline (``eye_state`` crops padded
@@ -25,10 +27,11 @@
 5. AdamW, one-cycle learning rate up to 3e-3, ``--epochs``, batch 256, ``--seed`` 0.
 6. Export: ONNX opset 17, contrast normalisation (InstanceNormalization) inside, crop geometry in the metadata; checked
    against torch.
-7. Threshold (:func:`choose_threshold`), chosen on the validation part only, per face (a face is
-   closed when both eyes' openness is below the threshold): of the thresholds (steps of 0.01) with
-   closed recall >= 95 % and open faces called closed <= 2 %, the middle of that range (the largest
-   margin to both limits). Written to the ONNX metadata (``openness_threshold``) and printed; it is
+7. Threshold (:func:`choose_threshold`), chosen on the out-of-fold openness of the training faces
+   only, per face (a face is closed when both eyes' openness is below the threshold): of the
+   thresholds (steps of 0.01) with closed recall >= 95 % and open faces called closed <= 2 %, the
+   middle of that range (the largest margin to both limits). Written to the ONNX metadata
+   (``openness_threshold``) and printed; it is
    :data:`faceanalytics.plugins.eyes.DEFAULT_OPENNESS_THRESHOLD`. The held-out faces are used only
    for the report.
 
@@ -130,6 +133,33 @@ def carve_validation(
         files[name] = [files[name][i] for i in keep]
         points[name] = points[name][keep]
     return files, points
+
+
+def fold_of_faces(n: int, folds: int, seed: int) -> np.ndarray:
+    """``(n,)`` fold index of each face: seeded, as equal in size as can be."""
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
+def out_of_fold(
+    data: dict[str, tuple[np.ndarray, np.ndarray]], folds: int, args: argparse.Namespace
+) -> dict[str, np.ndarray]:
+    """Per-face ``(N, 2)`` out-of-fold openness of ``closed_train`` and ``open_train``: each fold's
+    faces scored by a network trained on the other folds (and all of ``lm_train``)."""
+    ids = {k: fold_of_faces(len(data[k][1]) // 2, folds, args.seed + i) for i, k in enumerate(("closed_train", "open_train"))}
+    oof = {k: np.zeros((len(v), 2), np.float32) for k, v in ids.items()}
+    for f in range(folds):
+        xs, ys = [data["lm_train"][0]], [data["lm_train"][1]]
+        for k, fold in ids.items():
+            keep = np.repeat(fold != f, 2)  # two crops per face
+            xs.append(data[k][0][keep])
+            ys.append(data[k][1][keep])
+        log.info("fold %d/%d", f + 1, folds)
+        net = train(np.concatenate(xs), np.concatenate(ys), args.width, args.epochs, args.seed, args.first_stride)
+        with torch.no_grad():
+            for k, fold in ids.items():
+                x = torch.tensor(data[k][0][np.repeat(fold == f, 2)], dtype=torch.float32)[:, None]
+                oof[k][fold == f] = torch.sigmoid(net(x)[:, 0]).numpy().reshape(-1, 2)
+    return {"closed": oof["closed_train"], "open": oof["open_train"]}
 
 
 #: limits of :func:`choose_threshold`, per face
@@ -311,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         "--threshold-fraction", type=float, default=0.2,
         help="share of the closed and of the open eye_state training faces set aside to choose the threshold",
     )  # fmt: skip
+    ap.add_argument(
+        "--folds", type=int, default=5, help="folds whose out-of-fold openness sets the threshold (0: --threshold-fraction)"
+    )
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -319,37 +352,46 @@ def main(argv: list[str] | None = None) -> int:
     geometry = (cw, ch, args.span)
     files = _files(Path(args.eye_state), Path(args.landmarks68), args.seed, args.val_fraction, args.open_extra)
     points = landmarks(files, args.landmark_model, Path(args.cache) if args.cache else None)
-    files, points = carve_validation(files, points, args.threshold_fraction, args.seed)
-    data = crops(files, points, geometry, args.min_ear, (*SETS, "closed_val", "open_val"))
+    if args.folds == 1 or args.folds < 0:
+        ap.error("--folds is 0 (a held-back part) or at least 2")
+    names: tuple[str, ...] = SETS
+    if not args.folds:
+        files, points = carve_validation(files, points, args.threshold_fraction, args.seed)
+        names = (*SETS, "closed_val", "open_val")
+    data = crops(files, points, geometry, args.min_ear, names)
     train_sets = ("closed_train", "open_train", "lm_train")
+    if args.folds:
+        val = out_of_fold(data, args.folds, args)
+        part, recipe = f"out-of-fold openness of the training faces ({args.folds} folds)", f"--folds {args.folds}"
     x = np.concatenate([data[k][0] for k in train_sets])
     y = np.concatenate([data[k][1] for k in train_sets])
     net = train(x, y, args.width, args.epochs, args.seed, args.first_stride)
+    if not args.folds:
+        with torch.no_grad():
+            held_back = {k: torch.tensor(data[f"{k}_val"][0], dtype=torch.float32)[:, None] for k in ("closed", "open")}
+            val = {k: torch.sigmoid(net(x)[:, 0]).numpy().reshape(-1, 2) for k, x in held_back.items()}
+        part = "closed_val and open_val training faces held back from training"
+        recipe = f"--folds 0 --threshold-fraction {args.threshold_fraction}"
     info = {
         "training": f"python -m faceanalytics.train.eye_openness --width {args.width} --first-stride {args.first_stride} "
         f"--crop {cw}x{ch} --span {args.span} "
-        f"--open-extra {args.open_extra} --min-ear {args.min_ear} --threshold-fraction {args.threshold_fraction} "
+        f"--open-extra {args.open_extra} --min-ear {args.min_ear} {recipe} "
         f"--epochs {args.epochs} --seed {args.seed}",
         "data": f"eye_state (CEW closed, UTKFace open) minus split_eye_state(seed={args.seed})'s held-out faces; "
         f"landmarks68 training identities (split_by_identity {args.val_fraction}, seed {args.seed}): "
         + ", ".join(f"{k} {len(data[k][1])} eyes" for k in train_sets),
     }
-    with torch.no_grad():
-        val = {
-            k: torch.sigmoid(net(torch.tensor(data[k][0], dtype=torch.float32)[:, None])[:, 0]).numpy().reshape(-1, 2)
-            for k in ("closed_val", "open_val")
-        }
-    threshold = choose_threshold(val["closed_val"], val["open_val"])
-    cv, ov = val["closed_val"] < threshold, val["open_val"] < threshold
-    print(f"validation-part eye AUC closed vs open: {auc(val['closed_val'].ravel(), val['open_val'].ravel()):.4f}")  # noqa: T201
+    threshold = choose_threshold(val["closed"], val["open"])
+    cv, ov = val["closed"] < threshold, val["open"] < threshold
+    print(f"threshold part: {part}")  # noqa: T201
+    print(f"threshold-part eye AUC closed vs open: {auc(val['closed'].ravel(), val['open'].ravel()):.4f}")  # noqa: T201
     print(  # noqa: T201
-        f"openness threshold {threshold} (validation part: {len(cv)} closed, {len(ov)} open faces; "
+        f"openness threshold {threshold} ({len(cv)} closed, {len(ov)} open faces; "
         f"closed recall {100 * cv.all(1).mean():.1f} %, open called closed {100 * ov.all(1).mean():.2f} %)"
     )
     info["threshold"] = (
-        f"openness_threshold chosen on closed_val {len(cv)} and open_val {len(ov)} training faces held back from "
-        f"training: middle of the range with closed recall >= {MIN_CLOSED_RECALL:.0%} and open faces called "
-        f"closed <= {MAX_FALSE_CLOSED:.0%}"
+        f"openness_threshold chosen on {len(cv)} closed and {len(ov)} open faces, the {part}: middle of the range "
+        f"with closed recall >= {MIN_CLOSED_RECALL:.0%} and open faces called closed <= {MAX_FALSE_CLOSED:.0%}"
     )
     info["openness_threshold"] = str(threshold)
     path = export(net, geometry, Path(args.out), info)

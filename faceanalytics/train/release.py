@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -96,7 +97,9 @@ def _execute(cmd: tuple[str, ...]) -> None:
             raise FileNotFoundError(f"{src} is missing (is the training run finished?)")
         shutil.copyfile(src, dest)
         return
-    subprocess.run([sys.executable if cmd[0] == "python" else cmd[0], *cmd[1:]], cwd=ROOT, check=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    # benchmarks/*.py import the package of this checkout, not whichever one is installed
+    subprocess.run([sys.executable if cmd[0] == "python" else cmd[0], *cmd[1:]], cwd=ROOT, check=True, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,6 +62,10 @@ OFFSET_UPDATE = 0.3
 #: while the landmarks stay as confident as at the detection).
 TRACK_DECAY = 0.99
 
+#: A followed face's crop is moved ahead by its landmarks' last motion, at most this fraction of
+#: the face's width per step.
+MAX_AHEAD = 0.5
+
 #: A followed face whose mean landmark confidence falls below this fraction of its running average
 #: (but not below ``lost_confidence``: then it is lost and re-detected on the same frame) is
 #: unsure: the detector runs on the next frame. Off with ``lost_confidence=0``.
@@ -96,6 +100,11 @@ class _Track:
         self.first_seen = self.last_seen = t
         self.frames = 0
         self.raw: np.ndarray | None = None  # last unsmoothed landmarks
+        self.raw_t = t  # their time
+        # Pixels per second the landmarks moved between the last two frames they were found on: a
+        # followed face's crop is placed where that motion takes it (a face crossing the frame at
+        # half its width per frame is otherwise cropped half off, and its landmarks go wrong).
+        self.velocity = np.zeros(2, np.float32)
         # Where the detector's box sat on this face's landmarks at the last detection: tracking
         # boxes keep that placement, so a model's own bias (e.g. a slightly contracted jaw line)
         # cannot shrink or shift the crops from frame to frame.
@@ -115,6 +124,17 @@ class _Track:
         self.blinks = BlinkMonitor(track_id, microsleep=stream.microsleep)
         self.yawns = SustainedMonitor("yawn", track_id, stream.yawn_mar, stream.yawn_seconds)
         self.smiles = SustainedMonitor("smile", track_id, stream.smile_threshold, stream.smile_seconds)
+
+    def ahead(self, t: float) -> np.ndarray:
+        """Where :attr:`velocity` takes the landmarks by time ``t``: at most :data:`MAX_AHEAD` of
+        the face's width (wrong landmarks make a wrong velocity; the cap keeps one from throwing
+        the crop off the face)."""
+        if self.raw is None:
+            return np.zeros(2, np.float32)
+        shift = self.velocity * np.float32(t - self.raw_t)
+        width = float(np.ptp(self.raw[IBUG_SLICE, 0]))
+        norm = float(np.hypot(*shift))
+        return shift if norm <= MAX_AHEAD * width else shift * np.float32(MAX_AHEAD * width / norm)
 
     def finish(self) -> list[Event]:
         return [*self.blinks.finish(), *self.yawns.finish(), *self.smiles.finish()]
@@ -230,7 +250,7 @@ class Stream:
             # an unsure face the detector found is cropped from the detector's box: its own
             # landmarks are what tracking was unsure of
             if not track.lost and track.raw is not None and not (track.unsure and track.id in found):
-                boxes[track.id] = box_from_landmarks(track.raw, track.box_rel)
+                boxes[track.id] = box_from_landmarks(track.raw + track.ahead(t), track.box_rel)
                 followed.add(track.id)
             elif track.id in found:
                 boxes[track.id] = found[track.id].box
@@ -279,7 +299,10 @@ class Stream:
             if self._is_lost(track, pts, p, (w, h)):
                 track.lost = True
                 continue
-            track.raw = pts
+            if track.raw is not None and t > track.raw_t:
+                move = pts[IBUG_SLICE].mean(axis=0, dtype=np.float64) - track.raw[IBUG_SLICE].mean(axis=0, dtype=np.float64)
+                track.velocity = (move / (t - track.raw_t)).astype(np.float32)
+            track.raw, track.raw_t = pts, t
             score = self._score(track, found.get(tid), c, detected)
             if tid in found:
                 seen = box_offset(found[tid].box, pts)
