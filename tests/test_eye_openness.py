@@ -15,7 +15,7 @@ from faceanalytics.core.types import Eyes
 from faceanalytics.geometry.eye_crop import eye_crops, eye_strip
 from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.eyes import EyesPlugin
+from faceanalytics.plugins.eyes import DEFAULT_OPENNESS_THRESHOLD, EyesPlugin, combined_openness
 from faceanalytics.runners.eye_net import EyeOpennessNet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -94,6 +94,9 @@ def test_eyes_json_and_the_ear_only_path():
     r = EyesPlugin()(face, frame)
     assert r.valid and 0 <= r.left_openness <= 1 and 0 <= r.right_openness <= 1 and r.ear == ear_only.ear
     assert r.left_closed == (r.left_openness < r.openness_threshold)
+    assert r.openness == pytest.approx(float(combined_openness(r.left_openness, r.right_openness)))
+    assert r.closed == (r.openness < r.openness_threshold)
+    assert math.isnan(ear_only.openness) and d["openness"] is None
     d = r.to_dict()
     assert d["left_openness"] == round(r.left_openness, 4)
     e = Eyes(0.3, 0.3, 0.3, False, False, False, 0.2)
@@ -124,3 +127,15 @@ def test_held_out_closed_and_open_eyes_separate():
     assert len(closed) >= 8 and len(opened) >= 8
     assert np.median(closed) < 0.2 and np.median(opened) > 0.8
     assert closed.max() < opened.min() or np.mean(closed[:, None] < opened[None]) > 0.97
+
+
+def test_combined_openness_golden_values():
+    """Both eyes together: the logistic of the mean log-odds. A face with one eye clearly shut and
+    the other not clearly open is closed; two clearly open eyes stay open; a wink sits at 0.5."""
+    assert float(combined_openness(0.9, 0.9)) == pytest.approx(0.9)
+    assert float(combined_openness(0.01, 0.99)) == pytest.approx(0.5)
+    odds = (0.05 / 0.95 * 0.85 / 0.15) ** 0.5
+    assert float(combined_openness(0.05, 0.85)) == pytest.approx(odds / (1 + odds))
+    both = combined_openness(np.array([0.0, 1.0, 0.3]), np.array([0.0, 1.0, 0.3]))  # clipped, not inf
+    np.testing.assert_allclose(both, [1e-6, 1 - 1e-6, 0.3], rtol=1e-6)
+    assert float(combined_openness(0.05, 0.85)) < DEFAULT_OPENNESS_THRESHOLD < float(combined_openness(0.6, 0.95))

@@ -570,3 +570,15 @@ def test_eye_threshold_scores_each_face_only_with_networks_that_never_saw_it(mon
     assert (oof["closed"] < 0.5).all() and (oof["open"] < 0.5).all()  # no face scored by a network that saw it
     for face in [*range(11), *range(100, 123)]:  # and every other network did see it
         assert sum(face in s for s in trained) == 3
+
+
+def test_eye_threshold_is_chosen_on_the_faces_combined_openness():
+    """choose_threshold judges faces as Eyes.closed does: by both eyes' combined openness, so a
+    closed face whose one eye scores 0.85 still counts as found."""
+    pytest.importorskip("torch")
+    from faceanalytics.train.eye_openness import choose_threshold
+
+    closed = np.tile([0.05, 0.85], (100, 1))  # combined 0.35
+    open_ = np.tile([0.95, 0.95], (100, 1))
+    t = choose_threshold(closed, open_)
+    assert abs(t - (0.36 + 0.95) / 2) <= 0.006  # the middle of 0.36..0.95

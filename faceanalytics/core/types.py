@@ -118,12 +118,18 @@ class Eyes:
         ear: mean of the two.
         left_closed, right_closed: per eye: openness below ``openness_threshold`` when the network
             ran, else EAR below ``threshold`` (so a wink shows as one eye).
-        closed: both eyes closed.
+        closed: the eyes are closed. With the network: ``openness`` (both eyes together) below
+            ``openness_threshold``; a face with one eye clearly shut and the other not clearly
+            open counts, and so may a wink. Without it: both EARs below ``threshold``.
         threshold: the EAR threshold (used for the flags only when openness is NaN).
         valid: False when the EARs could not be computed; ``reason`` says why.
         left_openness, right_openness: probability in [0, 1] that the eye is open; NaN when not
             computed (``EyesPlugin(net=None)``, or a Stream's adaptive EAR flags).
-        openness_threshold: openness below which an eye is closed; NaN when not used.
+        openness_threshold: openness below which an eye, or the face's ``openness``, is closed;
+            NaN when not used.
+        openness: both eyes' evidence together, in [0, 1]: the logistic of the mean of the two
+            eyes' log-odds (:func:`faceanalytics.plugins.eyes.combined_openness`); NaN when not
+            computed.
     """
 
     left_ear: float
@@ -138,6 +144,7 @@ class Eyes:
     left_openness: float = math.nan
     right_openness: float = math.nan
     openness_threshold: float = math.nan
+    openness: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +152,7 @@ class Eyes:
             "ear": _num(self.ear, RATIO_DECIMALS),
             "left_openness": _num(self.left_openness, RATIO_DECIMALS),
             "right_openness": _num(self.right_openness, RATIO_DECIMALS),
+            "openness": _num(self.openness, RATIO_DECIMALS),
             "left_closed": self.left_closed, "right_closed": self.right_closed, "closed": self.closed,
             "valid": self.valid, "reason": self.reason,
         }

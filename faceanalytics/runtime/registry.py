@@ -129,7 +129,7 @@ EYE_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType({
     "eye-openness": ModelSpec(
         name="eye-openness",
         filename="eye_openness.onnx",
-        sha256="fc3aee82c7007e460d7921120b5f7e5d9142d4d53b060aabae11da449b55dc5d",
+        sha256="ad9a20a9937eaf5528575cecd8d483c73e484c1149a97d2203de80eb32c5a989",
         size=26_432,
         description="faceanalytics eye openness: open-eye logit per eye crop, trained on CEW, UTKFace and YouTube Faces frames",
         shipped=True,

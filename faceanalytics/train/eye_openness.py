@@ -28,7 +28,8 @@
 6. Export: ONNX opset 17, contrast normalisation (InstanceNormalization) inside, crop geometry in the metadata; checked
    against torch.
 7. Threshold (:func:`choose_threshold`), chosen on the out-of-fold openness of the training faces
-   only, per face (a face is closed when both eyes' openness is below the threshold): of the
+   only, per face (a face is closed when the two eyes' combined openness, as ``Eyes.closed``
+   uses it, is below the threshold): of the
    thresholds (steps of 0.01) with closed recall >= 95 % and open faces called closed <= 2 %, the
    middle of that range (the largest margin to both limits). Written to the ONNX metadata
    (``openness_threshold``) and printed; it is
@@ -55,6 +56,7 @@ from torch import nn
 from faceanalytics.core.image import load_image
 from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.eye_crop import eye_crops
+from faceanalytics.plugins.eyes import combined_openness
 from faceanalytics.runners.eye_net import INPUT, OUTPUT
 from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_contrast, random_flip
 from faceanalytics.train.data import landmark_model_digest, read_csv, split_by_identity
@@ -169,11 +171,12 @@ MIN_CLOSED_RECALL, MAX_FALSE_CLOSED = 0.95, 0.02
 def choose_threshold(closed: np.ndarray, open_: np.ndarray) -> float:
     """The threshold from per-face ``(N, 2)`` openness of closed and open faces: of the values
     0.01..0.99 with closed recall >= 95 % and open faces called closed <= 2 % (a face is closed when
-    both eyes are below it), the middle of the range; without any, the one with the smallest
-    larger shortfall."""
+    its :func:`~faceanalytics.plugins.eyes.combined_openness` is below it, as ``Eyes.closed``), the
+    middle of the range; without any, the one with the smallest larger shortfall."""
     grid = np.round(np.arange(1, 100) / 100, 2)
-    recall = np.array([np.mean((closed < t).all(1)) for t in grid])
-    false_closed = np.array([np.mean((open_ < t).all(1)) for t in grid])
+    closed_face, open_face = combined_openness(closed[:, 0], closed[:, 1]), combined_openness(open_[:, 0], open_[:, 1])
+    recall = np.array([np.mean(closed_face < t) for t in grid])
+    false_closed = np.array([np.mean(open_face < t) for t in grid])
     ok = (recall >= MIN_CLOSED_RECALL) & (false_closed <= MAX_FALSE_CLOSED)
     if ok.any():
         idx = np.flatnonzero(ok)
@@ -382,12 +385,13 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {len(data[k][1])} eyes" for k in train_sets),
     }
     threshold = choose_threshold(val["closed"], val["open"])
-    cv, ov = val["closed"] < threshold, val["open"] < threshold
+    cv = combined_openness(val["closed"][:, 0], val["closed"][:, 1]) < threshold
+    ov = combined_openness(val["open"][:, 0], val["open"][:, 1]) < threshold
     print(f"threshold part: {part}")  # noqa: T201
     print(f"threshold-part eye AUC closed vs open: {auc(val['closed'].ravel(), val['open'].ravel()):.4f}")  # noqa: T201
     print(  # noqa: T201
         f"openness threshold {threshold} ({len(cv)} closed, {len(ov)} open faces; "
-        f"closed recall {100 * cv.all(1).mean():.1f} %, open called closed {100 * ov.all(1).mean():.2f} %)"
+        f"closed recall {100 * cv.mean():.1f} %, open called closed {100 * ov.mean():.2f} %)"
     )
     info["threshold"] = (
         f"openness_threshold chosen on {len(cv)} closed and {len(ov)} open faces, the {part}: middle of the range "
