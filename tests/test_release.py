@@ -5,6 +5,7 @@ No torch needed: nothing here trains."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -127,3 +128,21 @@ def test_release_dry_run_registers_after_every_step(tmp_path, capsys):
 def test_release_refuses_an_unfinished_run(tmp_path):
     with pytest.raises(SystemExit):
         release.main(["--run", str(tmp_path)])
+
+
+def test_release_steps_copy_and_run_against_this_checkout(tmp_path, monkeypatch):
+    """A copy step refuses a missing file (an unfinished run); a command runs from the repository
+    root with the checkout first on PYTHONPATH (benchmarks/*.py must import this checkout's package)."""
+    with pytest.raises(FileNotFoundError, match="training run finished"):
+        release._execute(("copy", str(tmp_path / "fpenet68.onnx"), "faceanalytics/weights/never.onnx"))
+    seen = {}
+
+    def fake_run(cmd, cwd, check, env):
+        seen.update(cmd=cmd, cwd=cwd, check=check, path=env["PYTHONPATH"])
+
+    monkeypatch.setattr(release.subprocess, "run", fake_run)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    release._execute(("python", "benchmarks/point_confidence.py", "--write"))
+    assert seen["cmd"] == [sys.executable, "benchmarks/point_confidence.py", "--write"]
+    assert seen["cwd"] == release.ROOT and seen["check"] is True
+    assert seen["path"].split(os.pathsep) == [str(release.ROOT), "/elsewhere"]
