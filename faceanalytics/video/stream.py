@@ -102,6 +102,7 @@ class _Track:
         self.frames = 0
         self.raw: np.ndarray | None = None  # last unsmoothed landmarks
         self.raw_t = t  # their time
+        self.centre = np.zeros(2)  # their mean (float64; set with raw)
         # Pixels per second the landmarks moved between the last two frames they were found on: a
         # followed face's crop is placed where that motion takes it (a face crossing the frame at
         # half its width per frame is otherwise cropped half off, and its landmarks go wrong).
@@ -297,13 +298,13 @@ class Stream:
         points, conf, peaks = self.pipeline.landmarks(bgr, np.stack([boxes[i] for i in ids]))
         for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
             track = self._tracks[tid]
-            if self._is_lost(track, pts, p, (w, h)):
+            centre = pts[IBUG_SLICE].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
+            if self._is_lost(track, centre, pts, p, (w, h)):
                 track.lost = True
                 continue
             if track.raw is not None and t > track.raw_t:
-                move = pts[IBUG_SLICE].mean(axis=0, dtype=np.float64) - track.raw[IBUG_SLICE].mean(axis=0, dtype=np.float64)
-                track.velocity = (move / (t - track.raw_t)).astype(np.float32)
-            track.raw, track.raw_t = pts, t
+                track.velocity = ((centre - track.centre) / (t - track.raw_t)).astype(np.float32)
+            track.raw, track.raw_t, track.centre = pts, t, centre
             score = self._score(track, found.get(tid), c, detected)
             if tid in found:
                 seen = box_offset(found[tid].box, pts)
@@ -377,9 +378,8 @@ class Stream:
             events += self._end_track(tid)
         return boxes, events
 
-    def _is_lost(self, track: _Track, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
+    def _is_lost(self, track: _Track, centre: np.ndarray, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
         c = float(np.mean(conf))
-        centre = pts[IBUG_SLICE].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
         outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
         if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
             return True
