@@ -9,8 +9,10 @@ turn, nothing else, a swapped-in face, a covered lower face, the face leaving an
 a closure in the first frames (cold start). Prints per clip and in total: blink recall and
 precision (an event matches a closed stretch when they overlap, within a frame; a second blink on
 one stretch is a false one), microsleeps (there
-are none in the clips: every one is false), frames with a face vs frames where the single-image
-Pipeline finds one, and track-id switches within one appearance of the person.
+are none in the clips: every one is false), frames where the stream reports the person's face vs
+frames where the single-image Pipeline finds it (``Clip.visible``; a face is the person's when its
+eyes are where the clip put them, ``Clip.placed_face``: a detector false positive on the background
+is not), and track-id switches within one appearance of the person.
 """
 
 from __future__ import annotations
@@ -32,11 +34,10 @@ def score_clip(pipe: Pipeline, clip: Clip) -> dict[str, int]:
     stream = Stream(pipe)
     ids: list[int | None] = []
     events = []
-    for frame, t in zip(clip.frames, clip.timestamps(), strict=True):
+    for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
         res = stream(frame, float(t))
-        # the person's face: the most confident landmarks (a stray detection has next to none)
-        best = max(res.faces, key=lambda f: float(f.confidence.mean()), default=None)
-        ids.append(best.track_id if best is not None else None)
+        face = clip.placed_face(i, res.faces)  # the person's face, not a detector false positive elsewhere
+        ids.append(face.track_id if face is not None else None)
         events += res.events
     events += stream.close()
     truth = closed_stretches(clip.closed)
@@ -109,7 +110,7 @@ def main() -> None:
     precision = total["true_blinks"] / max(total["blinks"], 1)
     print(
         f"blink recall {recall:.3f}  precision {precision:.3f}  false microsleeps {total['microsleeps']}  "
-        f"frames with a face {total['with_face']}/{total['visible']} visible  id switches {total['switches']}"
+        f"frames with the face {total['with_face']}/{total['visible']} visible  id switches {total['switches']}"
     )
 
 

@@ -61,13 +61,17 @@ class Options:
         detect_every: run the detector every N frames (1: every frame); it also runs whenever
             tracking is unsure.
         smoothing: One-Euro smoothing of landmarks and head pose on or off.
-        landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)`` of the landmarks' filter;
-            speeds in face sizes per second.
+        landmark_smoothing: ``(min_cutoff Hz, beta, d_cutoff Hz)`` of the filter of the
+            landmarks around their mean (the face's shape); speeds in face sizes per second.
+        position_smoothing: the same for the landmarks' mean (where the face is), filtered
+            apart so that a face that starts moving fast is not drawn behind itself.
         pose_smoothing: the same for the head pose's rotation and translation vectors.
         min_iou: box overlap needed to match a detection to a track, in [0, 1].
         max_missed: detector runs in a row a track may go unmatched before it ends.
         lost_confidence: a track is lost when its mean landmark confidence falls below this
-            fraction of its running average, in [0, 1].
+            fraction of its running average, in [0, 1]; 0 turns off re-detection on tracking
+            doubts (low confidence, landmarks off their expected course): the detector then runs
+            every ``detect_every`` frames and when a face is lost only.
         microsleep: eye closures at least this long (seconds) are microsleeps, shorter ones blinks.
         yawn_mar, yawn_seconds: a yawn is the mouth aspect ratio above ``yawn_mar`` this long (s).
         smile_threshold, smile_seconds: a smile is the smile score above the threshold this long (s).
@@ -87,6 +91,7 @@ class Options:
     detect_every: int = field(default=10, metadata=_flag("run the detector every N frames", video=True, metavar="N"))
     smoothing: bool = field(default=True, metadata=_flag("One-Euro smoothing of landmarks and pose", video=True))
     landmark_smoothing: tuple[float, float, float] = field(default=(0.7, 0.7, 1.0), metadata=_flag("", video=True))
+    position_smoothing: tuple[float, float, float] = field(default=(2.0, 10.0, 10.0), metadata=_flag("", video=True))
     pose_smoothing: tuple[float, float, float] = field(default=(1.5, 0.5, 1.0), metadata=_flag("", video=True))
     min_iou: float = field(default=0.3, metadata=_flag("", video=True))
     max_missed: int = field(default=1, metadata=_flag("", video=True))
@@ -191,6 +196,6 @@ def check(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ParameterError(f"smoothing must be True or False; got {value!r}")
         return value
-    if name in ("landmark_smoothing", "pose_smoothing"):
+    if name in ("landmark_smoothing", "position_smoothing", "pose_smoothing"):
         return _filter(name, value)
     raise ParameterError(f"unknown option {name!r}")

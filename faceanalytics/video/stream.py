@@ -66,6 +66,13 @@ TRACK_DECAY = 0.99
 #: the face's width per step.
 MAX_AHEAD = 0.5
 
+#: A followed face whose landmarks came out farther than this fraction of the face's width from where
+#: its last motion said they would be (a face that started or stopped moving fast: its crop lagged,
+#: and landmarks on an off-centre crop are pulled towards the crop, so their motion understates the
+#: face's) is unsure: the detector runs on the next frame and crops it afresh. Off with
+#: ``lost_confidence=0``, like :data:`UNSURE_CONFIDENCE`.
+MAX_SURPRISE = 0.1
+
 #: A followed face whose mean landmark confidence falls below this fraction of its running average
 #: (but not below ``lost_confidence``: then it is lost and re-detected on the same frame) is
 #: unsure: the detector runs on the next frame. Off with ``lost_confidence=0``.
@@ -120,7 +127,11 @@ class _Track:
         self.missed = 0
         self.lost = False
         self.unsure = False  # landmark confidence well below its running average: detect next frame
+        # the landmarks' mean and the landmarks around it are filtered apart: the shape's speed is
+        # the face's deformation, not its motion, so a moving face's shape stays smoothed, and its
+        # position (a mean of 68 points: little jitter) follows a sudden move with little lag
         self.lm_filter = OneEuroFilter(*stream.landmark_smoothing)
+        self.position_filter = OneEuroFilter(*stream.position_smoothing)
         # the plugins' own state for this face (the head pose's previous pose and its filter, ...)
         self.states = stream.pipeline.new_states(TrackContext(track_id, t, stream._smoothing_settings))
         self.blinks = BlinkMonitor(track_id, microsleep=stream.microsleep)
@@ -166,7 +177,8 @@ class Stream:
         options: the settings (:class:`~faceanalytics.Options`); ``None``: the pipeline's
             ``options``. The video settings: ``detect_every`` (run the detector every N frames,
             and whenever tracking is unsure), ``max_faces`` (tracks, largest first),
-            ``smoothing``, ``landmark_smoothing`` and ``pose_smoothing`` (One-Euro filters),
+            ``smoothing``, ``landmark_smoothing``, ``position_smoothing`` and ``pose_smoothing``
+            (One-Euro filters),
             ``min_iou``, ``max_missed``, ``lost_confidence`` (tracking), ``microsleep``,
             ``yawn_mar``/``yawn_seconds``, ``smile_threshold``/``smile_seconds`` (events); see
             :class:`~faceanalytics.Options` for each one's meaning, unit and range.
@@ -194,6 +206,7 @@ class Stream:
         o = self.options
         self.detect_every, self.max_faces, self.smoothing = o.detect_every, o.max_faces, o.smoothing
         self.landmark_smoothing, self.pose_smoothing = o.landmark_smoothing, o.pose_smoothing
+        self.position_smoothing = o.position_smoothing
         self.min_iou, self.max_missed, self.lost_confidence = o.min_iou, o.max_missed, o.lost_confidence
         self.microsleep, self.yawn_mar, self.yawn_seconds = o.microsleep, o.yawn_mar, o.yawn_seconds
         self.smile_threshold, self.smile_seconds = o.smile_threshold, o.smile_seconds
@@ -302,6 +315,10 @@ class Stream:
             if self._is_lost(track, centre, pts, p, (w, h)):
                 track.lost = True
                 continue
+            if tid in followed and track.raw is not None and self.lost_confidence > 0:
+                expected = track.centre + track.ahead(t)
+                width = float(np.ptp(pts[IBUG_SLICE, 0])) + 1.0
+                track.unsure |= bool(np.hypot(*(centre - expected)) > MAX_SURPRISE * width)
             if track.raw is not None and t > track.raw_t:
                 track.velocity = ((centre - track.centre) / (t - track.raw_t)).astype(np.float32)
             track.raw, track.raw_t, track.centre = pts, t, centre
@@ -319,7 +336,8 @@ class Stream:
             smooth = pts
             if self.smoothing:
                 size = float(np.ptp(pts[IBUG_SLICE, 0].astype(np.float64)) + 1.0)
-                smooth = track.lm_filter(pts, t, scale=size).astype(np.float32)
+                position = track.position_filter(centre, t, scale=size)
+                smooth = (track.lm_filter(pts - centre, t, scale=size) + position).astype(np.float32)
             faces.append(
                 Face(box=boxes[tid], score=score, landmarks=smooth, confidence=c, schema=self.pipeline.schema, track_id=tid)
             )
