@@ -97,11 +97,13 @@ class Clip:
 
     def placed_face(self, index: int, faces: Sequence[Face]) -> Face | None:
         """Of ``faces`` reported on frame ``index``, the one on the placed face (its landmarks' eye
-        midpoint within half an eye distance of the true one, the nearest), or ``None``: a face
-        elsewhere is a detector false positive, not the person."""
+        midpoint within one eye distance of the true one, the nearest), or ``None``: a face
+        elsewhere is a detector false positive, not the person. (One eye distance, not less: on
+        the first frame of a sudden fast move a followed face's landmarks lag by up to half of it,
+        and they are still that face's.)"""
         if self.person[index] < 0:
             return None
-        best, best_d = None, 0.5 * float(self.eye_distance[index])
+        best, best_d = None, float(self.eye_distance[index])
         for face in faces:
             lm = face.landmarks.astype(np.float64)
             mid = (lm[list(face.schema.right_eye)].mean(axis=0) + lm[list(face.schema.left_eye)].mean(axis=0)) / 2
