@@ -1,6 +1,6 @@
 """Blinks, microsleeps and kept faces of a Stream on clips with abrupt changes (issue 19).
 
-    python benchmarks/blinks.py [--clips 10] [--frames 150]
+    python benchmarks/blinks.py [--clips 10] [--frames 150] [--ear-only]
 
 Each clip (seeded; :func:`faceanalytics.train.clips.build_clip`) is a real open-eye face of
 ../shared/data/landmarks68 moving, zooming and rolling at 640x480 and 30 fps, with 3-8-frame
@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--confirm-ratio", type=float, default=None, help="BlinkMonitor's confirm_ratio (EAR only)")
+    ap.add_argument("--ear-only", action="store_true", help="eyes decided by the EAR alone: EyesPlugin(net=None)")
     args = ap.parse_args()
     if args.confirm_ratio is not None:
         import functools
@@ -86,7 +87,12 @@ def main() -> None:
         import faceanalytics.video.stream as stream_module
 
         stream_module.BlinkMonitor = functools.partial(BlinkMonitor, confirm_ratio=args.confirm_ratio)  # type: ignore[misc]
-    pipe = Pipeline(device="cpu")
+    plugins = None
+    if args.ear_only:
+        from faceanalytics.plugins import EyesPlugin, default_plugins
+
+        plugins = [EyesPlugin(net=None) if getattr(p, "name", "") == "eyes" else p for p in default_plugins()]
+    pipe = Pipeline(device="cpu", plugins=plugins)
     eyes = next((p for p in pipe.plugins if getattr(p, "name", "") == "eyes"), None)
     print(f"eyes decided by: {'a learned openness' if getattr(eyes, 'net', None) is not None else 'the EAR'}")
     total: dict[str, int] = {}
