@@ -76,8 +76,8 @@ class Clip:
         closed: the person's eyes are closed (a closed-eye face is shown).
         covered: a patch covers part of the face.
         visible: the single-image Pipeline finds the face placed in the frame: a detection whose
-            box holds the face's eye midpoint (False where none is placed; a detector false
-            positive elsewhere does not count).
+            eye keypoints' midpoint is within one eye distance of the placed face's (False where
+            none is placed; a detector false positive elsewhere does not count).
         eye_centre: (frames, 2) float64 pixel position of the placed face's eye midpoint (it may
             lie outside the frame).
         eye_distance: (frames,) float64 distance between the placed face's eye centres, pixels.
@@ -292,8 +292,12 @@ def build_clip(
     placed = np.abs(shift) < W * 0.5 + 100
 
     def found(i: int) -> bool:
-        (x, y), boxes = centres[i], [d.box for d in pipe.detect(out[i])]
-        return bool(placed[i]) and any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes)
+        # the detector's eye keypoints, not its box: a source photo may hold a second, larger face
+        # whose box covers the placed one
+        if not placed[i]:
+            return False
+        mids = [d.keypoints[:2].astype(np.float64).mean(axis=0) for d in pipe.detect(out[i]) if len(d.keypoints) >= 2]
+        return any(float(np.hypot(*(m - centres[i]))) <= distances[i] for m in mids)
 
     visible = np.array([found(i) for i in range(frames)])
     return Clip(out, np.where(placed, who, -1), closed & placed, covered, visible, centres, distances)
