@@ -315,10 +315,10 @@ class Stream:
             if self._is_lost(track, centre, pts, p, (w, h)):
                 track.lost = True
                 continue
+            size = float(np.ptp(pts[IBUG_SLICE, 0].astype(np.float64)) + 1.0)  # the face's width
             if tid in followed and track.raw is not None and self.lost_confidence > 0:
                 expected = track.centre + track.ahead(t)
-                width = float(np.ptp(pts[IBUG_SLICE, 0])) + 1.0
-                track.unsure |= bool(np.hypot(*(centre - expected)) > MAX_SURPRISE * width)
+                track.unsure |= bool(np.hypot(*(centre - expected)) > MAX_SURPRISE * size)
             if track.raw is not None and t > track.raw_t:
                 track.velocity = ((centre - track.centre) / (t - track.raw_t)).astype(np.float32)
             track.raw, track.raw_t, track.centre = pts, t, centre
@@ -335,7 +335,6 @@ class Stream:
             track.frames += 1
             smooth = pts
             if self.smoothing:
-                size = float(np.ptp(pts[IBUG_SLICE, 0].astype(np.float64)) + 1.0)
                 position = track.position_filter(centre, t, scale=size)
                 smooth = (track.lm_filter(pts - centre, t, scale=size) + position).astype(np.float32)
             faces.append(
