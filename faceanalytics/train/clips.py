@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceanalytics.core.schema import SCHEMA_68
+from faceanalytics.core.schema import SCHEMA_68, LandmarkSchema
 from faceanalytics.core.types import Face
 from faceanalytics.pipeline import Pipeline
 from faceanalytics.plugins.eyes import eye_aspect_ratios
@@ -105,8 +105,7 @@ class Clip:
             return None
         best, best_d = None, float(self.eye_distance[index])
         for face in faces:
-            lm = face.landmarks.astype(np.float64)
-            mid = (lm[list(face.schema.right_eye)].mean(axis=0) + lm[list(face.schema.left_eye)].mean(axis=0)) / 2
+            mid = sum(_eye_centres(face.landmarks, face.schema)) / 2
             d = float(np.hypot(*(mid - self.eye_centre[index])))
             if d <= best_d:
                 best, best_d = face, d
@@ -123,6 +122,12 @@ def closed_stretches(closed: np.ndarray) -> list[tuple[int, int]]:
             runs.append((start, i - 1))
             start = None
     return runs
+
+
+def _eye_centres(points: np.ndarray, schema: LandmarkSchema) -> tuple[np.ndarray, np.ndarray]:
+    """The subject's right (image left) and left eye centres of (K, 2) landmarks, float64."""
+    p = np.asarray(points, np.float64)
+    return p[list(schema.right_eye)].mean(axis=0), p[list(schema.left_eye)].mean(axis=0)
 
 
 def _detector_eyes(pipe: Pipeline, img: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -159,7 +164,7 @@ def _identity_frames(pipe: Pipeline, shared: Path, rng: np.random.Generator) -> 
         if not pipe.detect(img):
             continue
         pts = (sample.points.astype(np.float64) + 0.5) * 1.5 - 0.5  # pixel centres on integers, scaled
-        return img, _canonical(pts[list(SCHEMA_68.right_eye)].mean(axis=0), pts[list(SCHEMA_68.left_eye)].mean(axis=0))
+        return img, _canonical(*_eye_centres(pts, SCHEMA_68))
     raise RuntimeError("no open-eye face found")
 
 
