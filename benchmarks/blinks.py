@@ -1,6 +1,6 @@
 """Blinks, microsleeps and kept faces of a Stream on clips with abrupt changes (issue 19).
 
-    python benchmarks/blinks.py [--clips 10] [--frames 150] [--ear-only]
+    python benchmarks/blinks.py [--clips 10] [--frames 150] [--ear-only] [--fool]
 
 Each clip (seeded; :func:`faceanalytics.train.clips.build_clip`) is a real open-eye face of
 ../shared/data/landmarks68 moving, zooming and rolling at 640x480 and 30 fps, with 3-8-frame
@@ -13,31 +13,43 @@ are none in the clips: every one is false), frames where the stream reports the 
 frames where the single-image Pipeline finds it (``Clip.visible``; a face is the person's when its
 eyes are where the clip put them, ``Clip.placed_face``: a detector false positive on the background
 is not), and track-id switches within one appearance of the person.
+
+``--fool``: instead, clips with conditions that try to fool the eye decisions on open eyes (a nod,
+motion blur, dark; ``build_clip``'s ``nod``, ``blur`` and ``dark``), each at rising strengths,
+``--clips`` clips per row. Besides the events, a row counts the frame decisions on the fooled
+frames with open eyes: how many say ``eyes.closed``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import time
 from pathlib import Path
 
 from faceanalytics import Pipeline, Stream
-from faceanalytics.train.clips import Clip, build_clip, closed_stretches
+from faceanalytics.train.clips import FOOLING, Clip, build_clip, closed_stretches
 from faceanalytics.video.events import BlinkMonitor
 
 SHARED = Path(os.environ.get("FACEANALYTICS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 KINDS = ({}, {"swap": True}, {"cover": True}, {"leave": True}, {"closed_at": 4})
+#: ``--fool``: each condition at the default strength (clips.FOOLING) and two harsher ones
+LADDERS = {"nod": (FOOLING["nod"], 0.5, 0.4), "blur": (FOOLING["blur"], 25, 35), "dark": (FOOLING["dark"], 0.15, 0.08)}
 
 
 def score_clip(pipe: Pipeline, clip: Clip) -> dict[str, int]:
     stream = Stream(pipe)
     ids: list[int | None] = []
     events = []
+    fooled_open = false_closed = 0  # frame decisions on fooled frames with open eyes
     for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
         res = stream(frame, float(t))
         face = clip.placed_face(i, res.faces)  # the person's face, not a detector false positive elsewhere
         ids.append(face.track_id if face is not None else None)
+        if face is not None and clip.fooled[i] and clip.person[i] == 0 and not clip.closed[i]:
+            fooled_open += 1
+            false_closed += bool(face.eyes is not None and face.eyes.closed)
         events += res.events
     events += stream.close()
     truth = closed_stretches(clip.closed)
@@ -70,6 +82,8 @@ def score_clip(pipe: Pipeline, clip: Clip) -> dict[str, int]:
         "visible": int(visible.sum()),
         "with_face": sum(ids[i] is not None for i in range(len(ids)) if visible[i]),
         "switches": switches,
+        "fooled_open": fooled_open,
+        "false_closed": false_closed,
     }
 
 
@@ -80,6 +94,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--confirm-ratio", type=float, default=None, help="BlinkMonitor's confirm_ratio (EAR only)")
     ap.add_argument("--ear-only", action="store_true", help="eyes decided by the EAR alone: EyesPlugin(net=None)")
+    ap.add_argument("--fool", action="store_true", help="clips with a nod, motion blur or dark, at rising strengths")
     args = ap.parse_args()
     if args.confirm_ratio is not None:
         import functools
@@ -95,6 +110,9 @@ def main() -> None:
     pipe = Pipeline(device="cpu", plugins=plugins)
     eyes = next((p for p in pipe.plugins if getattr(p, "name", "") == "eyes"), None)
     print(f"eyes decided by: {'a learned openness' if getattr(eyes, 'net', None) is not None else 'the EAR'}")
+    if args.fool:
+        fool(pipe, args)
+        return
     total: dict[str, int] = {}
     print(
         f"{'clip':>4} {'kind':>10} {'stretches':>9} {'found':>5} {'blinks':>6} {'true':>4} {'microsl':>7} "
@@ -118,6 +136,28 @@ def main() -> None:
         f"blink recall {recall:.3f}  precision {precision:.3f}  false microsleeps {total['microsleeps']}  "
         f"frames with the face {total['with_face']}/{total['visible']} visible  id switches {total['switches']}"
     )
+
+
+def fool(pipe: Pipeline, args: argparse.Namespace) -> None:
+    """One row per condition and strength: events and frame decisions over ``args.clips`` clips."""
+    print(
+        f"{'condition':>9} {'strength':>8} {'stretches':>9} {'found':>5} {'false blinks':>12} {'microsl':>7} "
+        f"{'w/face':>11} {'closed on open':>14} {'s':>5}"
+    )
+    for condition, strengths in LADDERS.items():
+        for strength in strengths:
+            t0, total = time.perf_counter(), collections.Counter[str]()
+            for seed in range(args.clips):
+                change = {condition: strength}
+                clip = build_clip(args.shared, pipe, seed, frames=args.frames, scale=0.8 + 0.1 * (seed % 5), **change)  # type: ignore[arg-type]
+                total.update(score_clip(pipe, clip))
+            print(
+                f"{condition:>9} {strength:>8} {total['stretches']:>9} {total['found']:>5} "
+                f"{total['blinks'] - total['true_blinks']:>12} {total['microsleeps']:>7} "
+                f"{total['with_face']:>5}/{total['visible']:<5} {total['false_closed']:>6}/{total['fooled_open']:<7} "
+                f"{time.perf_counter() - t0:>5.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

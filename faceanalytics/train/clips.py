@@ -8,7 +8,12 @@ over a textured background, with
   person, as in the clips of issue 19) put in its place, eyes on the same points;
 - optionally a swap (another person's open-eye face of ``data/eye_state/open`` for some frames),
   a cover (a grey patch over the lower half of the face) and a leave (the face slides out of the
-  frame and comes back).
+  frame and comes back);
+- optionally conditions that try to fool the eye decisions on **open** eyes, each for a few
+  frames: a nod (the face foreshortened vertically, as when it tilts down, so the eyes look
+  narrower), motion blur (a horizontal streak, a fast head shake) and dark (the frame dimmed, with
+  sensor noise: a tunnel; the first closed stretch is put inside it, so a blink in the dark must
+  still count). :data:`FOOLING` holds the strengths the benchmark uses by default.
 
 Nothing in a clip depends on the landmark model, so two landmark models are judged on the same
 clips: the person's frame is aligned by its annotated eye centres and chosen open by its annotated
@@ -38,6 +43,12 @@ from faceanalytics.train.data import LandmarkSample, read_csv
 #: The grey patch of a "covered" stretch, in canonical face pixels (eyes at y = 0): from just under
 #: the nose to below the chin, this wide on each side of the face's midline.
 COVER_HALF_WIDTH, COVER_TOP, COVER_BOTTOM = 60.0, 45.0, 130.0
+
+#: Default strengths of the fooling conditions (:func:`build_clip`'s ``nod``, ``blur``, ``dark``).
+FOOLING: dict[str, float] = {"nod": 0.65, "blur": 15, "dark": 0.3}
+#: Sensor noise of a dark frame, standard deviation in gray levels whatever the gain (so the
+#: darker, the noisier relative to the face).
+DARK_NOISE = 4.0
 
 __all__ = ["Clip", "build_clip", "closed_stretches"]
 
@@ -75,6 +86,7 @@ class Clip:
             placed in the frame.
         closed: the person's eyes are closed (a closed-eye face is shown).
         covered: a patch covers part of the face.
+        fooled: a fooling condition (nod, blur, dark) is on in this frame.
         visible: the single-image Pipeline finds the face placed in the frame: a detection whose
             eye keypoints' midpoint is within one eye distance of the placed face's (False where
             none is placed; a detector false positive elsewhere does not count).
@@ -87,6 +99,7 @@ class Clip:
     person: np.ndarray
     closed: np.ndarray
     covered: np.ndarray
+    fooled: np.ndarray
     visible: np.ndarray
     eye_centre: np.ndarray
     eye_distance: np.ndarray
@@ -224,10 +237,17 @@ def build_clip(
     leave: bool = False,
     closed_at: int | None = None,
     scale: float = 1.0,
+    nod: float = 1.0,
+    blur: int = 0,
+    dark: float = 1.0,
 ) -> Clip:
     """A clip (module docstring). ``blinks`` closed-eye stretches of 3-8 frames at random, at
     least 20 frames apart; ``closed_at``: the first one starts at this frame. ``scale``: face size
-    (eye distance ``EYE_DIST * scale`` px on average)."""
+    (eye distance ``EYE_DIST * scale`` px on average). Fooling conditions (off at their
+    defaults): ``nod``, the face's height at the deepest of an 8-frame nod relative to its own
+    (0.65: eyes about a third narrower); ``blur``, the length in pixels of a 6-frame horizontal
+    motion-blur streak (both as long as a blink, on open eyes); ``dark``, the brightness gain of 40
+    frames (with :data:`DARK_NOISE`), the first closed stretch inside them."""
     rng = np.random.default_rng(seed)
     person, person_m = _identity_frames(pipe, shared, rng)
     closed_srcs = _sources(pipe, shared, rng, "data/eye_state/closed", 3)
@@ -258,6 +278,19 @@ def build_clip(
     if cover:
         s = reserve(8)
         covered[s : s + 8] = True
+    squash = np.ones(frames)  # the face's height, relative
+    if nod < 1:
+        s = reserve(8)
+        squash[s : s + 8] = 1 - (1 - nod) * np.sin(np.linspace(0, np.pi, 10)[1:-1])
+    streak = np.zeros(frames, int)
+    if blur > 1:
+        s = reserve(6)
+        streak[s : s + 6] = int(blur)
+    gain = np.ones(frames)
+    if dark < 1:
+        s = reserve(40)
+        gain[s : s + 40] = 1 - (1 - dark) * np.clip(np.minimum(np.arange(1, 41), np.arange(40, 0, -1)) / 5, 0, 1)
+        closed_at = s + 12  # the first blink in the dark
     which = np.zeros(frames, int)  # the closed-eye face of each stretch
     for b in range(blinks):
         length = int(rng.integers(3, 9))
@@ -276,7 +309,7 @@ def build_clip(
         cy = H / 2 + 30 * np.cos(i / 18 + phase[3])
         a = np.deg2rad(angle)
         rot = zoom * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        motion = np.hstack([rot, [[cx], [cy]]])
+        motion = np.hstack([rot @ np.diag([1.0, squash[i]]), [[cx], [cy]]])  # a nod: eyes stay on y = 0
         centres[i], distances[i] = (cx, cy), EYE_DIST * zoom  # canonical eyes: (+-EYE_DIST/2, 0)
         if who[i] == 1:
             img, m = other[0]
@@ -293,6 +326,12 @@ def build_clip(
             corners = np.array([[-half, top], [half, top], [half, bottom], [-half, bottom]], np.float64)
             pts = (corners @ rot.T + [cx, cy]).astype(np.int32)
             cv2.fillConvexPoly(canvas, pts, (128, 128, 128))
+        if streak[i]:
+            kernel = np.full((1, streak[i]), 1.0 / streak[i], np.float32)
+            canvas = cv2.filter2D(canvas, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+        if gain[i] < 1:
+            noise = rng.normal(0, DARK_NOISE, canvas.shape)
+            canvas = np.clip(canvas * gain[i] + noise, 0, 255).astype(np.uint8)
         out.append(canvas)
     placed = np.abs(shift) < W * 0.5 + 100
 
@@ -305,4 +344,5 @@ def build_clip(
         return any(float(np.hypot(*(m - centres[i]))) <= distances[i] for m in mids)
 
     visible = np.array([found(i) for i in range(frames)])
-    return Clip(out, np.where(placed, who, -1), closed & placed, covered, visible, centres, distances)
+    fooled = (squash < 1) | (streak > 0) | (gain < 1)
+    return Clip(out, np.where(placed, who, -1), closed & placed, covered, fooled, visible, centres, distances)
