@@ -533,6 +533,27 @@ def test_crop_augmentation_steps_draw_in_their_documented_order() -> None:
     np.testing.assert_allclose(blur_or_sharpen(x, gen, span=0.0, low=0.0).numpy(), x.numpy(), atol=1e-4)
 
 
+def test_fooling_conditions_change_only_the_crops_they_pick() -> None:
+    """crop_augment.random_conditions (the eye-openness recipe's ``--nod``, ``--streak``,
+    ``--dark``): at share 0 every crop comes back as it was; at share 1 a nod squashes rows towards
+    the middle, a streak blurs along x only, and dark dims to whole gray levels."""
+    torch = pytest.importorskip("torch")
+    from faceanalytics.train.crop_augment import random_conditions
+
+    x = torch.zeros(6, 1, 16, 24)
+    x[:, :, 6:10, 4:20] = 200.0  # a bright band across the middle of each crop
+    x[:, :, :, 12] = 100.0  # and a vertical line
+    same = random_conditions(x, torch.Generator().manual_seed(0), 0.0, 0.0, 0.0)
+    np.testing.assert_allclose(same.numpy(), x.numpy(), atol=1e-3)
+    nod = random_conditions(x, torch.Generator().manual_seed(0), 1.0, 0.0, 0.0)
+    assert (nod[:, 0, 7:9, 8] > 150).all() and (nod[:, 0, 6, 8] < 200).any()  # the band got thinner
+    streak = random_conditions(x, torch.Generator().manual_seed(0), 0.0, 1.0, 0.0)
+    np.testing.assert_allclose(streak[:, :, 0].sum(-1).numpy(), x[:, :, 0].sum(-1).numpy(), rtol=1e-5)  # spread along x
+    assert (streak[:, 0, 0, 11] > 0).sum() >= 3  # the line smeared sideways in most crops
+    dark = random_conditions(x, torch.Generator().manual_seed(0), 0.0, 0.0, 1.0)
+    assert torch.equal(dark, dark.round()) and float(dark.max()) <= 0.4 * 200 + 30
+
+
 def test_eye_threshold_scores_each_face_only_with_networks_that_never_saw_it(monkeypatch):
     """The out-of-fold openness of faceanalytics.train.eye_openness: every training face is scored
     once, by the network of its own fold, and that network was trained without it."""

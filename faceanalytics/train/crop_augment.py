@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["blur_or_sharpen", "random_affine", "random_contrast", "random_flip"]
+__all__ = ["blur_or_sharpen", "random_affine", "random_conditions", "random_contrast", "random_flip"]
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,3 +53,33 @@ def random_contrast(x: torch.Tensor, gen: torch.Generator, gain: float, gain_spa
     ``rand(N, 1, 1, 1)`` (u1) then ``rand(N, 1, 1, 1)`` (u2)."""
     n = len(x)
     return x * (gain + gain_span * torch.rand(n, 1, 1, 1, generator=gen)) + offset * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5)
+
+
+def random_conditions(x: torch.Tensor, gen: torch.Generator, nod: float, streak: float, dark: float) -> torch.Tensor:
+    """Conditions that make open eyes look closed, each on its share (``nod``, ``streak``,
+    ``dark``) of the (N, 1, H, W) 0-255 crops, drawn independently: a **nod** (the crop squashed vertically about its centre to
+    0.55-1 of its height, the border repeated), a **streak** (horizontal motion blur, a box 1-8
+    pixels long) and **dark** (gain 0.08-0.4, then sensor noise of 2-6 gray levels, rounded to
+    whole levels and clamped), in that order. Draws ``rand(N)`` and ``rand(N)`` (nod: which,
+    how much), ``rand(N)`` and ``rand(N)`` (streak), ``rand(N)``, ``rand(N)``, ``rand(N)`` and
+    ``randn(N, 1, H, W)`` (dark: which, gain, noise level, noise)."""
+    fn = torch.nn.functional
+    n, _, h, w = x.shape
+    nodded = torch.rand(n, generator=gen) < nod
+    height = 1 - 0.45 * torch.rand(n, generator=gen)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = 1.0
+    theta[:, 1, 1] = torch.where(nodded, 1 / height, torch.ones(n))
+    x = fn.grid_sample(x, fn.affine_grid(theta, [n, 1, h, w], align_corners=False), padding_mode="border", align_corners=False)
+    streaked = torch.rand(n, generator=gen) < streak
+    length = torch.where(streaked, 1 + 7 * torch.rand(n, generator=gen), torch.ones(n))
+    taps = torch.arange(9, dtype=torch.float32) - 4
+    kernel = (taps.abs()[None] <= (length[:, None] - 1) / 2).float()
+    kernel = (kernel / kernel.sum(1, keepdim=True)).reshape(n, 1, 1, 9)
+    x = fn.conv2d(fn.pad(x.reshape(1, n, h, w), (4, 4, 0, 0), mode="replicate"), kernel, groups=n).reshape(n, 1, h, w)
+    dimmed = torch.rand(n, generator=gen) < dark
+    gain = 0.08 + 0.32 * torch.rand(n, generator=gen)
+    sigma = 2 + 4 * torch.rand(n, generator=gen)
+    noise = torch.randn(x.shape, generator=gen)
+    dim = (x * gain[:, None, None, None] + sigma[:, None, None, None] * noise).round().clamp(0, 255)
+    return torch.where(dimmed[:, None, None, None], dim, x)

@@ -58,7 +58,7 @@ from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.eye_crop import eye_crops
 from faceanalytics.plugins.eyes import combined_openness
 from faceanalytics.runners.eye_net import INPUT, OUTPUT
-from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_contrast, random_flip
+from faceanalytics.train.crop_augment import blur_or_sharpen, random_affine, random_conditions, random_contrast, random_flip
 from faceanalytics.train.data import landmark_model_digest, read_csv, split_by_identity
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.eyes import eye_aspect_ratio, pad_face_crop, split_eye_state
@@ -156,7 +156,8 @@ def out_of_fold(
             xs.append(data[k][0][keep])
             ys.append(data[k][1][keep])
         log.info("fold %d/%d", f + 1, folds)
-        net = train(np.concatenate(xs), np.concatenate(ys), args.width, args.epochs, args.seed, args.first_stride)
+        x_fold, y_fold = np.concatenate(xs), np.concatenate(ys)
+        net = train(x_fold, y_fold, args.width, args.epochs, args.seed, args.first_stride, (args.nod, args.streak, args.dark))
         with torch.no_grad():
             for k, fold in ids.items():
                 x = torch.tensor(data[k][0][np.repeat(fold == f, 2)], dtype=torch.float32)[:, None]
@@ -243,18 +244,25 @@ def normalise_crop(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.instance_norm(x, eps=CONTRAST_EPS)
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _augment(x: torch.Tensor, gen: torch.Generator, conditions: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> torch.Tensor:
+    """Training augmentation of (N, 1, H, W) 0-255 crops; ``conditions``: the shares of crops given
+    a nod, a streak and dark (:func:`~faceanalytics.train.crop_augment.random_conditions`; all 0:
+    not drawn at all)."""
     x, _ = random_flip(x, gen)
     x = random_affine(x, gen, scale=0.3, angle=0.35, shift=0.2)
     x = blur_or_sharpen(x, gen, span=1.6, low=1.0).clamp(0, 255)
     gamma = torch.exp(0.6 * (torch.rand(len(x), 1, 1, 1, generator=gen) - 0.5))
     x = 255 * (x / 255) ** gamma
     x = random_contrast(x, gen, gain=0.6, gain_span=0.8, offset=60)
-    return (x + 3 * torch.randn(x.shape, generator=gen)).clamp(0, 255)
+    x = (x + 3 * torch.randn(x.shape, generator=gen)).clamp(0, 255)
+    return random_conditions(x, gen, *conditions) if any(conditions) else x
 
 
-def train(x_np: np.ndarray, y_np: np.ndarray, width: int, epochs: int, seed: int, first_stride: int = 2) -> EyeOpennessCNN:
-    """The trained network (eval mode)."""
+def train(
+    x_np: np.ndarray, y_np: np.ndarray, width: int, epochs: int, seed: int, first_stride: int = 2,
+    conditions: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> EyeOpennessCNN:
+    """The trained network (eval mode); ``conditions``: :func:`_augment`'s."""
     fn = torch.nn.functional
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -274,7 +282,7 @@ def train(x_np: np.ndarray, y_np: np.ndarray, width: int, epochs: int, seed: int
         total = 0.0
         for i in range(0, len(x), batch):
             b = perm[i : i + batch]
-            out = net(_augment(x[b], gen))[:, 0]
+            out = net(_augment(x[b], gen, conditions))[:, 0]
             loss = (fn.binary_cross_entropy_with_logits(out, y[b], reduction="none") * weight[b]).mean()
             opt.zero_grad()
             loss.backward()
@@ -348,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         "--folds", type=int, default=5, help="folds whose out-of-fold openness sets the threshold (0: --threshold-fraction)"
     )
     ap.add_argument("--epochs", type=int, default=40)
+    for name in ("nod", "streak", "dark"):
+        ap.add_argument(
+            f"--{name}", type=float, default=0.0, help=f"share of training crops given a {name} (crop_augment.random_conditions)"
+        )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -368,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         part, recipe = f"out-of-fold openness of the training faces ({args.folds} folds)", f"--folds {args.folds}"
     x = np.concatenate([data[k][0] for k in train_sets])
     y = np.concatenate([data[k][1] for k in train_sets])
-    net = train(x, y, args.width, args.epochs, args.seed, args.first_stride)
+    net = train(x, y, args.width, args.epochs, args.seed, args.first_stride, (args.nod, args.streak, args.dark))
     if not args.folds:
         with torch.no_grad():
             held_back = {k: torch.tensor(data[f"{k}_val"][0], dtype=torch.float32)[:, None] for k in ("closed", "open")}
@@ -379,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         "training": f"python -m faceanalytics.train.eye_openness --width {args.width} --first-stride {args.first_stride} "
         f"--crop {cw}x{ch} --span {args.span} "
         f"--open-extra {args.open_extra} --min-ear {args.min_ear} {recipe} "
-        f"--epochs {args.epochs} --seed {args.seed}",
+        f"--epochs {args.epochs} "
+        + "".join(f"--{k} {getattr(args, k)} " for k in ("nod", "streak", "dark") if getattr(args, k))
+        + f"--seed {args.seed}",
         "data": f"eye_state (CEW closed, UTKFace open) minus split_eye_state(seed={args.seed})'s held-out faces; "
         f"landmarks68 training identities (split_by_identity {args.val_fraction}, seed {args.seed}): "
         + ", ".join(f"{k} {len(data[k][1])} eyes" for k in train_sets),
