@@ -39,6 +39,12 @@ def _scores(plugin: EyesPlugin, files: list[Path], points: np.ndarray, padded: b
     return np.array(op), np.array(ear), np.array(closed)
 
 
+def _unjudged(openness: np.ndarray) -> int:
+    """Faces whose eyes the plugin did not judge (NaN openness: a face too dark to judge); their
+    ``closed`` is False, so they count against closed recall and never as false closed."""
+    return int((~np.isfinite(openness)).any(axis=1).sum())
+
+
 def _cost(files: list[Path], points: np.ndarray, rounds: int) -> float:
     """Median paired extra milliseconds per face of the network."""
     with_net, ear_only = EyesPlugin(), EyesPlugin(net=None)
@@ -139,7 +145,7 @@ def main() -> int:
     res = {k: _scores(plugin, files[k], points[k], not k.startswith("lm_")) for k in ("closed_eval", "open_eval", "lm_eval")}
     oc, ec, cc = res["closed_eval"]
     print(f"openness threshold {th}, EAR threshold {DEFAULT_EAR_THRESHOLD}")
-    print(f"closed faces {len(oc)} (eye_state held out)")
+    print(f"closed faces {len(oc)} (eye_state held out); not judged (too dark): {_unjudged(oc)}")
     print(
         f"  closed recall: per eye {100 * np.mean(oc < th):.1f} %, faces (closed=True) {100 * np.mean(cc):.1f} %"
         f" (EAR: {100 * np.mean((ec < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
@@ -147,8 +153,9 @@ def main() -> int:
     print(f"  EAR median {np.nanmedian(ec):.3f}")
     for name, label in (("open_eval", "eye_state held out (UTKFace)"), ("lm_eval", "landmarks68 validation identities")):
         oo, eo, co = res[name]
-        print(f"open faces {len(oo)} ({label})")
-        print(f"  AUC per eye, closed vs open: openness {auc(oc.ravel(), oo.ravel()):.4f}, EAR {auc(ec.ravel(), eo.ravel()):.4f}")
+        print(f"open faces {len(oo)} ({label}); not judged: {_unjudged(oo)}")
+        judged_auc = auc(oc[np.isfinite(oc)], oo[np.isfinite(oo)])
+        print(f"  AUC per eye, closed vs open: openness {judged_auc:.4f} (judged eyes), EAR {auc(ec.ravel(), eo.ravel()):.4f}")
         per_eye, per_face = 100 * np.mean(oo < th), 100 * np.mean(co)
         print(
             f"  false closed: per eye {per_eye:.2f} %, faces (closed=True) {per_face:.2f} %"

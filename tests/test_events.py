@@ -158,3 +158,29 @@ def test_a_one_frame_reopening_does_not_split_a_blink(decided):
         assert mon.update(float(ti), 0.05 if c else 0.3, bool(c) if decided else None) == []
     (event,) = mon.finish()
     assert event.complete and event.end == pytest.approx(t[48])
+
+
+@pytest.mark.parametrize("decided", [True, False])
+def test_a_closure_lasts_only_as_long_as_it_was_seen(decided):
+    """Eyes seen closed for 5 frames, then not judged for 20 (too dark: no openness, no EAR), then
+    seen open: a blink ending at the first frame not judged, not a 0.8 s microsleep. Closed on both
+    sides of the gap: one closure through it."""
+    t = np.arange(0, 3, 1 / 30)
+    nan = float("nan")
+
+    def run(states: str) -> tuple[list, BlinkMonitor]:
+        mon, events = BlinkMonitor(0, warmup=1e9), []
+        for ti, s in zip(t, states, strict=False):
+            ear = {"c": 0.05, "o": 0.3, "?": nan}[s]
+            decision = {"c": True, "o": False, "?": None}[s] if decided else None
+            events += mon.update(float(ti), ear, decision)
+        return events, mon
+
+    (blink,) = run("o" * 40 + "c" * 5 + "?" * 20 + "o" * 10)[0]
+    assert blink.kind == "blink" and blink.start == pytest.approx(t[40]) and blink.end == pytest.approx(t[45])
+    (sleep,) = run("o" * 40 + "c" * 5 + "?" * 20 + "c" * 2 + "o" * 10)[0]
+    assert sleep.kind == "microsleep" and sleep.end == pytest.approx(t[67])
+    events, mon = run("o" * 40 + "c" * 5 + "?" * 20)  # the stream ends unseen: reported up to the gap
+    assert events == []
+    (last,) = mon.finish()
+    assert not last.complete and last.end == pytest.approx(t[45])

@@ -15,7 +15,7 @@ from faceanalytics.core.types import Eyes
 from faceanalytics.geometry.eye_crop import eye_crops, eye_strip
 from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.eyes import DEFAULT_OPENNESS_THRESHOLD, EyesPlugin, combined_openness
+from faceanalytics.plugins.eyes import DEFAULT_OPENNESS_THRESHOLD, MIN_FACE_CONTRAST, EyesPlugin, combined_openness, face_contrast
 from faceanalytics.runners.eye_net import EyeOpennessNet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -85,7 +85,7 @@ def test_the_runner_rejects_a_wrong_model_file(tmp_path):
 
 def test_eyes_json_and_the_ear_only_path():
     face = Face(box=[0, 0, 1, 1], score=1, landmarks=_points(), confidence=np.ones(68), schema=SCHEMA_68)
-    frame = Frame(np.full((300, 300, 3), 128, np.uint8))
+    frame = Frame(np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8))
     ear_only = EyesPlugin(net=None)(face, frame)
     assert math.isnan(ear_only.left_openness) and math.isnan(ear_only.openness_threshold)
     d = json.loads(json.dumps(ear_only.to_dict()))
@@ -103,6 +103,41 @@ def test_eyes_json_and_the_ear_only_path():
     assert math.isnan(e.left_openness)  # the EAR-only constructor still works
     with pytest.raises(ParameterError):
         EyesPlugin(openness_threshold=1.0)
+
+
+def test_eyes_of_a_face_too_dark_to_judge_are_not_judged():
+    """A face whose gray levels hardly vary (a frame too dark, washed out) gets no openness and no
+    closed flag, and says why; the EAR is still measured but not used. The contrast is the face's,
+    not the eyes', so closed eyes (flatter than open ones) are not favoured."""
+    face = Face(box=[0, 0, 1, 1], score=1, landmarks=_points(), confidence=np.ones(68), schema=SCHEMA_68)
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    for image, judged in (
+        (np.full((300, 300, 3), 128, np.uint8), False),  # flat gray
+        ((texture // 40).astype(np.uint8), False),  # dark: 7 levels, contrast 1.9
+        (texture // 12 + 100, False),  # dim: contrast 6.2
+        (texture // 8 + 100, True),  # contrast 9.2
+    ):
+        contrast = face_contrast(image, face.landmarks)
+        assert (contrast >= MIN_FACE_CONTRAST) == judged, contrast
+        r = EyesPlugin()(face, Frame(image))
+        assert r.valid == judged, contrast
+        if judged:
+            assert math.isfinite(r.openness)
+            continue
+        assert "too dark or flat" in r.reason
+        assert math.isnan(r.left_openness) and math.isnan(r.right_openness) and math.isnan(r.openness)
+        assert not (r.closed or r.left_closed or r.right_closed)
+        assert math.isfinite(r.ear)
+        assert json.loads(json.dumps(r.to_dict()))["valid"] is False
+    # golden: the green channel's standard deviation over the landmarks' box, every other pixel
+    image = np.zeros((300, 300, 3), np.uint8)
+    image[:, :, 1] = np.tile(np.array([0, 0, 40, 40], np.uint8), 75)[None]  # stripes two pixels wide
+    box = _points()
+    x0, y0 = (int(v) for v in box.min(axis=0))
+    x1, y1 = int(box[:, 0].max()) + 1, int(box[:, 1].max()) + 1
+    assert face_contrast(image, box) == pytest.approx(float(image[y0:y1:2, x0:x1:2, 1].std()))
+    assert math.isnan(face_contrast(image, box + 1000))
 
 
 @pytest.mark.skipif(not (SHARED / "eye_state").is_dir(), reason="needs ../shared/data/eye_state")

@@ -171,3 +171,31 @@ def test_conditions_that_make_open_eyes_look_closed_raise_nothing(pipe, conditio
     stretches = closed_stretches(clip.closed)
     assert len(blinks) == len(stretches), (blinks, stretches)
     assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)
+
+
+def test_eyes_too_dark_to_judge_raise_no_microsleep(pipe):
+    """A clip of ``benchmarks/blinks.py --fool`` that fooled the stream: 40 frames dimmed to 0.15 of
+    their brightness, with sensor noise (the face's contrast about 3 gray levels); the network read
+    the open eyes there as closed (openness 0.2-0.5) and a false microsleep of 0.9 s came out. Such
+    eyes are now not judged (``Eyes.valid`` False, no closed flag), and nothing is raised from them.
+    The closed-eye faces shown in the dark keep enough contrast to be judged, and each closed
+    stretch is still one blink (frames not judged inside one do not split it)."""
+    clip = build_clip(shared_path(), pipe, 4, frames=150, scale=1.2, dark=0.15)
+    stream = Stream(pipe)
+    events: list = []
+    not_judged = said_closed = 0
+    for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
+        res = stream(frame, float(t))
+        face = clip.placed_face(i, res.faces)
+        assert face is not None and face.eyes is not None
+        not_judged += clip.fooled[i] and not face.eyes.valid
+        said_closed += clip.fooled[i] and not clip.closed[i] and face.eyes.closed
+        events += res.events
+    events += stream.close()
+    assert not_judged >= 20 and said_closed == 0
+    assert [e.kind for e in events].count("microsleep") == 0
+    blinks = [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
+    stretches = closed_stretches(clip.closed)
+    assert any(clip.fooled[s : e + 1].all() for s, e in stretches)  # one blink is in the dark
+    assert len(blinks) == len(stretches)
+    assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)

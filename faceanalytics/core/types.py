@@ -122,9 +122,13 @@ class Eyes:
             ``openness_threshold``; a face with one eye clearly shut and the other not clearly
             open counts, and so may a wink. Without it: both EARs below ``threshold``.
         threshold: the EAR threshold (used for the flags only when openness is NaN).
-        valid: False when the EARs could not be computed; ``reason`` says why.
+        valid: False when the EARs could not be computed, or when the network is used and the
+            face is too dark or flat to judge its eyes (the EARs are then still reported, but not
+            used: the same conditions fool them); ``reason`` says why. An invalid result's closed
+            flags are False, and a Stream feeds it to no event.
         left_openness, right_openness: probability in [0, 1] that the eye is open; NaN when not
-            computed (``EyesPlugin(net=None)``, or a Stream's adaptive EAR flags).
+            computed (``EyesPlugin(net=None)``, a Stream's adaptive EAR flags, or a face too dark
+            to judge).
         openness_threshold: openness below which an eye, or the face's ``openness``, is closed;
             NaN when not used.
         openness: both eyes' evidence together, in [0, 1]: the logistic of the mean of the two

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -15,8 +16,8 @@ from faceanalytics.plugins.base import Frame, landmark_problem
 from faceanalytics.runners.eye_net import EyeOpennessNet
 
 __all__ = [
-    "DEFAULT_EAR_THRESHOLD", "DEFAULT_OPENNESS_THRESHOLD", "EyesPlugin", "combined_openness", "eye_aspect_ratios",
-    "eyes_from_ears",
+    "DEFAULT_EAR_THRESHOLD", "DEFAULT_OPENNESS_THRESHOLD", "MIN_FACE_CONTRAST", "EyesPlugin", "combined_openness",
+    "eye_aspect_ratios", "eyes_from_ears", "face_contrast",
 ]  # fmt: skip
 
 #: EAR below which an eye counts as closed when the network does not run (``net=None``; a Stream
@@ -28,6 +29,28 @@ DEFAULT_EAR_THRESHOLD = 0.2
 #: the range with closed recall >= 95 % and open faces called closed <= 2 %; the ONNX metadata
 #: ``openness_threshold``), not on the held-out faces (docs/plugins.md).
 DEFAULT_OPENNESS_THRESHOLD = 0.52
+
+#: A face whose gray levels vary less than this (standard deviation, 0-255, over the landmarks'
+#: bounding box: :func:`face_contrast`) is too dark or washed out to judge its eyes: the network
+#: then gets no say, nor the EAR. Of the 7,900 training and held-out faces of eye_state and
+#: landmarks68 one is below (3.8; the 0.5th percentiles are 14-24); faces in frames dimmed to 0.15
+#: of their brightness with sensor noise are at 5-8, where the network read open eyes as closed
+#: (docs/plugins.md, "Eyes too dark to judge"). Eye state barely moves it, so it never favours
+#: open or closed eyes.
+MIN_FACE_CONTRAST = 7.0
+
+
+def face_contrast(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """Standard deviation of the gray levels (the green channel of BGR) over the bounding box of
+    the (K, 2) landmarks, every other pixel; NaN when the box misses the image."""
+    h, w = image.shape[:2]
+    pts = np.asarray(landmarks)
+    x0, y0 = (max(int(v), 0) for v in pts.min(axis=0))
+    x1, y1 = min(int(pts[:, 0].max()) + 1, w), min(int(pts[:, 1].max()) + 1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return math.nan
+    region = image[y0:y1:2, x0:x1:2] if image.ndim == 2 else image[y0:y1:2, x0:x1:2, 1]
+    return float(region.std())
 
 
 def combined_openness(left: np.ndarray | float, right: np.ndarray | float) -> np.ndarray:
@@ -100,6 +123,12 @@ class EyesPlugin:
         image = frame.image
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or 0 in image.shape:
             raise ParameterError(f"frame.image must be a non-empty uint8 image; got {image.dtype} {image.shape}")
+        contrast = face_contrast(image, face.landmarks)
+        if not contrast >= MIN_FACE_CONTRAST:
+            # too dark to judge: no guess from the network, nor from the EAR, which the same
+            # conditions fool (docs/plugins.md)
+            reason = f"face too dark or flat to judge the eyes (contrast {contrast:.1f} < {MIN_FACE_CONTRAST:g} gray levels)"
+            return replace(eyes, left_closed=False, right_closed=False, closed=False, valid=False, reason=reason)
         found = self.net.checked_openness(image, face.landmarks)  # landmark_problem has checked the points
         if found is None:
             return eyes

@@ -61,6 +61,11 @@ class BlinkMonitor:
     would otherwise split it in two. So a closure ends at the first of ``bridge + 1`` open samples
     in a row, and its event is reported ``bridge`` samples after the eyes reopen.
 
+    A sample without a decision (no finite EAR and no openness decision: eyes too dark to judge,
+    degenerate eye landmarks) keeps the state, but a closure lasts only as long as it was seen:
+    eyes seen closed, then not judged, then seen open end their closure at the first sample not
+    judged. A blink in frames that then turn too dark stays a blink, not a microsleep.
+
     Cold start: a closure decided by the EAR that began before the track had ``cold_start``
     seconds of EAR history is never a microsleep (it ends as a blink if short, else it is dropped):
     before a baseline exists the EAR cannot tell narrow open eyes from closed ones. A closure
@@ -107,6 +112,7 @@ class BlinkMonitor:
         self._blink_ends: deque[float] = deque()
         self._closed_since: float | None = None
         self._reopened_at: float | None = None  # the eyes opened here, `_open_samples` samples ago
+        self._unseen_since: float | None = None  # the first sample without a decision since the last closed one
         self._open_samples = 0
         self._first: float | None = None
         self._last: float | None = None
@@ -145,7 +151,10 @@ class BlinkMonitor:
         if decision is None and math.isfinite(ear):
             # EAR: closed below the threshold, open again only above it by the hysteresis
             decision = not ear > self.threshold * (1 + self.hysteresis) if in_closure else ear < self.threshold
-        if decision is not None:
+        if decision is None:
+            if in_closure and self._unseen_since is None:
+                self._unseen_since = t  # not seen from here on: the closure cannot be said to last longer
+        else:
             if self._closed_since is None:
                 if decision:
                     self._closed_since = t
@@ -155,10 +164,12 @@ class BlinkMonitor:
                 self._reopened_at, self._open_samples = None, 0  # a bridged reopening: the same closure goes on
             else:
                 if self._reopened_at is None:
-                    self._reopened_at = t  # the closure ends here unless the eyes close again within `bridge` samples
+                    # the closure ends here (or where it was last seen) unless the eyes close again within `bridge` samples
+                    self._reopened_at = t if self._unseen_since is None else self._unseen_since
                 self._open_samples += 1
                 if self._open_samples > self.bridge:
                     events += self._end(self._reopened_at, complete=True)
+            self._unseen_since = None
         self._states.append((t, self.closed))
         while len(self._states) > 1 and self._states[1][0] <= t - self.window:
             self._states.popleft()
@@ -168,7 +179,7 @@ class BlinkMonitor:
 
     def _end(self, t: float, complete: bool) -> list[Event]:
         start = self._closed_since if self._closed_since is not None else t
-        self._closed_since = self._reopened_at = None
+        self._closed_since = self._reopened_at = self._unseen_since = None
         self._open_samples = 0
         if t - start < self.min_closure and complete:
             return []  # a noise dip, shorter than any real blink
@@ -188,7 +199,7 @@ class BlinkMonitor:
             return []
         if self._reopened_at is not None:
             return self._end(self._reopened_at, complete=True)
-        return self._end(self._last, complete=False)
+        return self._end(self._last if self._unseen_since is None else self._unseen_since, complete=False)
 
     @property
     def blinks_per_minute(self) -> float:

@@ -433,7 +433,9 @@ class Stream:
             if float(np.mean(face.confidence, dtype=np.float64)) < self._event_confidence:
                 out.append(face)  # no face's points to measure (EVENT_CONFIDENCE): no events from it
                 continue
-            if face.eyes is not None:
+            if face.eyes is not None and not face.eyes.valid:
+                events += track.blinks.update(t, math.nan)  # nothing judged on this frame: the state is kept
+            elif face.eyes is not None:
                 decided = _openness_decision(face.eyes)
                 events += track.blinks.update(t, face.eyes.ear, decided)
                 if decided is None:  # EAR only: the person's adaptive threshold, closed = a closure going on
