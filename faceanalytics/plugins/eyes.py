@@ -7,6 +7,7 @@ import math
 import os
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
 from faceanalytics.core.errors import ParameterError
@@ -42,15 +43,14 @@ MIN_FACE_CONTRAST = 7.0
 
 def face_contrast(image: np.ndarray, landmarks: np.ndarray) -> float:
     """Standard deviation of the gray levels (the green channel of BGR) over the bounding box of
-    the (K, 2) landmarks, every other pixel; NaN when the box misses the image."""
+    the (K, 2) landmarks, every fourth pixel in each direction; NaN when the box misses the image."""
     h, w = image.shape[:2]
-    pts = np.asarray(landmarks)
-    x0, y0 = (max(int(v), 0) for v in pts.min(axis=0))
-    x1, y1 = min(int(pts[:, 0].max()) + 1, w), min(int(pts[:, 1].max()) + 1, h)
+    (x0, y0), (x1, y1) = np.asarray(landmarks).min(axis=0).tolist(), np.asarray(landmarks).max(axis=0).tolist()
+    x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1) + 1, w), min(int(y1) + 1, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return math.nan
-    region = image[y0:y1:2, x0:x1:2] if image.ndim == 2 else image[y0:y1:2, x0:x1:2, 1]
-    return float(region.std())
+    region = image[y0:y1:4, x0:x1:4] if image.ndim == 2 else image[y0:y1:4, x0:x1:4, 1]
+    return float(cv2.meanStdDev(region)[1][0, 0])
 
 
 def combined_openness(left: np.ndarray | float, right: np.ndarray | float) -> np.ndarray:

@@ -57,10 +57,10 @@ def random_contrast(x: torch.Tensor, gen: torch.Generator, gain: float, gain_spa
 
 def random_conditions(x: torch.Tensor, gen: torch.Generator, nod: float, streak: float, dark: float) -> torch.Tensor:
     """Conditions that make open eyes look closed, each on its share (``nod``, ``streak``,
-    ``dark``) of the (N, 1, H, W) 0-255 crops, drawn independently: a **nod** (the crop squashed vertically about its centre to
-    0.55-1 of its height, the border repeated), a **streak** (horizontal motion blur, a box 1-8
-    pixels long) and **dark** (gain 0.08-0.4, then sensor noise of 2-6 gray levels, rounded to
-    whole levels and clamped), in that order. Draws ``rand(N)`` and ``rand(N)`` (nod: which,
+    ``dark``) of the (N, 1, H, W) 0-255 crops, drawn independently: a **nod** (the crop squashed
+    vertically about its centre to 0.55-1 of its height, the border repeated), a **streak**
+    (horizontal motion blur, a box 1-8 pixels long) and **dark** (gain 0.08-0.4, then sensor noise
+    of 2-6 gray levels, rounded to whole levels and clamped), in that order. Draws ``rand(N)`` and ``rand(N)`` (nod: which,
     how much), ``rand(N)`` and ``rand(N)`` (streak), ``rand(N)``, ``rand(N)``, ``rand(N)`` and
     ``randn(N, 1, H, W)`` (dark: which, gain, noise level, noise)."""
     fn = torch.nn.functional
