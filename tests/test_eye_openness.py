@@ -15,7 +15,14 @@ from faceanalytics.core.types import Eyes
 from faceanalytics.geometry.eye_crop import eye_crops, eye_strip
 from faceanalytics.geometry.face_templates import MEAN_SHAPE_68
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.eyes import DEFAULT_OPENNESS_THRESHOLD, MIN_FACE_CONTRAST, EyesPlugin, combined_openness, face_contrast
+from faceanalytics.plugins.eyes import (
+    DEFAULT_OPENNESS_THRESHOLD,
+    MIN_FACE_CONTRAST,
+    EyesPlugin,
+    _combined,
+    combined_openness,
+    face_contrast,
+)
 from faceanalytics.runners.eye_net import EyeOpennessNet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -174,3 +181,6 @@ def test_combined_openness_golden_values():
     both = combined_openness(np.array([0.0, 1.0, 0.3]), np.array([0.0, 1.0, 0.3]))  # clipped, not inf
     np.testing.assert_allclose(both, [1e-6, 1 - 1e-6, 0.3], rtol=1e-6)
     assert float(combined_openness(0.05, 0.85)) < DEFAULT_OPENNESS_THRESHOLD < float(combined_openness(0.6, 0.95))
+    # the plugin's per-face path in plain floats gives the same numbers
+    for a, b in ((0.9, 0.9), (0.01, 0.99), (0.05, 0.85), (0.0, 1.0), (0.3, 0.3), (1e-9, 0.2)):
+        assert _combined(a, b) == pytest.approx(float(combined_openness(a, b)), rel=1e-12, abs=1e-15)
