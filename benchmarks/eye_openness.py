@@ -22,21 +22,32 @@ import numpy as np
 
 from faceanalytics import SCHEMA_68, Face
 from faceanalytics.plugins.base import Frame
-from faceanalytics.plugins.eyes import DEFAULT_EAR_THRESHOLD, EyesPlugin
+from faceanalytics.plugins.eyes import DEFAULT_EAR_THRESHOLD, MIN_FACE_CONTRAST, EyesPlugin, face_contrast
 from faceanalytics.train.evaluate import auc
 from faceanalytics.train.eye_openness import _files, _read, landmarks
 
 
-def _scores(plugin: EyesPlugin, files: list[Path], points: np.ndarray, padded: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(M, 2) openness and (M, 2) EAR, (left, right) per face, and (M,) ``closed`` as the plugin says."""
-    op, ear, closed = [], [], []
+def _scores(
+    plugin: EyesPlugin, files: list[Path], points: np.ndarray, padded: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(M, 2) openness and (M, 2) EAR, (left, right) per face, (M,) ``closed`` as the plugin says,
+    and (M,) face contrast (:func:`~faceanalytics.plugins.eyes.face_contrast`)."""
+    op, ear, closed, contrast = [], [], [], []
     for f, p in zip(files, points, strict=True):
         face = Face(box=[0, 0, 1, 1], score=1.0, landmarks=p, confidence=np.ones(68, np.float32), schema=SCHEMA_68)
-        e = plugin(face, Frame(_read(f, padded)[0]))
+        image = _read(f, padded)[0]
+        e = plugin(face, Frame(image))
         op.append((e.left_openness, e.right_openness))
         ear.append((e.left_ear, e.right_ear))
         closed.append(e.closed)
-    return np.array(op), np.array(ear), np.array(closed)
+        contrast.append(face_contrast(image, p))
+    return np.array(op), np.array(ear), np.array(closed), np.array(contrast)
+
+
+def _contrast(values: np.ndarray) -> str:
+    low, half = np.percentile(values, [0, 0.5])
+    below = int((values < MIN_FACE_CONTRAST).sum())
+    return f"face contrast min {low:.1f}, 0.5th percentile {half:.1f}, below {MIN_FACE_CONTRAST:g}: {below}"
 
 
 def _unjudged(openness: np.ndarray) -> int:
@@ -143,16 +154,16 @@ def main() -> int:
         plugin = EyesPlugin()
     th = plugin.openness_threshold
     res = {k: _scores(plugin, files[k], points[k], not k.startswith("lm_")) for k in ("closed_eval", "open_eval", "lm_eval")}
-    oc, ec, cc = res["closed_eval"]
+    oc, ec, cc, kc = res["closed_eval"]
     print(f"openness threshold {th}, EAR threshold {DEFAULT_EAR_THRESHOLD}")
     print(f"closed faces {len(oc)} (eye_state held out); not judged (too dark): {_unjudged(oc)}")
     print(
         f"  closed recall: per eye {100 * np.mean(oc < th):.1f} %, faces (closed=True) {100 * np.mean(cc):.1f} %"
         f" (EAR: {100 * np.mean((ec < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
     )
-    print(f"  EAR median {np.nanmedian(ec):.3f}")
+    print(f"  EAR median {np.nanmedian(ec):.3f}; {_contrast(kc)}")
     for name, label in (("open_eval", "eye_state held out (UTKFace)"), ("lm_eval", "landmarks68 validation identities")):
-        oo, eo, co = res[name]
+        oo, eo, co, ko = res[name]
         print(f"open faces {len(oo)} ({label}); not judged: {_unjudged(oo)}")
         judged_auc = auc(oc[np.isfinite(oc)], oo[np.isfinite(oo)])
         print(f"  AUC per eye, closed vs open: openness {judged_auc:.4f} (judged eyes), EAR {auc(ec.ravel(), eo.ravel()):.4f}")
@@ -161,7 +172,7 @@ def main() -> int:
             f"  false closed: per eye {per_eye:.2f} %, faces (closed=True) {per_face:.2f} %"
             f" (EAR: {100 * np.mean((eo < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
         )
-        print(f"  EAR median {np.nanmedian(eo):.3f}")
+        print(f"  EAR median {np.nanmedian(eo):.3f}; {_contrast(ko)}")
     if args.no_speed:
         return 0
     print(f"added cost per face at batch 1 (paired median): {_cost(files['open_eval'], points['open_eval'], args.rounds):.3f} ms")

@@ -144,7 +144,7 @@ def test_eyes_of_a_face_too_dark_to_judge_are_not_judged():
     x0, y0 = (int(v) for v in box.min(axis=0))
     x1, y1 = int(box[:, 0].max()) + 1, int(box[:, 1].max()) + 1
     assert face_contrast(image, box) == pytest.approx(float(image[y0:y1:4, x0:x1:4, 1].std()))
-    assert math.isnan(face_contrast(image, box + 1000))
+    assert math.isnan(face_contrast(image, box + 1000)) and math.isnan(face_contrast(image, box * np.nan))
 
 
 @pytest.mark.skipif(not (SHARED / "eye_state").is_dir(), reason="needs ../shared/data/eye_state")
