@@ -584,7 +584,7 @@ def test_eye_threshold_scores_each_face_only_with_networks_that_never_saw_it(mon
         return Net(seen)
 
     monkeypatch.setattr(eo, "train", fake_train)
-    args = argparse.Namespace(width=8, epochs=1, seed=3, first_stride=2)
+    args = argparse.Namespace(width=8, epochs=1, seed=3, first_stride=2, nod=0.0, streak=0.0, dark=0.0)
     oof = eo.out_of_fold(data, 4, args)
     assert len(trained) == 4 and all(set(range(200, 205)) <= s for s in trained)  # lm_train in every fold
     assert oof["closed"].shape == (11, 2) and oof["open"].shape == (23, 2)
