@@ -34,10 +34,10 @@ DEFAULT_OPENNESS_THRESHOLD = 0.52
 #: A face whose gray levels vary less than this (standard deviation, 0-255, over the landmarks'
 #: bounding box: :func:`face_contrast`) is too dark or washed out to judge its eyes: the network
 #: then gets no say, nor the EAR. Of the 7,900 training and held-out faces of eye_state and
-#: landmarks68 one is below (3.8; the 0.5th percentiles are 15-24); faces in frames dimmed to 0.15
-#: of their brightness with sensor noise are at 5-8, where the network read open eyes as closed
-#: (docs/plugins.md, "Eyes too dark to judge"). Eye state barely moves it, so it never favours
-#: open or closed eyes.
+#: landmarks68 one is below, and its landmarks are misplaced on a bare wall (the sets' 0.5th
+#: percentiles are 15-24); faces in frames dimmed to 0.15 of their brightness with sensor noise are
+#: at 5-8, where the network read open eyes as closed (docs/plugins.md, "Eyes too dark to judge").
+#: Eye state barely moves it, so it never favours open or closed eyes.
 MIN_FACE_CONTRAST = 7.0
 
 
