@@ -20,7 +20,9 @@ from faceanalytics.plugins.eyes import (
     MIN_FACE_CONTRAST,
     EyesPlugin,
     _combined,
+    _face_ears,
     combined_openness,
+    eye_aspect_ratios,
     face_contrast,
 )
 from faceanalytics.runners.eye_net import EyeOpennessNet
@@ -181,6 +183,11 @@ def test_combined_openness_golden_values():
     both = combined_openness(np.array([0.0, 1.0, 0.3]), np.array([0.0, 1.0, 0.3]))  # clipped, not inf
     np.testing.assert_allclose(both, [1e-6, 1 - 1e-6, 0.3], rtol=1e-6)
     assert float(combined_openness(0.05, 0.85)) < DEFAULT_OPENNESS_THRESHOLD < float(combined_openness(0.6, 0.95))
-    # the plugin's per-face path in plain floats gives the same numbers
+    # the plugin's per-face paths in plain floats give the same numbers
+    rng = np.random.default_rng(1)
+    for pts in (_points(), _points() + rng.normal(0, 2, (68, 2)), np.zeros((68, 2))):
+        pts32 = pts.astype(np.float32)  # as a Face holds them
+        ref = eye_aspect_ratios(pts32, SCHEMA_68)
+        np.testing.assert_allclose(_face_ears(pts32, SCHEMA_68), np.array(ref, float), rtol=1e-12)
     for a, b in ((0.9, 0.9), (0.01, 0.99), (0.05, 0.85), (0.0, 1.0), (0.3, 0.3), (1e-9, 0.2)):
         assert _combined(a, b) == pytest.approx(float(combined_openness(a, b)), rel=1e-12, abs=1e-15)

@@ -120,8 +120,8 @@ class EyesPlugin:
         if problem:
             nan = math.nan
             return Eyes(nan, nan, nan, False, False, False, self.threshold, valid=False, reason=problem)
-        left, right = eye_aspect_ratios(face.landmarks, face.schema)
-        eyes = eyes_from_ears(float(left), float(right), self.threshold)
+        left, right = _face_ears(face.landmarks, face.schema)
+        eyes = eyes_from_ears(left, right, self.threshold)
         if self.net is None or not eyes.valid:
             return eyes
         image = frame.image
@@ -143,6 +143,18 @@ class EyesPlugin:
             eyes.left_ear, eyes.right_ear, eyes.ear, lo < th, ro < th, both < th, self.threshold,
             left_openness=lo, right_openness=ro, openness_threshold=th, openness=both,
         )  # fmt: skip
+
+
+def _face_ears(points: np.ndarray, schema: LandmarkSchema) -> tuple[float, float]:
+    """:func:`eye_aspect_ratios` of one face's (K, 2) landmarks in plain floats (the per-face path:
+    numpy's overhead for twelve points cost about 40 microseconds)."""
+    out = []
+    for eye in (schema.left_eye, schema.right_eye):
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3), (x4, y4), (x5, y5) = points[list(eye)].tolist()
+        width = math.hypot(x0 - x3, y0 - y3)
+        vertical = math.hypot(x1 - x5, y1 - y5) + math.hypot(x2 - x4, y2 - y4)
+        out.append(vertical / (2 * width) if width > 1e-6 else math.nan)
+    return out[0], out[1]
 
 
 def _combined(left: float, right: float) -> float:
