@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 
-from faceanalytics import Pipeline, Stream
+from faceanalytics import Face, Pipeline, Stream
 from faceanalytics.runtime.registry import DEFAULT_LANDMARK_MODEL, LANDMARK_MODELS
 from faceanalytics.train.clips import FOOLING, Clip, build_clip, closed_stretches
 
@@ -22,21 +22,36 @@ def pipe(detector_home):
     return Pipeline(device="cpu")
 
 
-def _run(pipe: Pipeline, clip: Clip, every: list[set[int]] | None = None) -> tuple[list[int | None], list]:
-    """Each frame's track id of the placed face (``None``: not reported) and the events; the ids of
-    every face reported on each frame go to ``every``."""
+def _run(pipe: Pipeline, clip: Clip, every: list[set[int]] | None = None) -> tuple[list[Face | None], list]:
+    """Each frame's placed face as the stream reports it (``None``: not reported) and the events;
+    the ids of every face reported on each frame go to ``every``."""
     stream = Stream(pipe)
-    ids: list[int | None] = []
+    placed: list[Face | None] = []
     events: list = []
     for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
         res = stream(frame, float(t))
-        face = clip.placed_face(i, res.faces)  # the person (or the swapped-in face), not a stray box
-        ids.append(face.track_id if face is not None else None)
+        placed.append(clip.placed_face(i, res.faces))  # the person (or the swapped-in face), not a stray box
         if every is not None:
             every.append({f.track_id for f in res.faces if f.track_id is not None})
         events += res.events
     events += stream.close()
-    return ids, events
+    return placed, events
+
+
+def _ids(placed: list[Face | None]) -> list[int | None]:
+    return [face.track_id if face is not None else None for face in placed]
+
+
+def _blink_frames(clip: Clip, events: list) -> list[tuple[int, int]]:
+    """``(first, last)`` frame of each blink event."""
+    return [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
+
+
+def _check_one_blink_per_stretch(clip: Clip, events: list) -> None:
+    """As many blinks as closed stretches, and each stretch overlapped by one (within a frame)."""
+    blinks, stretches = _blink_frames(clip, events), closed_stretches(clip.closed)
+    assert len(blinks) == len(stretches), (blinks, stretches)
+    assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)
 
 
 def _check(clip: Clip, ids: list[int | None]) -> None:
@@ -60,11 +75,12 @@ def _check(clip: Clip, ids: list[int | None]) -> None:
 def test_a_visible_face_is_never_dropped(pipe, seed, change):
     clip = build_clip(shared_path(), pipe, seed, **{"frames": 100, **change})
     every: list[set[int]] = []
-    ids, events = _run(pipe, clip, every)
+    placed, events = _run(pipe, clip, every)
+    ids = _ids(placed)
     _check(clip, ids)
     assert not [e for e in events if e.kind == "microsleep"]  # closures are 3-8 frames: blinks
     if "closed_at" in change:  # every closed stretch is a blink of that track
-        blinks = [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
+        blinks = _blink_frames(clip, events)
         for s, e in closed_stretches(clip.closed):
             assert any(s - 1 <= be and bs <= e + 1 for bs, be in blinks), (s, e, blinks)
     if "leave" in change:  # the person's track ends while the face is out of the frame
@@ -77,8 +93,8 @@ def test_no_microsleep_in_the_first_second_on_open_eyes(pipe):
     """Cold start: a closure at frame 4, before any per-track calibration, is a blink, and the
     open eyes around it raise nothing."""
     clip = build_clip(shared_path(), pipe, 4, frames=60, closed_at=4)
-    ids, events = _run(pipe, clip)
-    _check(clip, ids)
+    placed, events = _run(pipe, clip)
+    _check(clip, _ids(placed))
     assert [e.kind for e in events].count("microsleep") == 0
     assert sum(e.kind == "blink" for e in events) == len(closed_stretches(clip.closed))
 
@@ -88,22 +104,11 @@ def test_a_false_detection_on_the_background_raises_no_event(pipe):
     ten frames; its landmarks have a mean confidence of 0.00 and its eyes read closed. It fed a
     false blink; a face below ``EVENT_CONFIDENCE`` feeds no event (the benchmark's clip 0)."""
     clip = build_clip(shared_path(), pipe, 0, frames=150, scale=0.8)
-    stream = Stream(pipe)
-    person: set[int] = set()
-    events = []
-    for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
-        res = stream(frame, float(t))
-        face = clip.placed_face(i, res.faces)
-        if face is not None:
-            person.add(face.track_id)
-        events += res.events
-    events += stream.close()
+    placed, events = _run(pipe, clip)
+    person = {face.track_id for face in placed if face is not None}
     assert len(person) == 1
     assert events and {e.track_id for e in events} == person
-    blinks = [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
-    stretches = closed_stretches(clip.closed)
-    assert len(blinks) == len(stretches)
-    assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)
+    _check_one_blink_per_stretch(clip, events)
 
 
 def test_a_fast_moving_face_is_cropped_where_it_went(pipe, astronaut):
@@ -150,52 +155,35 @@ def test_conditions_that_make_open_eyes_look_closed_raise_nothing(pipe, conditio
     --fool``, docs/video.md)."""
     clip = build_clip(shared_path(), pipe, 0, frames=100, **{condition: FOOLING[condition]})
     assert clip.fooled.any()
-    stream = Stream(pipe)
-    ids: list[int | None] = []
-    events: list = []
+    placed, events = _run(pipe, clip)
     said_closed = []
-    for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
-        res = stream(frame, float(t))
-        face = clip.placed_face(i, res.faces)
-        ids.append(face.track_id if face is not None else None)
+    for i, face in enumerate(placed):
         if face is not None and clip.fooled[i] and not clip.closed[i]:
             assert face.eyes is not None
             if face.eyes.closed:
                 said_closed.append(i)
-        events += res.events
-    events += stream.close()
-    _check(clip, ids)
+    _check(clip, _ids(placed))
     assert not said_closed, f"open eyes read closed on frames {said_closed}"
     assert not [e for e in events if e.kind == "microsleep"]
-    blinks = [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
-    stretches = closed_stretches(clip.closed)
-    assert len(blinks) == len(stretches), (blinks, stretches)
-    assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)
+    _check_one_blink_per_stretch(clip, events)
 
 
 def test_eyes_too_dark_to_judge_raise_no_microsleep(pipe):
     """A clip of ``benchmarks/blinks.py --fool`` that fooled the stream: 40 frames dimmed to 0.15 of
-    their brightness, with sensor noise (the face's contrast about 3 gray levels); the network read
-    the open eyes there as closed (openness 0.2-0.5) and a false microsleep of 0.9 s came out. Such
-    eyes are now not judged (``Eyes.valid`` False, no closed flag), and nothing is raised from them.
-    The closed-eye faces shown in the dark keep enough contrast to be judged, and each closed
-    stretch is still one blink (frames not judged inside one do not split it)."""
+    their brightness, with sensor noise (eye crops of about 3 gray levels of contrast, the face 5-8);
+    the network read the open eyes there as closed (openness 0.2-0.5) and a false microsleep of
+    0.9 s came out. Such eyes are now not judged (``Eyes.valid`` False, no closed flag), and
+    nothing is raised from them. The closed-eye faces shown in the dark keep enough contrast to be
+    judged, and each closed stretch is still one blink (frames not judged inside one do not split
+    it)."""
     clip = build_clip(shared_path(), pipe, 4, frames=150, scale=1.2, dark=0.15)
-    stream = Stream(pipe)
-    events: list = []
+    placed, events = _run(pipe, clip)
     not_judged = said_closed = 0
-    for i, (frame, t) in enumerate(zip(clip.frames, clip.timestamps(), strict=True)):
-        res = stream(frame, float(t))
-        face = clip.placed_face(i, res.faces)
+    for i, face in enumerate(placed):
         assert face is not None and face.eyes is not None
         not_judged += clip.fooled[i] and not face.eyes.valid
         said_closed += clip.fooled[i] and not clip.closed[i] and face.eyes.closed
-        events += res.events
-    events += stream.close()
     assert not_judged >= 20 and said_closed == 0
     assert [e.kind for e in events].count("microsleep") == 0
-    blinks = [(round(e.start * clip.fps), round(e.end * clip.fps)) for e in events if e.kind == "blink"]
-    stretches = closed_stretches(clip.closed)
-    assert any(clip.fooled[s : e + 1].all() for s, e in stretches)  # one blink is in the dark
-    assert len(blinks) == len(stretches)
-    assert all(any(s - 1 <= be and bs <= e + 1 for bs, be in blinks) for s, e in stretches)
+    assert any(clip.fooled[s : e + 1].all() for s, e in closed_stretches(clip.closed))  # one blink is in the dark
+    _check_one_blink_per_stretch(clip, events)
