@@ -10,8 +10,8 @@
 3. Network (:class:`MouthCueNet`): five 3x3 conv-BN-ReLU layers over the crop (``--width``
    channels, doubling twice), global average pooling; one hidden layer over the shape; one linear
    layer over both gives two logits: **smile** (happy vs all four other classes, so that an open,
-   unsmiling mouth is not a smile) and **open** (surprise vs neutral; the other classes are left out
-   of that loss).
+   unsmiling mouth is not a smile; ``--neutral-weight`` weights the neutral faces in that loss) and
+   **open** (surprise vs neutral; the other classes are left out of that loss).
 4. Augmentation: horizontal mirror (crop and shape together), rotation up to 8.6 degrees, scale
    +-10 %, shift +-4 %, contrast and brightness, blur or sharpen (webcam faces are sharper than
    upscaled 48-pixel ones); Gaussian noise on the standardised shape.
@@ -20,6 +20,11 @@
    (``--crop``) 1.7 eye distances wide (``--span``).
 6. Export: ONNX opset 17 with the contrast normalisation and the shape standardisation inside,
    the crop geometry in the metadata; checked against torch.
+
+``--folds K`` instead trains K networks on the calibration half, each without one fold of it
+(stratified by class, seeded), and prints the out-of-fold AUCs (mirror-averaged, as the plugin
+scores): a setting such as ``--neutral-weight`` is chosen by these, never by the held-out half.
+Nothing is written.
 """
 
 from __future__ import annotations
@@ -113,9 +118,10 @@ def _augment(
 
 
 def train(
-    crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray, width: int, epochs: int, seed: int
+    crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray, width: int, epochs: int, seed: int, neutral_weight: float = 1.0
 ) -> tuple[MouthCueNet, tuple[np.ndarray, np.ndarray]]:
-    """The trained network (eval mode) and the shape standardisation ``(mean, std)``."""
+    """The trained network (eval mode) and the shape standardisation ``(mean, std)``;
+    ``neutral_weight`` weights the neutral faces in the smile loss."""
     fn = torch.nn.functional
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -126,6 +132,7 @@ def train(
     smile_t = (y == SMILE_CLASS).float()
     open_t = (y == OPEN_CLASS).float()
     open_m = ((y == OPEN_CLASS) | (y == NEUTRAL_CLASS)).float()
+    smile_w = torch.where(y == NEUTRAL_CLASS, float(neutral_weight), 1.0)
     net = MouthCueNet(width)
     batch = 128
     steps = epochs * math.ceil(len(x) / batch)
@@ -141,7 +148,8 @@ def train(
             b = perm[i : i + batch]
             xb, sb = _augment(x[b], s[b], mirror, gen)
             out = net(normalise_crop(xb), sb)
-            loss_smile = fn.binary_cross_entropy_with_logits(out[:, 0], smile_t[b])
+            w = smile_w[b]
+            loss_smile = (fn.binary_cross_entropy_with_logits(out[:, 0], smile_t[b], reduction="none") * w).sum() / w.sum()
             m = open_m[b]
             loss_open = fn.binary_cross_entropy_with_logits(out[:, 1], open_t[b], reduction="none")
             loss_open = (loss_open * m).sum() / m.sum().clamp(min=1)
@@ -200,6 +208,55 @@ def export(
     return path
 
 
+def _aucs(smile: np.ndarray, opening: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    happy = smile[labels == SMILE_CLASS]
+    res = {f"smile happy vs {cls}": auc(smile[labels == k], happy) for k, cls in enumerate(CLASSES) if k != SMILE_CLASS}
+    res["open surprise vs neutral"] = auc(opening[labels == NEUTRAL_CLASS], opening[labels == OPEN_CLASS])
+    return res
+
+
+def out_of_fold_aucs(
+    crops: np.ndarray,
+    shapes: np.ndarray,
+    labels: np.ndarray,
+    folds: int,
+    *,
+    width: int,
+    epochs: int,
+    seed: int,
+    neutral_weight: float,
+) -> dict[str, float]:
+    """:func:`_aucs` of out-of-fold scores: ``folds`` networks, each trained without one fold
+    (every class split evenly, seeded by ``seed``) and scoring it, mirror-averaged."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), int)
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        rng.shuffle(idx)
+        fold[idx] = np.arange(len(idx)) % folds
+    index, sign = shape_mirror()
+    scores = np.zeros((len(labels), 2))
+    for f in range(folds):
+        train_part, test = fold != f, fold == f
+        net, (mu, sd) = train(
+            crops[train_part],
+            shapes[train_part],
+            labels[train_part],
+            width=width,
+            epochs=epochs,
+            seed=seed,
+            neutral_weight=neutral_weight,
+        )
+        with torch.no_grad():
+            x = torch.tensor(crops[test], dtype=torch.float32)[:, None]
+            s = torch.tensor((shapes[test] - mu) / sd, dtype=torch.float32)
+            s_mirrored = torch.tensor((shapes[test][:, index] * sign - mu) / sd, dtype=torch.float32)
+            both = net(normalise_crop(x), s) + net(normalise_crop(torch.flip(x, [3])), s_mirrored)
+        scores[test] = both.numpy() / 2
+        log.info("fold %d/%d done", f + 1, folds)
+    return _aucs(scores[:, 0], scores[:, 1], labels)
+
+
 def held_out_aucs(path: Path, crops: np.ndarray, shapes: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Smile AUC happy vs each other class and open AUC surprise vs neutral, from the ONNX file,
     each face and its mirror image averaged as :class:`faceanalytics.runners.mouth_net.MouthNet` does."""
@@ -211,10 +268,7 @@ def held_out_aucs(path: Path, crops: np.ndarray, shapes: np.ndarray, labels: np.
     out = sess.run([OUTPUT], {CROP_INPUT: x, SHAPE_INPUT: shapes})[0]
     mirrored = sess.run([OUTPUT], {CROP_INPUT: np.ascontiguousarray(x[..., ::-1]), SHAPE_INPUT: shapes[:, index] * sign})[0]
     smile, opening = ((out + mirrored) / 2).T
-    happy = smile[labels == SMILE_CLASS]
-    res = {f"smile happy vs {cls}": auc(smile[labels == k], happy) for k, cls in enumerate(CLASSES) if k != SMILE_CLASS}
-    res["open surprise vs neutral"] = auc(opening[labels == NEUTRAL_CLASS], opening[labels == OPEN_CLASS])
-    return res
+    return _aucs(smile, opening, labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,18 +282,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--span", type=float, default=1.7, help="crop width in outer eye-corner distances")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--neutral-weight", type=float, default=1.0, help="weight of the neutral faces in the smile loss")
+    ap.add_argument(
+        "--folds", type=int, default=0, help="print out-of-fold AUCs of the calibration half with K folds; write nothing"
+    )
     args = ap.parse_args(argv)
+    if args.folds == 1 or args.folds < 0 or args.neutral_weight <= 0:
+        ap.error("--folds must be 0 or at least 2, and --neutral-weight positive")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cw, ch = (int(v) for v in args.crop.lower().split("x"))
     geometry = (cw, ch, args.span)
     parts = split(Path(args.data))
     cal = collect(parts["calibration"], args.landmark_model, geometry)
+    if args.folds:
+        found = out_of_fold_aucs(
+            *cal, args.folds, width=args.width, epochs=args.epochs, seed=args.seed, neutral_weight=args.neutral_weight
+        )
+        for name, value in found.items():
+            print(f"out-of-fold AUC ({args.folds} folds of the calibration half), {name}: {value:.4f}")  # noqa: T201
+        return 0
     held = collect(parts["held_out"], args.landmark_model, geometry)
     log.info("calibration faces %d, held-out faces %d", len(cal[2]), len(held[2]))
-    net, standardise = train(*cal, width=args.width, epochs=args.epochs, seed=args.seed)
+    net, standardise = train(*cal, width=args.width, epochs=args.epochs, seed=args.seed, neutral_weight=args.neutral_weight)
     info = {
         "training": f"python -m faceanalytics.train.mouth --width {args.width} --crop {cw}x{ch} --span {args.span} "
-        f"--epochs {args.epochs} --seed {args.seed}",
+        f"--epochs {args.epochs} --seed {args.seed}"
+        + (f" --neutral-weight {args.neutral_weight:g}" if args.neutral_weight != 1 else ""),
         "data": "calibration half of ../shared/data/expressions (FER-2013): "
         + ", ".join(f"{c} {int((cal[2] == k).sum())}" for k, c in enumerate(CLASSES)),
     }
