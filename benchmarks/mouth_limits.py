@@ -1,6 +1,6 @@
 """What limits the mouth cues on FER-2013: the landmarks' resolution, and the landmark model.
 
-    python benchmarks/mouth_limits.py [--shared ../shared] [--no-peers]
+    python benchmarks/mouth_limits.py [--shared ../shared] [--no-peers] [--montage DIR]
 
 1. Resolution: NME (% of the outer eye-corner distance, ground-truth boxes) of the shipped
    landmark model on the held-out identities of ../shared/data/landmarks68, at full size and with
@@ -12,6 +12,11 @@
    pose; smile is fitted on happy vs the four other expressions, open on surprise vs neutral, on
    the calibration half of ../shared/data/expressions; AUCs on the held-out half. Only the faces
    that every method found count (FaceMesh misses some FER faces).
+3. ``--montage DIR`` (instead of 1 and 2): the labels. Numbered montages of held-out FER faces to
+   look at: 60 surprise and 60 neutral faces drawn at random (seeded), the 40 surprise faces with
+   the lowest ``open_score`` of the shipped MouthPlugin and the 40 neutral faces with the highest.
+   How many surprise faces keep their mouths closed, and how many neutral ones are open (yawns,
+   crying), bounds the AUC of any honest mouth-open score on "surprise vs neutral".
 """
 
 from __future__ import annotations
@@ -102,12 +107,43 @@ def shape_aucs(shared: Path, peers: bool) -> None:
         print(f"  {n:24s} {smile:>24.3f} {opening:>26.3f}")
 
 
+def montages(data: Path, out: Path) -> None:
+    from expressions import mouth_pipeline, mouth_results
+
+    held = split(data / "expressions")["held_out"]
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = mouth_pipeline()
+
+    def write(name: str, files: list[Path], order: np.ndarray, scores: np.ndarray | None) -> None:
+        tiles = []
+        for k, i in enumerate(order):
+            tile = cv2.resize(cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE), (96, 96))
+            label = str(k) if scores is None else f"{k} {scores[i]:.2f}"
+            cv2.putText(tile, label, (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, 255, 1)
+            tiles.append(tile)
+        rows = [np.hstack(tiles[r : r + 10]) for r in range(0, len(tiles), 10)]
+        cv2.imwrite(str(out / f"{name}.png"), np.vstack(rows))
+        print(f"wrote {out / name}.png")
+
+    rng = np.random.default_rng(7)
+    for cls in ("surprise", "neutral"):
+        files = held[cls]
+        write(f"random_{cls}", files, rng.choice(len(files), 60, replace=False), None)
+        scores = np.array([f.mouth.open_score if f.mouth.valid else 0.0 for f in mouth_results(pipe, files)])
+        order = np.argsort(scores) if cls == "surprise" else np.argsort(-scores)
+        write(f"{'lowest' if cls == 'surprise' else 'highest'}_open_score_{cls}", files, order[:40], scores)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"))
     ap.add_argument("--no-peers", dest="peers", action="store_false", help="our landmarks only")
+    ap.add_argument("--montage", type=Path, default=None, help="write the label montages here instead (part 3)")
     args = ap.parse_args()
     data = Path(args.shared) / "data"
+    if args.montage is not None:
+        montages(data, args.montage)
+        return
     resolution_nme(data)
     shape_aucs(data, args.peers)
 
