@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,15 @@ class Maps:
         p /= p.sum(axis=1, keepdims=True)
         return crop_to_image((p @ self.grid)[None].astype(np.float32), mat[None])[0]
 
+    def readings(self, image: np.ndarray, box: np.ndarray, temperatures: list[float]) -> Iterator[tuple[str, np.ndarray]]:
+        """``(row name, (K, 2) points)`` of one face: each temperature, read from ``box`` and
+        again from a crop around those first points."""
+        z, m = self.logits(image, box)
+        for t in temperatures:
+            first = self.points(z, m, t)
+            yield f"T {t:g}", first
+            yield f"T {t:g}, second crop", self.points(*self.logits(image, box_from_landmarks(first)), t)
+
 
 def _mar(points: np.ndarray) -> float:
     return float(mouth_features(points)[0])
@@ -89,16 +99,9 @@ def landmarks68(maps: Maps, shared: Path, temperatures: list[float]) -> None:
         i = match_detection(boxes, s.points)
         if i is None:
             continue
-        z, m = maps.logits(bgr, boxes[i])
-        for t in temperatures:
-            for second in (False, True):
-                p = maps.points(z, m, t)
-                if second:
-                    p = maps.points(*maps.logits(bgr, box_from_landmarks(p)), t)
-                key = f"T {t:g}" + (", second crop" if second else "")
-                rows.setdefault(key, []).append(
-                    (_nme(p, s.points), _nme(p, s.points, REGIONS["inner lips"]), _mar(s.points), _mar(p))
-                )
+        for key, p in maps.readings(bgr, boxes[i], temperatures):
+            row = (_nme(p, s.points), _nme(p, s.points, REGIONS["inner lips"]), _mar(s.points), _mar(p))
+            rows.setdefault(key, []).append(row)
     print(f"landmarks68 held-out identities ({len(val)} faces): NME %, inner lips %, failures %, MAR slope")
     for key, r in rows.items():
         a = np.asarray(r)
@@ -116,14 +119,8 @@ def fer(maps: Maps, shared: Path, temperatures: list[float], per_class: int | No
             image, fallback = load(f)
             res = pipe(image)
             box = np.asarray(res.faces[0].box, np.float32) if res.faces else fallback
-            z, m = maps.logits(image, box)
-            for t in temperatures:
-                for second in (False, True):
-                    p = maps.points(z, m, t)
-                    if second:
-                        p = maps.points(*maps.logits(image, box_from_landmarks(p)), t)
-                    key = f"T {t:g}" + (", second crop" if second else "")
-                    mars.setdefault(key, {}).setdefault(cls, []).append(_mar(p))
+            for key, p in maps.readings(image, box, temperatures):
+                mars.setdefault(key, {}).setdefault(cls, []).append(_mar(p))
     print("FER held out: inner-lip MAR AUC surprise vs neutral")
     for key, v in mars.items():
         neutral, surprise = (np.nan_to_num(np.asarray(v[c])) for c in ("neutral", "surprise"))
