@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,7 @@ import pytest
 
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import crop_faces, image_to_crop, square_crop_matrices
-from faceanalytics.train.augment import AugmentConfig, augment_matrix, flip_points, make_crop
+from faceanalytics.train.augment import AugmentConfig, augment_matrix, flip_points, make_crop, photometric, textured_occluder
 from faceanalytics.train.boxes import box_features, box_from_features, match_detection
 from faceanalytics.train.data import LandmarkSample, read_coco_keypoints, read_csv, read_pts, read_pts_folder, split_by_identity
 from faceanalytics.train.evaluate import auc
@@ -170,6 +171,30 @@ def test_augmented_crop_labels_follow_the_image() -> None:
         assert dists[j] < 1.5
         # Unflipped the spot is landmark k; flipped, it is k's mirror partner.
         assert j in (k, SCHEMA_68.flip_permutation[k]) or np.linalg.norm(cp[j] - cp[k]) < 1.5
+
+
+def test_textured_occluder_covers_one_region_with_texture_from_elsewhere() -> None:
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:80, 0:80]
+    img = (xx * 3 + (yy % 7) * 10).astype(np.float32)  # a texture whose shifted copy differs everywhere
+    for seed in range(20):
+        out = textured_occluder(img, np.random.default_rng(seed))
+        assert out.shape == img.shape and out.dtype == np.float32
+        changed = out != img
+        assert 0.005 < changed.mean() < 0.4  # a blob or a bar, never the whole crop
+        ys, xs = np.nonzero(changed)  # one connected shape: its pixels span less than the crop
+        assert min(np.ptp(ys), np.ptp(xs)) < 70
+    # off (the default), it draws no random number, so the shipped recipe's crops are as before;
+    # on, it draws one
+    crop = rng.integers(0, 255, (80, 80)).astype(np.uint8)
+    after = {}
+    for p in (0.0, 1e-12, 1.0):
+        r = np.random.default_rng(0)
+        out = photometric(crop, r, replace(AugmentConfig.none(), texture_occlusion_p=p))
+        after[p] = (r.random(), out)
+    assert after[0.0][0] != after[1e-12][0]  # on, one more draw: off, none
+    np.testing.assert_array_equal(after[0.0][1], after[1e-12][1])  # ... which almost never occludes
+    assert not np.array_equal(after[0.0][1], after[1.0][1])
 
 
 def test_box_features_roundtrip_and_match() -> None:

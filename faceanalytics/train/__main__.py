@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
         help="annotated faces with an inner-lip MAR >= --open-mouth-mar appear this many times per epoch",
     )  # fmt: skip
     p.add_argument("--open-mouth-mar", type=float, default=d.open_mouth_mar)
+    p.add_argument(
+        "--texture-occlusion", type=float, default=d.texture_occlusion,
+        help="share of stage 1-2 crops with a blob or bar of the crop's own texture over the face (0: off)",
+    )  # fmt: skip
     p.add_argument("--widths", default=",".join(map(str, d.widths)), help="channels of the 80,40,20,10 px branches")
     p.add_argument(
         "--decoder",
@@ -136,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         gap_weight=args.gap_weight,
         open_mouth_repeat=args.open_mouth_repeat,
         open_mouth_mar=args.open_mouth_mar,
+        texture_occlusion=args.texture_occlusion,
         widths=tuple(int(w) for w in args.widths.split(",")),
         decoder=args.decoder,
         crop_scale=args.crop_scale,

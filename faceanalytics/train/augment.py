@@ -15,7 +15,7 @@ import numpy as np
 from faceanalytics.core.schema import SCHEMA_68
 from faceanalytics.geometry.crop import image_to_crop, square_crop_matrices
 
-__all__ = ["AugmentConfig", "augment_matrix", "flip_points", "make_crop", "photometric"]
+__all__ = ["AugmentConfig", "augment_matrix", "flip_points", "make_crop", "photometric", "textured_occluder"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class AugmentConfig:
     occlusion_p: float = 0.15
     jpeg_p: float = 0.25
     downscale_p: float = 0.15
+    texture_occlusion_p: float = 0.0  # a patch of the crop's own texture pasted as a blob or a bar (off by default)
 
     @classmethod
     def none(cls) -> AugmentConfig:
@@ -98,6 +99,8 @@ def photometric(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) 
         x, y = (int(v) for v in rng.integers(0, size - min(w, h), 2))
         patch = img[y : y + h, x : x + w]
         patch[...] = rng.uniform(0, 255) if rng.random() < 0.5 else rng.uniform(0, 255, patch.shape)
+    if cfg.texture_occlusion_p > 0 and rng.random() < cfg.texture_occlusion_p:  # no draw when off: old runs rebuild
+        img = textured_occluder(img, rng)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < cfg.jpeg_p:
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 80))])
@@ -105,6 +108,25 @@ def photometric(crop: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) 
         if decoded is not None:
             out = decoded
     return out
+
+
+def textured_occluder(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (H, W float32) with a region covered by the crop's own texture from elsewhere
+    (hair, clothes, background: things that do cover faces), brightened or darkened, in the shape
+    of a blob (a hand, another face) or a long bar at any angle (a microphone, an arm); the
+    labels do not move, so the network learns to place covered points from the rest of the face."""
+    size = img.shape[0]
+    mask = np.zeros(img.shape, np.uint8)
+    centre = (int(rng.integers(size // 5, size * 4 // 5)), int(rng.integers(size // 4, size)))
+    angle = float(rng.uniform(0, 180))
+    if rng.random() < 0.5:  # a blob
+        axes = (int(rng.integers(size // 10, size // 4)), int(rng.integers(size // 10, size // 4)))
+    else:  # a bar
+        axes = (int(rng.integers(size // 4, size // 2)), int(rng.integers(size // 20, size // 10) + 1))
+    cv2.ellipse(mask, centre, axes, angle, 0, 360, 1, -1)
+    shift = rng.integers(size // 3, size, 2) * rng.choice([-1, 1], 2)
+    source = np.roll(img, (int(shift[0]), int(shift[1])), axis=(0, 1)) * rng.uniform(0.6, 1.4) + rng.normal(0, 15)
+    return np.where(mask > 0, source, img).astype(np.float32)
 
 
 def make_crop(

@@ -85,6 +85,7 @@ class TrainConfig:
     gap_weight: float = 0.0  # weight of the inner-lip gap loss (losses.inner_gap_loss)
     open_mouth_repeat: int = 1  # annotated faces with an inner-lip MAR >= open_mouth_mar appear this many times per epoch
     open_mouth_mar: float = 0.2
+    texture_occlusion: float = 0.0  # stages 1-2: share of crops with a textured occluder (augment.textured_occluder)
     rest_weight: float = 1.0
     pseudo_rest_weight: float = 0.3  # weight of non-eye points of pseudo-labelled faces
     closed_repeat: int = 2  # closed-eye faces appear this many times per stage-2 epoch
@@ -424,7 +425,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             "%d of %d training faces have an open mouth (MAR >= %.2f): %d times each",
             len(wide), len(train_s), cfg.open_mouth_mar, cfg.open_mouth_repeat,
         )  # fmt: skip
-    aug = AugmentConfig()
+    aug = AugmentConfig(texture_occlusion_p=cfg.texture_occlusion)
 
     val_frames = [load_gray(s.path) for s in val_s]
     val_pts = np.stack([s.points for s in val_s]).astype(np.float32)
