@@ -148,8 +148,11 @@ def train(
             b = perm[i : i + batch]
             xb, sb = _augment(x[b], s[b], mirror, gen)
             out = net(normalise_crop(xb), sb)
-            w = smile_w[b]
-            loss_smile = (fn.binary_cross_entropy_with_logits(out[:, 0], smile_t[b], reduction="none") * w).sum() / w.sum()
+            if neutral_weight == 1:  # the plain mean, as the shipped file was trained (it rebuilds bit for bit)
+                loss_smile = fn.binary_cross_entropy_with_logits(out[:, 0], smile_t[b])
+            else:
+                w = smile_w[b]
+                loss_smile = (fn.binary_cross_entropy_with_logits(out[:, 0], smile_t[b], reduction="none") * w).sum() / w.sum()
             m = open_m[b]
             loss_open = fn.binary_cross_entropy_with_logits(out[:, 1], open_t[b], reduction="none")
             loss_open = (loss_open * m).sum() / m.sum().clamp(min=1)
