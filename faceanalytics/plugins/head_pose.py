@@ -63,11 +63,10 @@ def rotation_to_angles(r: np.ndarray) -> tuple[float, float, float]:
     pitch = -b, roll = c): ``b = asin(-R[1,2])``, ``a = atan2(R[0,2], R[2,2])``,
     ``c = atan2(R[1,0], R[1,1])``.
     """
-    r = np.asarray(r, np.float64)
-    b = np.arcsin(np.clip(-r[1, 2], -1.0, 1.0))
-    a = np.arctan2(r[0, 2], r[2, 2])
-    c = np.arctan2(r[1, 0], r[1, 1])
-    return float(-np.degrees(a)), float(-np.degrees(b)), float(np.degrees(c))
+    (_, _, r02), (r10, r11, r12), (_, _, r22) = np.asarray(r, np.float64).tolist()  # plain floats: called per frame
+    b = math.asin(min(max(-r12, -1.0), 1.0)) if r12 == r12 else math.nan
+    a, c = math.atan2(r02, r22), math.atan2(r10, r11)
+    return -math.degrees(a), -math.degrees(b), math.degrees(c)
 
 
 def _median(values: np.ndarray) -> float:

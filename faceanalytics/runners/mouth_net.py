@@ -161,9 +161,22 @@ class MouthNet:
             raise ParameterError(f"landmarks must be finite (68+, 2) iBUG points; got shape {points.shape}")
         if shape.shape != (SHAPE_SIZE,) or not np.isfinite(shape).all():
             raise ParameterError(f"shape must be a finite ({SHAPE_SIZE},) mouth shape; got {shape.shape}")
-        crop = mouth_crop(image, points, self.width, self.height, self.span).astype(np.float32)
-        crops = np.stack([crop, crop[:, ::-1]])[:, None]
-        shapes = np.stack([shape, shape[self._mirror_index] * self._mirror_sign])
-        out = self._session.run([OUTPUT], {CROP_INPUT: crops, SHAPE_INPUT: shapes})[0]
-        smile, open_ = out.mean(axis=0).tolist()
-        return smile, open_
+        return self.checked_logits(image, points, shape)
+
+    def checked_logits(self, image: np.ndarray, landmarks: np.ndarray, shape: np.ndarray) -> tuple[float, float]:
+        """:meth:`logits` for inputs the caller has already checked (a uint8 image, finite iBUG
+        landmarks, a finite (44,) shape: :class:`~faceanalytics.plugins.mouth.MouthPlugin`). This is
+        the per-face path: no checks repeated, the batch written in place.
+
+        Raises:
+            ParameterError: the outer eye corners coincide.
+        """
+        crop = mouth_crop(image, landmarks, self.width, self.height, self.span)
+        crops = np.empty((2, 1, self.height, self.width), np.float32)
+        crops[0, 0] = crop
+        crops[1, 0] = crop[:, ::-1]
+        shapes = np.empty((2, SHAPE_SIZE), np.float32)
+        shapes[0] = shape
+        np.multiply(shape[self._mirror_index], self._mirror_sign, out=shapes[1], casting="unsafe")
+        (s0, o0), (s1, o1) = self._session.run([OUTPUT], {CROP_INPUT: crops, SHAPE_INPUT: shapes})[0].tolist()
+        return (s0 + s1) / 2, (o0 + o1) / 2
