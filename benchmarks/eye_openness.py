@@ -1,6 +1,6 @@
 """Eye openness vs EAR on held-out faces, and the network's cost per face.
 
-    FACEANALYTICS_HOME=../shared/models python benchmarks/eye_openness.py [--net FILE] [--no-speed]
+    FACEANALYTICS_HOME=../shared/models python benchmarks/eye_openness.py [--net FILE] [--no-speed | --no-accuracy]
 
 Held-out faces: the ``eye_state`` faces that ``split_eye_state(seed=0)`` holds out (CEW closed,
 UTKFace open; padded with ``pad_face_crop`` as in training) and the landmarks68 validation
@@ -143,6 +143,7 @@ def main() -> int:
     ap.add_argument("--pipeline-rounds", type=int, default=1000, help="paired timing rounds through the Pipeline")
     ap.add_argument("--net", help="an eye-openness ONNX file (default: the shipped one), at its openness_threshold metadata")
     ap.add_argument("--no-speed", action="store_true", help="accuracy only")
+    ap.add_argument("--no-accuracy", action="store_true", help="the cost only")
     args = ap.parse_args()
     files = _files(Path(args.eye_state), Path(args.landmarks68), 0, 0.15, 2400)
     points = landmarks(files, None, Path(args.cache) if args.cache else None)
@@ -153,6 +154,9 @@ def main() -> int:
     else:
         plugin = EyesPlugin()
     th = plugin.openness_threshold
+    if args.no_accuracy:
+        _print_costs(files, points, args.rounds, args.pipeline_rounds)
+        return 0
     res = {k: _scores(plugin, files[k], points[k], not k.startswith("lm_")) for k in ("closed_eval", "open_eval", "lm_eval")}
     oc, ec, cc, kc = res["closed_eval"]
     print(f"openness threshold {th}, EAR threshold {DEFAULT_EAR_THRESHOLD}")
@@ -173,12 +177,15 @@ def main() -> int:
             f" (EAR: {100 * np.mean((eo < DEFAULT_EAR_THRESHOLD).all(1)):.1f} %)"
         )
         print(f"  EAR median {np.nanmedian(eo):.3f}; {_contrast(ko)}")
-    if args.no_speed:
-        return 0
-    print(f"added cost per face at batch 1 (paired median): {_cost(files['open_eval'], points['open_eval'], args.rounds):.3f} ms")
-    for key, ms in _pipeline_cost(args.pipeline_rounds).items():
-        print(f"added cost per face through the default Pipeline, {key} (paired median): {ms:.3f} ms")
+    if not args.no_speed:
+        _print_costs(files, points, args.rounds, args.pipeline_rounds)
     return 0
+
+
+def _print_costs(files: dict[str, list[Path]], points: dict[str, np.ndarray], rounds: int, pipeline_rounds: int) -> None:
+    print(f"added cost per face at batch 1 (paired median): {_cost(files['open_eval'], points['open_eval'], rounds):.3f} ms")
+    for key, ms in _pipeline_cost(pipeline_rounds).items():
+        print(f"added cost per face through the default Pipeline, {key} (paired median): {ms:.3f} ms")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 from faceanalytics.core.errors import ModelFormatError, ParameterError
 from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.eye_crop import eye_crops
-from faceanalytics.runners.crop_network import network_path, read_crop_contract
+from faceanalytics.runners.crop_network import PairRun, network_path, read_crop_contract
 from faceanalytics.runtime.device import create_session
 from faceanalytics.runtime.hub import eye_model_path
 from faceanalytics.runtime.registry import EYE_MODELS
@@ -54,6 +54,7 @@ class EyeOpennessNet:
         self.path = path
         self._session = create_session(path, "cpu", threads=1)  # tiny: a second thread or a GPU costs more
         self.width, self.height, self.span = self._check(path)
+        self._pair = PairRun(self._session, {INPUT: (1, self.height, self.width)}, (OUTPUT, (1,)))
         log.debug("eye-openness model %s: %dx%d crop, %.2f eye widths wide", path, self.width, self.height, self.span)
 
     @property
@@ -96,6 +97,7 @@ class EyeOpennessNet:
         crops = eye_crops(image, landmarks, self.width, self.height, self.span)
         if crops is None:
             return None
-        logits = self._session.run([OUTPUT], {INPUT: crops.reshape(2, 1, self.height, self.width).astype(np.float32)})[0]
-        left, right = (1.0 / (1.0 + math.exp(-v)) for v in logits[:, 0].tolist())
-        return left, right
+        inputs, _ = self._pair.buffers()
+        inputs[INPUT][:, 0] = crops
+        (left,), (right,) = self._pair.run().tolist()
+        return 1.0 / (1.0 + math.exp(-left)), 1.0 / (1.0 + math.exp(-right))

@@ -29,7 +29,7 @@ from faceanalytics.core.errors import ModelFormatError, ParameterError
 from faceanalytics.core.schema import IBUG_SLICE, SCHEMA_68
 from faceanalytics.geometry.face_frame import eye_corner_distance
 from faceanalytics.geometry.mouth import MOUTH_SHAPE_POINTS
-from faceanalytics.runners.crop_network import network_path, read_crop_contract
+from faceanalytics.runners.crop_network import PairRun, network_path, read_crop_contract
 from faceanalytics.runtime.device import create_session
 from faceanalytics.runtime.hub import mouth_model_path
 from faceanalytics.runtime.registry import MOUTH_MODELS
@@ -124,6 +124,8 @@ class MouthNet:
         self._session = create_session(path, "cpu", threads=1)  # tiny: a second thread or a GPU costs more
         self.width, self.height, self.span = self._check(path)
         self._mirror_index, self._mirror_sign = shape_mirror()
+        inputs = {CROP_INPUT: (1, self.height, self.width), SHAPE_INPUT: (SHAPE_SIZE,)}
+        self._pair = PairRun(self._session, inputs, (OUTPUT, (2,)))
         log.debug("mouth-cue model %s: %dx%d crop, %.2f eye distances wide", path, self.width, self.height, self.span)
 
     @property
@@ -135,6 +137,8 @@ class MouthNet:
         c = read_crop_contract(self._session, CROP_INPUT, (SHAPE_INPUT,), OUTPUT)
         if not c.problems and list(c.inputs[SHAPE_INPUT].shape)[1:] != [SHAPE_SIZE]:
             c.problems.append(f"input {SHAPE_INPUT!r} must be (N, {SHAPE_SIZE})")
+        if not c.problems and list(c.outputs[OUTPUT].shape)[1:] != [2]:
+            c.problems.append(f"output {OUTPUT!r} must be (N, 2): smile, open")
         if c.problems:
             raise ModelFormatError(f"{path} is not a mouth-cue model: " + "; ".join(c.problems))
         return c.width, c.height, c.span
@@ -172,11 +176,11 @@ class MouthNet:
             ParameterError: the outer eye corners coincide.
         """
         crop = mouth_crop(image, landmarks, self.width, self.height, self.span)
-        crops = np.empty((2, 1, self.height, self.width), np.float32)
+        inputs, _ = self._pair.buffers()
+        crops, shapes = inputs[CROP_INPUT], inputs[SHAPE_INPUT]
         crops[0, 0] = crop
         crops[1, 0] = crop[:, ::-1]
-        shapes = np.empty((2, SHAPE_SIZE), np.float32)
         shapes[0] = shape
         np.multiply(shape[self._mirror_index], self._mirror_sign, out=shapes[1], casting="unsafe")
-        (s0, o0), (s1, o1) = self._session.run([OUTPUT], {CROP_INPUT: crops, SHAPE_INPUT: shapes})[0].tolist()
+        (s0, o0), (s1, o1) = self._pair.run().tolist()
         return (s0 + s1) / 2, (o0 + o1) / 2
