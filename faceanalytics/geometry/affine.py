@@ -30,24 +30,33 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray |
     dst = np.asarray(dst, np.float64)
     if src.ndim != 2 or src.shape[1] != 2 or src.shape != dst.shape or len(src) < 2:
         raise GeometryError(f"need two (N, 2) point sets with N >= 2; got {src.shape} and {dst.shape}")
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
-    if w.shape != (len(src),) or (w < 0).any() or w.sum() <= 0:
-        raise GeometryError("weights must be (N,) non-negative with a positive sum")
-    if not (np.isfinite(src).all() and np.isfinite(dst).all() and np.isfinite(w).all()):
-        raise GeometryError("points are not finite")
-    w = w / w.sum()
-    mu_s, mu_d = w @ src, w @ dst
-    xs, xd = src - mu_s, dst - mu_d
-    var_s = float(w @ (xs**2).sum(axis=1))
+    x = np.concatenate([src, dst], axis=1)  # (N, 4): xs, ys, xd, yd
+    if weights is None:
+        if not np.isfinite(x).all():
+            raise GeometryError("points are not finite")
+        mu = x.sum(axis=0) / len(x)
+        xc = x - mu
+        moments = xc.T @ xc / len(x)
+    else:
+        w = np.asarray(weights, np.float64).reshape(-1)
+        if w.shape != (len(src),) or (w < 0).any() or w.sum() <= 0:
+            raise GeometryError("weights must be (N,) non-negative with a positive sum")
+        if not (np.isfinite(x).all() and np.isfinite(w).all()):
+            raise GeometryError("points are not finite")
+        w = w / w.sum()
+        mu = w @ x
+        xc = x - mu
+        moments = (xc * w[:, None]).T @ xc
+    # weighted second moments of the centred points: var_s = E|xs|^2, and with points as complex
+    # numbers a + ib = E[conj(xs) xd]. Umeyama's SVD solution in closed form for 2D: the best proper
+    # rotation and scale are s R = [[a, -b], [b, a]] / var_s.
+    (m00, _, m02, m03), (_, m11, m12, m13) = moments[:2].tolist()
+    var_s = m00 + m11
     if var_s < 1e-12:
         raise GeometryError("source points coincide; no similarity transform is defined")
-    # Umeyama's SVD solution in closed form for 2D: with a + ib = sum_i w_i conj(xs_i) xd_i (points
-    # as complex numbers), the best proper rotation and scale give s R = [[a, -b], [b, a]] / var_s.
-    a = float(w @ (xs * xd).sum(axis=1))
-    b = float(w @ (xs[:, 0] * xd[:, 1] - xs[:, 1] * xd[:, 0]))
-    sr = np.array([[a, -b], [b, a]]) / var_s
-    t = mu_d - sr @ mu_s
-    return np.hstack([sr, t[:, None]])
+    a, b = (m02 + m13) / var_s, (m03 - m12) / var_s
+    xs, ys, xd, yd = mu.tolist()
+    return np.array([[a, -b, xd - (a * xs - b * ys)], [b, a, yd - (b * xs + a * ys)]])
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ Two optional parts, for video (:class:`~faceanalytics.Stream`); a plugin without
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -66,15 +67,17 @@ def landmark_problem(face: Face) -> str | None:
 def _landmark_problem(face: Face) -> str | None:
     if face.schema.num_points < IBUG_SLICE.stop:
         return f"schema {face.schema.name} lacks the 68 iBUG points"
-    pts = face.landmarks[IBUG_SLICE].astype(np.float64)
-    if not np.isfinite(pts).all():
+    d = face.landmarks[IBUG_SLICE].astype(np.float64)
+    total = d.sum(axis=0)  # finite exactly when every point is: float64 sums of float32 never overflow
+    sx, sy = total.tolist()
+    if not (math.isfinite(sx) and math.isfinite(sy)):
         return "landmarks are not finite"
-    d = pts - pts.mean(axis=0)
-    sxx, syy, sxy = float(d[:, 0] @ d[:, 0]), float(d[:, 1] @ d[:, 1]), float(d[:, 0] @ d[:, 1])
-    # eigenvalues of the 2x2 scatter matrix, smallest first
-    mid, rad = (sxx + syy) / 2, float(np.hypot((sxx - syy) / 2, sxy))
+    d -= total / len(d)
+    # eigenvalues of the 2x2 scatter matrix, smallest first (float64 holds the squares of any float32)
+    (sxx, sxy), (_, syy) = (d.T @ d).tolist()
+    mid, rad = (sxx + syy) / 2, math.hypot((sxx - syy) / 2, sxy)
     spread = (mid - rad, mid + rad)
-    if spread[1] < 1e-6 * len(pts) or spread[0] < 1e-3 * spread[1]:
+    if spread[1] < 1e-6 * len(d) or spread[0] < 1e-3 * spread[1]:
         return "landmarks are degenerate (collapsed to a point or a line)"
     return None
 

@@ -80,27 +80,33 @@ def mouth_crop(image: np.ndarray, landmarks: np.ndarray, width: int, height: int
     Raises:
         ParameterError: the outer eye corners coincide (or the points are not finite).
     """
-    m = mouth_crop_matrix(landmarks, width, height, span)
-    if not np.isfinite(m).all():
+    (a, b, tx), (c, d, ty) = mouth_crop_matrix(landmarks, width, height, span).tolist()  # plain floats below
+    if not all(math.isfinite(v) for v in (a, b, tx, c, d, ty)):
         raise ParameterError("the outer eye corners (36, 45) coincide or are not finite: no mouth crop")
-    scale = math.hypot(m[0, 0], m[0, 1])
+    scale = math.hypot(a, b)
     if scale < 0.5:
-        # the crop's footprint in the image: a rotated rectangle; its axis-aligned half extents
-        c, s = abs(m[0, 0]) / scale**2, abs(m[0, 1]) / scale**2
-        ex, ey = (c * width + s * height) / 2 + 2, (s * width + c * height) / 2 + 2
-        cx, cy = cv2.invertAffineTransform(m) @ np.array([width / 2, height / 2, 1.0])
+        # the crop's footprint in the image: a rotated rectangle around the point the crop's centre
+        # comes from; its axis-aligned half extents
+        det = a * d - b * c
+        u, v = width / 2 - tx, height / 2 - ty
+        cx, cy = (d * u - b * v) / det, (a * v - c * u) / det
+        ca, sa = abs(a) / scale**2, abs(b) / scale**2
+        ex, ey = (ca * width + sa * height) / 2 + 2, (sa * width + ca * height) / 2 + 2
         h, w = image.shape[:2]
         x0, y0 = max(int(cx - ex), 0), max(int(cy - ey), 0)
         x1, y1 = min(math.ceil(cx + ex), w), min(math.ceil(cy + ey), h)
         if x1 - x0 >= 4 and y1 - y0 >= 4:
             roi = image[y0:y1, x0:x1]
-            m = m @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+            tx, ty = tx + a * x0 + b * y0, ty + c * x0 + d * y0  # the same map from the region's pixels
             while scale < 0.5 and min(roi.shape[:2]) >= 4:
                 rh, rw = roi.shape[0] // 2, roi.shape[1] // 2
                 roi = cv2.resize(roi[: 2 * rh, : 2 * rw], (rw, rh), interpolation=cv2.INTER_AREA)
-                m = m @ np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])  # new pixel u covers 2u, 2u+1
+                # new pixel u covers old pixels 2u and 2u + 1: old = 2 new + 0.5
+                tx, ty = tx + (a + b) / 2, ty + (c + d) / 2
+                a, b, c, d = 2 * a, 2 * b, 2 * c, 2 * d
                 scale *= 2
             image = roi
+    m = np.array([[a, b, tx], [c, d, ty]])
     out = cv2.warpAffine(image, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return cv2.cvtColor(out, cv2.COLOR_BGR2GRAY) if out.ndim == 3 else out
 
