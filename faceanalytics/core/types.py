@@ -13,7 +13,6 @@ are not rounded.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Mapping
@@ -381,8 +380,9 @@ class Face:
     def _with(self, field_name: str, value: Any) -> Face:
         """A shallow copy with one field replaced; the other fields were checked at construction,
         so unlike ``dataclasses.replace`` this does not validate (and copy) the arrays again."""
-        new = copy.copy(self)
-        object.__setattr__(new, field_name, value)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)  # what copy.copy does, without its generic protocol
+        new.__dict__[field_name] = value
         return new
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from faceanalytics.core.schema import IBUG_SLICE
@@ -15,28 +17,29 @@ __all__ = ["DETECTOR_BOX_OFFSET", "box_from_landmarks", "box_offset", "iou"]
 DETECTOR_BOX_OFFSET = (-0.011, -0.062, -0.002)
 
 
-def _square(points: np.ndarray) -> tuple[np.ndarray, float]:
-    pts = np.asarray(points, np.float64)[IBUG_SLICE]  # the 68 iBUG points of any layout
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    return (lo + hi) / 2, max(float(hi[0] - lo[0]), float(hi[1] - lo[1]), 1.0)
+def _square(points: np.ndarray) -> tuple[float, float, float]:
+    """``(cx, cy, side)`` of the bounding square of the 68 iBUG points (of any layout), side >= 1."""
+    pts = np.asarray(points)[IBUG_SLICE]
+    (x0, y0), (x1, y1) = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()  # plain floats: called per face and frame
+    return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0, 1.0)
 
 
 def box_from_landmarks(points: np.ndarray, offset: tuple[float, float, float] = DETECTOR_BOX_OFFSET) -> np.ndarray:
     """(4,) float32 square box ``x1, y1, x2, y2`` placed on (K, 2) landmarks: centre shifted by
     ``offset[:2]`` times the side of the landmarks' bounding square, side scaled by ``exp(offset[2])``."""
-    centre, side = _square(points)
-    cx, cy = centre + np.array(offset[:2]) * side
-    half = np.exp(offset[2]) * side / 2
+    cx, cy, side = _square(points)
+    dx, dy, log_scale = offset
+    cx, cy = cx + dx * side, cy + dy * side
+    half = math.exp(log_scale) * side / 2
     return np.array([cx - half, cy - half, cx + half, cy + half], np.float32)
 
 
 def box_offset(box: np.ndarray, points: np.ndarray) -> tuple[float, float, float]:
     """The ``offset`` for which :func:`box_from_landmarks` puts a box of this centre and size
     (``max(w, h)``) on these landmarks."""
-    centre, side = _square(points)
-    x1, y1, x2, y2 = (float(v) for v in box)
-    dx, dy = (np.array([(x1 + x2) / 2, (y1 + y2) / 2]) - centre) / side
-    return float(dx), float(dy), float(np.log(max(x2 - x1, y2 - y1, 1e-6) / side))
+    cx, cy, side = _square(points)
+    x1, y1, x2, y2 = np.asarray(box, np.float64).tolist()
+    return ((x1 + x2) / 2 - cx) / side, ((y1 + y2) / 2 - cy) / side, math.log(max(x2 - x1, y2 - y1, 1e-6) / side)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ points with :func:`crop_to_image`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -67,19 +68,15 @@ def square_crop_matrices(boxes: np.ndarray, size: int = 80, scale: float = 1.0) 
     landmark model's declared crop scale (:attr:`faceanalytics.runtime.registry.ModelSpec.crop_scale`):
     1.0 for NVIDIA's FPENet models (the TAO crop), more for a model trained with a margin.
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * float(scale)
-    s = size / side
-    # Continuous coordinates (pixel i spans [i, i+1)): u = (x - x0) * s with x0 = cx - side/2.
-    # In pixel-centre coordinates (x = xc + 0.5, u = uc + 0.5): uc = s * xc + (0.5 - x0) * s - 0.5.
-    m = np.zeros((len(boxes), 2, 3), np.float64)
-    m[:, 0, 0] = s
-    m[:, 1, 1] = s
-    m[:, 0, 2] = (0.5 - (cx - side / 2)) * s - 0.5
-    m[:, 1, 2] = (0.5 - (cy - side / 2)) * s - 0.5
-    return m
+    rows = []
+    for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4).tolist():  # a face or a few a frame
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        side = max(x2 - x1, y2 - y1) * float(scale)
+        s = size / side if side else math.inf  # as numpy divides (callers refuse empty boxes before)
+        # Continuous coordinates (pixel i spans [i, i+1)): u = (x - x0) * s with x0 = cx - side/2.
+        # In pixel-centre coordinates (x = xc + 0.5, u = uc + 0.5): uc = s * xc + (0.5 - x0) * s - 0.5.
+        rows.append([[s, 0.0, (0.5 - (cx - side / 2)) * s - 0.5], [0.0, s, (0.5 - (cy - side / 2)) * s - 0.5]])
+    return np.array(rows, np.float64).reshape(-1, 2, 3)
 
 
 def to_gray(image_bgr: np.ndarray) -> np.ndarray:
@@ -122,7 +119,9 @@ def image_to_crop(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
 def crop_to_image(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     """Map (M, K, 2) crop points back to image coordinates (inverse of :func:`image_to_crop`)."""
     pts = np.asarray(points, np.float64)
-    a, b, c, d = matrices[:, 0, 0], matrices[:, 0, 1], matrices[:, 1, 0], matrices[:, 1, 1]
-    det = a * d - b * c
-    inv = np.stack([np.stack([d, -b], axis=1), np.stack([-c, a], axis=1)], axis=1) / det[:, None, None]  # closed-form 2x2
-    return np.einsum("mij,mkj->mki", inv, pts - matrices[:, None, :, 2])
+    out = np.empty(pts.shape, np.float64)
+    for i, ((a, b, tx), (c, d, ty)) in enumerate(np.asarray(matrices, np.float64).tolist()):  # a face or a few a frame
+        det = a * d - b * c
+        inv_t = np.array([[d, -c], [-b, a]]) / det  # the transposed inverse of the 2x2 part, closed form
+        np.matmul(pts[i] - (tx, ty), inv_t, out=out[i])
+    return out
