@@ -146,3 +146,50 @@ def test_net_tells_expressions_apart_on_held_out_faces(detector_home: Path):
     w = image.shape[1]
     b = pipe(np.ascontiguousarray(image[:, ::-1]), boxes=[[w - box[2], box[1], w - box[0], box[3]]]).faces[0].mouth
     assert abs(a.smile - b.smile) < 0.25 and abs(a.open_score - b.open_score) < 0.25
+
+
+def test_bound_runs_match_plain_session_runs_in_every_thread():
+    """The eye and mouth networks run with their buffers bound once per thread (PairRun): from
+    eight threads at once, every answer is the plain ``session.run``'s on the same inputs."""
+    import threading
+
+    from faceanalytics.runners.eye_net import EyeOpennessNet
+    from faceanalytics.runners.mouth_net import CROP_INPUT, OUTPUT, SHAPE_INPUT
+
+    mouth, eyes = MouthNet(), EyeOpennessNet()
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), np.uint8), (0, 0), 2)
+    cases = [_face_points(scale, angle) for scale, angle in ((0.6, -20), (1.0, 0), (1.7, 15), (3.0, 5))]
+    shapes = [rng.normal(0, 0.3, 44) for _ in cases]
+
+    def plain(points: np.ndarray, shape: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+        crop = mouth_crop(image, points, mouth.width, mouth.height, mouth.span).astype(np.float32)
+        crops = np.stack([crop, crop[:, ::-1]])[:, None]
+        s = shape.astype(np.float32)
+        both = np.stack([s, s[mouth._mirror_index] * mouth._mirror_sign])
+        logits = mouth._session.run([OUTPUT], {CROP_INPUT: crops, SHAPE_INPUT: both})[0].astype(np.float64).mean(axis=0)
+        from faceanalytics.geometry.eye_crop import eye_crops
+
+        e = eye_crops(image, points, eyes.width, eyes.height, eyes.span).reshape(2, 1, eyes.height, eyes.width)
+        eye_logits = eyes._session.run(["logits"], {"crop": e.astype(np.float32)})[0][:, 0].astype(np.float64)
+        return (float(logits[0]), float(logits[1])), tuple(float(v) for v in 1 / (1 + np.exp(-eye_logits)))  # type: ignore[return-value]
+
+    expected = [plain(p, s) for p, s in zip(cases, shapes, strict=True)]
+    failures: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def work(offset: int) -> None:
+        barrier.wait()
+        for r in range(40):
+            i = (offset + r) % len(cases)
+            got = (mouth.checked_logits(image, cases[i], shapes[i]), eyes.checked_openness(image, cases[i]))
+            if not np.allclose(np.array(got, dtype=object).tolist(), expected[i], rtol=0, atol=1e-6):
+                failures.append(f"case {i}: {got} != {expected[i]}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    assert mouth.checked_logits(image, cases[1], shapes[1]) == pytest.approx(mouth.logits(image, cases[1], shapes[1]), abs=0)
