@@ -66,7 +66,7 @@ def mouth_crop_matrix(landmarks: np.ndarray, width: int, height: int, span: floa
         return np.full((2, 3), np.nan)
     k = width / (span * iod)
     c, s = (xl - xr) / iod * k, (yl - yr) / iod * k
-    mx, my = p[_LIPS].mean(axis=0).tolist()
+    mx, my = (p[_LIPS].sum(axis=0) / len(_LIPS)).tolist()
     return np.array([[c, s, width / 2 - c * mx - s * my], [-s, c, height / 2 + s * mx - c * my]])
 
 

@@ -119,7 +119,7 @@ class PointCalibration:
         a, b = self._per_point
         log_peak = np.log(np.maximum(raw.astype(np.float64), _MIN_PEAK))
         z = a + b * log_peak
-        z += self.face_slope * log_peak.mean(axis=1, keepdims=True)  # = design_matrix(raw) @ weights
+        z += self.face_slope * (log_peak.sum(axis=1, keepdims=True) / log_peak.shape[1])  # = design_matrix(raw) @ weights
         return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)  # the logistic sigmoid, without overflow warnings
 
 

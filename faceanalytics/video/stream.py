@@ -311,7 +311,8 @@ class Stream:
         points, conf, peaks = self.pipeline.landmarks(bgr, np.stack([boxes[i] for i in ids]))
         for tid, pts, p, c in zip(ids, points, peaks, conf, strict=True):
             track = self._tracks[tid]
-            centre = pts[IBUG_SLICE].mean(axis=0, dtype=np.float64)  # float32 sums of huge points overflow
+            ibug = pts[IBUG_SLICE]  # the mean in float64 (float32 sums of huge points overflow), as np.mean computes it
+            centre = ibug.sum(axis=0, dtype=np.float64) / len(ibug)
             if self._is_lost(track, centre, pts, p, (w, h)):
                 track.lost = True
                 continue
@@ -345,7 +346,7 @@ class Stream:
     def _score(self, track: _Track, detection: Detection | None, conf: np.ndarray, detected: bool) -> float:
         """The face's score on this frame (module docstring): the detector's where it found the
         face, else the tracking confidence."""
-        mean = float(np.mean(conf, dtype=np.float64))
+        mean = float(conf.sum(dtype=np.float64)) / conf.size  # np.mean, without its wrapper
         if detection is not None:
             track.det_score, track.det_conf, track.since_det = detection.score, mean, 0
             return detection.score
@@ -396,7 +397,7 @@ class Stream:
         return boxes, events
 
     def _is_lost(self, track: _Track, centre: np.ndarray, pts: np.ndarray, conf: np.ndarray, size: tuple[int, int]) -> bool:
-        c = float(np.mean(conf))
+        c = float(conf.sum() / conf.size)  # np.mean, without its wrapper
         outside = not (0 <= centre[0] < size[0] and 0 <= centre[1] < size[1])
         if outside or not np.isfinite(pts).all() or (track.conf_ref is not None and c < self.lost_confidence * track.conf_ref):
             return True
@@ -430,7 +431,7 @@ class Stream:
             live = self.pipeline.run_plugins(live, Frame(bgr, k, t), [tr.states for tr in tracks], raw)
         out = []
         for face, track in zip(live, tracks, strict=True):
-            if float(np.mean(face.confidence, dtype=np.float64)) < self._event_confidence:
+            if float(face.confidence.sum(dtype=np.float64)) / face.confidence.size < self._event_confidence:
                 out.append(face)  # no face's points to measure (EVENT_CONFIDENCE): no events from it
                 continue
             if face.eyes is not None and not face.eyes.valid:
