@@ -27,6 +27,7 @@ by the known position of its eyes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +154,9 @@ def _detector_eyes(pipe: Pipeline, img: np.ndarray) -> tuple[np.ndarray, np.ndar
     return kp[0], kp[1]
 
 
+@functools.lru_cache(maxsize=4)
 def _annotations(shared: Path) -> dict[str, LandmarkSample]:
+    """landmarks68's annotations by file name, read once per folder (every clip asks)."""
     return {s.path.name: s for s in read_csv(shared / "data/landmarks68/annotations.csv")}
 
 
