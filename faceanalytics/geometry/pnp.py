@@ -10,9 +10,10 @@ answer worse than the start.
 Each step is a handful of calls: ``cv2.projectPoints`` gives the projections and their Jacobian
 with respect to the rotation vector and the translation, and ``cv2.solve`` the 6x6 normal
 equations (Cholesky). The rotation vector is updated additively, in the coordinates the Jacobian
-is taken in. On the benchmark clip's faces, inside a Stream, this costs a third of the same
-Gauss-Newton written out in numpy (about 35 small array operations a step, which
-``benchmarks/pose_refinement.py`` times against OpenCV's Levenberg-Marquardt).
+is taken in. The same Gauss-Newton written out in numpy (about 35 small array operations a step)
+took twice as long: 232-249 against 115-123 µs a face on ``benchmarks/pose_refinement.py``'s
+synthetic faces, 273 against 161 µs inside a Stream on the benchmark clip (2-vCPU AVX2 VM).
+OpenCV's Levenberg-Marquardt takes 145-153 µs there.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def refine_pose(
     Args:
         object_points: (N, 3) float64 model points, N >= 3.
         image_points: (N, 2) float64 pixel coordinates of the same points.
-        camera_matrix: (3, 3) pinhole intrinsics ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]``.
+        camera_matrix: (3, 3) pinhole intrinsics ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]``, fx > 0.
         rvec, tvec: the start, a Rodrigues rotation vector and a translation (3 or (3, 1)) that
             map model points into the camera frame; every point must be in front of the camera.
         max_iterations: Gauss-Newton steps at most.
@@ -60,7 +61,7 @@ def refine_pose(
     last = max_iterations
     for step in range(max_iterations + 1):
         proj, jac = cv2.projectPoints(obj, r, t, k, None)
-        if not jac[::2, 3].min() > 0:  # du/dtx = fx / z: a model point at or behind the camera
+        if not jac[::2, 3].min() > 0:  # du/dtx = fx / z: a model point behind the camera (or not finite)
             break
         res = proj.reshape(-1) - img
         cost = float(res @ res)
