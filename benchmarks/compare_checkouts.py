@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before <commit>
     python benchmarks/compare_checkouts.py /tmp/before . [--rounds 5]
+    python benchmarks/compare_checkouts.py /tmp/before . --results
 
 Each round runs each checkout in a fresh process of its own, one after the other, so that a slow
 phase of a shared machine hits both sides of a round. A process imports faceanalytics from its
@@ -11,6 +12,10 @@ list, as docs/performance.md measures them) and ``Stream(detect_every=10)`` on 3
 generated between calls (``run.py``'s stream row), and within that stream the median time per
 frame of the plugins (``Pipeline.run_plugins``: head pose, eyes, mouth, alignment, their small
 networks included). Prints the series, round by round.
+
+``--results`` instead compares what the two checkouts compute: every face's JSON (``to_dict``,
+rounded as there) on 150 frames of the clip in a Stream, every fifth frame also as a single image,
+and the events; prints each field that differs and by how much (a speed change should list none).
 """
 
 from __future__ import annotations
@@ -56,16 +61,83 @@ print(json.dumps({"image_ms": image_ms, "stream_fps": float(np.median(fps)), "pl
 """
 
 
+RESULTS_WORKER = r"""
+import json, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "ditable" not in type(f).__name__ and "ditable" not in getattr(f, "__name__", "")]
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(1, sys.argv[2])
+from run import clip_frames
+import faceanalytics
+from faceanalytics import Pipeline, Stream
+assert faceanalytics.__file__.startswith(sys.argv[1]), faceanalytics.__file__
+pipe = Pipeline(device="cpu")
+stream = Stream(pipe, detect_every=10)
+rows = []
+for i, f in enumerate(clip_frames(150)):
+    r = stream(f, i / 30)
+    row = {"stream": [face.to_dict() for face in r.faces], "events": [e.to_dict() for e in r.events]}
+    if i % 5 == 0:
+        row["image"] = [face.to_dict() for face in pipe(f).faces]
+    rows.append(row)
+print(json.dumps(rows))
+"""
+
+
+def result_differences(a: object, b: object, path: str = "", out: dict[str, object] | None = None) -> dict[str, object]:
+    """Fields of two JSON results that differ, by path (list positions left out): the largest
+    absolute difference of a numeric field, or a description of any other difference."""
+    out = {} if out is None else out
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if k in a and k in b:
+                result_differences(a[k], b[k], f"{path}.{k}", out)
+            else:
+                out[f"{path}.{k}"] = "present on one side only"
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            out[path] = f"{len(a)} against {len(b)} items"
+        for u, v in zip(a, b, strict=False):
+            result_differences(u, v, path, out)
+    elif type(a) in (int, float) and type(b) in (int, float):
+        if a != b:
+            before = out.get(path, 0.0)
+            out[path] = max(before, abs(float(a) - float(b))) if isinstance(before, float) else before  # type: ignore[arg-type]
+    elif a != b:
+        out.setdefault(path, f"{a!r} against {b!r}")
+    return out
+
+
+def compare_results(trees: dict[str, Path]) -> int:
+    """Print the fields whose values differ between the two checkouts' results on 150 frames of
+    the harness clip (a Stream, and every fifth frame as a single image); 0 when none do."""
+    dumps = {}
+    for name, root in trees.items():
+        command = [sys.executable, "-c", RESULTS_WORKER, str(root), str(HERE)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return 1
+        dumps[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    diffs = result_differences(dumps["before"], dumps["after"])
+    print(f"results (JSON, as rounded there) of 150 stream frames and 30 single images: {len(diffs)} fields differ")
+    for key, d in diffs.items():
+        print(f"  {key or '(top)'}: {d:.4g} at most" if isinstance(d, float) else f"  {key}: {d}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("before", type=Path, help="a checkout (e.g. a git worktree of an older commit)")
     ap.add_argument("after", type=Path, help="another checkout")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--results", action="store_true", help="compare the two checkouts' results instead of their speed")
     args = ap.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     for name, root in trees.items():
         if not (root / "faceanalytics" / "__init__.py").is_file():
             ap.error(f"{name}: {root} is not a faceanalytics checkout")
+    if args.results:
+        return compare_results(trees)
     results: dict[str, list[dict]] = {name: [] for name in trees}
     for _ in range(args.rounds):
         for name, root in trees.items():
