@@ -28,7 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-WORKER = r"""
+# Both workers: faceanalytics from the checkout in argv[1] (not the editable install), the
+# benchmarks folder (run.py) from argv[2].
+PREAMBLE = r"""
 import json, sys, time
 sys.meta_path[:] = [f for f in sys.meta_path if "ditable" not in type(f).__name__ and "ditable" not in getattr(f, "__name__", "")]
 sys.path.insert(0, sys.argv[1])
@@ -39,6 +41,9 @@ import faceanalytics
 from faceanalytics import Pipeline, Stream
 assert faceanalytics.__file__.startswith(sys.argv[1]), faceanalytics.__file__
 pipe = Pipeline(device="cpu")
+"""
+
+WORKER = PREAMBLE + r"""
 frames = list(clip_frames(60))
 for f in frames[:10]:
     pipe(f)
@@ -61,16 +66,7 @@ print(json.dumps({"image_ms": image_ms, "stream_fps": float(np.median(fps)), "pl
 """
 
 
-RESULTS_WORKER = r"""
-import json, sys
-sys.meta_path[:] = [f for f in sys.meta_path if "ditable" not in type(f).__name__ and "ditable" not in getattr(f, "__name__", "")]
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(1, sys.argv[2])
-from run import clip_frames
-import faceanalytics
-from faceanalytics import Pipeline, Stream
-assert faceanalytics.__file__.startswith(sys.argv[1]), faceanalytics.__file__
-pipe = Pipeline(device="cpu")
+RESULTS_WORKER = PREAMBLE + r"""
 stream = Stream(pipe, detect_every=10)
 rows = []
 for i, f in enumerate(clip_frames(150)):

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from faceanalytics.core.errors import CameraMatrixError
+from faceanalytics.core.errors import CameraMatrixError, ParameterError
 from faceanalytics.core.schema import IBUG_SLICE
 from faceanalytics.core.types import Face
 
@@ -128,6 +128,18 @@ class Frame:
             view = self.image.view()
             view.setflags(write=False)
             object.__setattr__(self, "image", view)
+
+    def crop_source(self) -> np.ndarray:
+        """:attr:`image`, checked for the plugins that cut crops out of it (the eye and mouth
+        networks): a non-empty uint8 gray or colour image.
+
+        Raises:
+            ParameterError: any other array.
+        """
+        image = self.image
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or 0 in image.shape:
+            raise ParameterError(f"frame.image must be a non-empty uint8 image; got {image.dtype} {image.shape}")
+        return image
 
     @property
     def size(self) -> tuple[int, int]:

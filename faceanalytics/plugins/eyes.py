@@ -124,9 +124,7 @@ class EyesPlugin:
         eyes = eyes_from_ears(left, right, self.threshold)
         if self.net is None or not eyes.valid:
             return eyes
-        image = frame.image
-        if image.dtype != np.uint8 or image.ndim not in (2, 3) or 0 in image.shape:
-            raise ParameterError(f"frame.image must be a non-empty uint8 image; got {image.dtype} {image.shape}")
+        image = frame.crop_source()
         contrast = face_contrast(image, face.landmarks)
         if not contrast >= MIN_FACE_CONTRAST:
             # too dark to judge: no guess from the network, nor from the EAR, which the same

@@ -96,10 +96,7 @@ class MouthPlugin:
         if not (math.isfinite(mar) and np.isfinite(shape).all()):
             return Mouth(math.nan, False, math.nan, valid=False, reason="mouth landmarks are degenerate or not finite")
         if self.net is not None:
-            image = frame.image
-            if image.dtype != np.uint8 or image.ndim not in (2, 3) or 0 in image.shape:
-                raise ParameterError(f"frame.image must be a non-empty uint8 image; got {image.dtype} {image.shape}")
-            smile_logit, open_logit = self.net.checked_logits(image, face.landmarks, shape)  # points checked above
+            smile_logit, open_logit = self.net.checked_logits(frame.crop_source(), face.landmarks, shape)  # points checked above
         else:
             smile_logit = self.smile_model[0] + float(self.smile_model[1] @ shape)
             open_logit = self.open_model[0] + float(self.open_model[1] @ shape)

@@ -103,6 +103,17 @@ class PairRun:
     def buffers(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """This thread's ``(inputs, output)``: float32 arrays of batch 2 bound to the network; fill
         the inputs, :meth:`run`, then read the output (overwritten by the next run)."""
+        _, inputs, output = self._bound()
+        return inputs, output
+
+    def run(self) -> np.ndarray:
+        """Run the network on this thread's inputs (:meth:`buffers`); returns its output buffer."""
+        binding, _, output = self._bound()
+        self._session.run_with_iobinding(binding)
+        return output
+
+    def _bound(self) -> tuple[Any, dict[str, np.ndarray], np.ndarray]:
+        """This thread's binding and its buffers, made on its first call."""
         found = getattr(self._local, "bound", None)
         if found is None:
             binding = self._session.io_binding()
@@ -113,11 +124,4 @@ class PairRun:
             output = np.zeros((2, *shape), np.float32)
             binding.bind_ortvalue_output(name, ort.OrtValue.ortvalue_from_numpy(output))
             found = self._local.bound = (binding, inputs, output)
-        return found[1], found[2]
-
-    def run(self) -> np.ndarray:
-        """Run the network on this thread's inputs (:meth:`buffers`); returns its output buffer."""
-        self.buffers()
-        binding, _, output = self._local.bound
-        self._session.run_with_iobinding(binding)
-        return output
+        return found
