@@ -25,6 +25,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -103,17 +104,22 @@ def result_differences(a: object, b: object, path: str = "", out: dict[str, obje
     return out
 
 
+def run_worker(script: str, root: Path) -> Any:
+    """Run a worker script in a fresh process on the checkout at ``root``; the JSON it prints last,
+    or None (its error output printed) when it fails."""
+    done = subprocess.run([sys.executable, "-c", script, str(root), str(HERE)], capture_output=True, text=True, check=False)
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def compare_results(trees: dict[str, Path]) -> int:
     """Print the fields whose values differ between the two checkouts' results on 150 frames of
     the harness clip (a Stream, and every fifth frame as a single image); 0 when none do."""
-    dumps = {}
-    for name, root in trees.items():
-        command = [sys.executable, "-c", RESULTS_WORKER, str(root), str(HERE)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode:
-            print(done.stderr[-3000:], file=sys.stderr)
-            return 1
-        dumps[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    dumps = {name: run_worker(RESULTS_WORKER, root) for name, root in trees.items()}
+    if None in dumps.values():
+        return 1
     diffs = result_differences(dumps["before"], dumps["after"])
     print(f"results (JSON, as rounded there) of 150 stream frames and 30 single images: {len(diffs)} fields differ")
     for key, d in diffs.items():
@@ -137,12 +143,10 @@ def main() -> int:
     results: dict[str, list[dict]] = {name: [] for name in trees}
     for _ in range(args.rounds):
         for name, root in trees.items():
-            command = [sys.executable, "-c", WORKER, str(root), str(HERE)]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode:
-                print(done.stderr[-3000:], file=sys.stderr)
+            row = run_worker(WORKER, root)
+            if row is None:
                 return 1
-            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            results[name].append(row)
     for name, rows in results.items():
         ms = ", ".join(f"{r['image_ms']:.2f}" for r in rows)
         fps = ", ".join(f"{r['stream_fps']:.0f}" for r in rows)
